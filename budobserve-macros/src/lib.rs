@@ -1,0 +1,1 @@
+//! Procedural macros of BudObserve, re-exported by the `budobserve` crate.

@@ -1,0 +1,600 @@
+//! Configuration: the [`configure`] builder, environment variables and their validation.
+//!
+//! Every setting is taken from the builder if given there, else from its environment variable, else from its
+//! default. An invalid environment value is a [`ConfigError`] naming the variable, the value and what is accepted.
+//!
+//! | variable | builder | default |
+//! |---|---|---|
+//! | `BUD_OBSERVE_SERVICE_NAME` (then `OTEL_SERVICE_NAME`) | [`service_name`](ConfigBuilder::service_name) | `unknown_service` |
+//! | `BUD_OBSERVE_SERVICE_VERSION` | [`service_version`](ConfigBuilder::service_version) | none |
+//! | `BUD_OBSERVE_ENVIRONMENT` | [`environment`](ConfigBuilder::environment) | none |
+//! | `BUD_OBSERVE_RESOURCE_ATTRIBUTES` (then `OTEL_RESOURCE_ATTRIBUTES`), `k=v,k=v` | [`resource_attribute`](ConfigBuilder::resource_attribute) | none |
+//! | `BUD_OBSERVE_CONSOLE` (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`) | [`console`](ConfigBuilder::console) | on |
+//! | `BUD_OBSERVE_MIN_LEVEL` (`trace` … `fatal`) | [`min_level`](ConfigBuilder::min_level) | `trace` (everything) |
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::{LogProcessor, LoggerProviderBuilder};
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader};
+use opentelemetry_sdk::trace::{IdGenerator, ShouldSample, SpanProcessor};
+
+use crate::clock::Clock;
+use crate::constants::{self, env};
+use crate::exporters::console::ConsoleOptions;
+use crate::level::Level;
+use crate::observe::{BudObserve, ShutdownGuard};
+
+/// Starts configuring BudObserve. Finish with [`install`](ConfigBuilder::install) (the global instance the macros
+/// and free functions use) or [`build`](ConfigBuilder::build) (a config for an explicit [`BudObserve::new`]).
+///
+/// ```
+/// # fn main() -> Result<(), budobserve::ConfigError> {
+/// let _guard = budobserve::configure()
+///     .service_name("budapp")
+///     .environment("dev")
+///     .console(false)
+///     .install()?;
+/// budobserve::info("service started", []);
+/// # Ok(()) }
+/// ```
+pub fn configure() -> ConfigBuilder {
+    ConfigBuilder::default()
+}
+
+/// A configuration error: always names what was wrong and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An environment variable holds a value that cannot be used.
+    #[error("invalid value {value:?} in environment variable `{variable}`: expected {expected}")]
+    InvalidEnvVar {
+        /// The variable.
+        variable: &'static str,
+        /// The value found.
+        value: String,
+        /// What is accepted.
+        expected: Cow<'static, str>,
+    },
+    /// A builder option holds a value that cannot be used.
+    #[error("invalid value {value:?} for option `{option}`: expected {expected}")]
+    InvalidOption {
+        /// The option.
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What is accepted.
+        expected: Cow<'static, str>,
+    },
+}
+
+/// Where environment variables are read from.
+#[derive(Clone, Debug, Default)]
+pub enum EnvSource {
+    /// The process environment.
+    #[default]
+    Process,
+    /// A fixed map (for tests, or to configure from another source); the process environment is not read.
+    Map(HashMap<String, String>),
+}
+
+impl EnvSource {
+    /// The value of `variable`, `None` when unset or empty.
+    fn get(&self, variable: &'static str) -> Result<Option<String>, ConfigError> {
+        let value = match self {
+            EnvSource::Process => match std::env::var(variable) {
+                Ok(value) => Some(value),
+                Err(std::env::VarError::NotPresent) => None,
+                Err(std::env::VarError::NotUnicode(raw)) => {
+                    return Err(ConfigError::InvalidEnvVar {
+                        variable,
+                        value: raw.to_string_lossy().into_owned(),
+                        expected: "valid UTF-8".into(),
+                    });
+                }
+            },
+            EnvSource::Map(map) => map.get(variable).cloned(),
+        };
+        Ok(value.filter(|v| !v.trim().is_empty()))
+    }
+
+    /// The first of `variables` that is set.
+    fn first(
+        &self,
+        variables: &[&'static str],
+    ) -> Result<Option<(&'static str, String)>, ConfigError> {
+        for &variable in variables {
+            if let Some(value) = self.get(variable)? {
+                return Ok(Some((variable, value)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+type MeterStep = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
+type LoggerStep = Box<dyn FnOnce(LoggerProviderBuilder) -> LoggerProviderBuilder + Send>;
+
+/// The builder returned by [`configure`].
+#[must_use = "call `.install()` to configure the global instance, or `.build()` for an explicit one"]
+#[derive(Default)]
+pub struct ConfigBuilder {
+    service_name: Option<String>,
+    service_version: Option<String>,
+    environment: Option<String>,
+    resource_attributes: Vec<KeyValue>,
+    console: Option<bool>,
+    console_options: Option<ConsoleOptions>,
+    min_level: Option<Level>,
+    span_processors: Vec<Box<dyn SpanProcessor>>,
+    metric_readers: Vec<MeterStep>,
+    log_processors: Vec<LoggerStep>,
+    id_generator: Option<Box<dyn IdGenerator>>,
+    sampler: Option<Box<dyn ShouldSample>>,
+    clock: Option<Clock>,
+    env: EnvSource,
+}
+
+impl fmt::Debug for ConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigBuilder")
+            .field("service_name", &self.service_name)
+            .field("service_version", &self.service_version)
+            .field("environment", &self.environment)
+            .field("console", &self.console)
+            .field("min_level", &self.min_level)
+            .field("span_processors", &self.span_processors.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfigBuilder {
+    /// `service.name` of the resource.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// `service.version` of the resource.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// `deployment.environment.name` of the resource (`dev`, `staging`, `prod`…).
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// An extra resource attribute (overrides one of the same key from the environment).
+    pub fn resource_attribute(mut self, attribute: KeyValue) -> Self {
+        self.resource_attributes.push(attribute);
+        self
+    }
+
+    /// Turns the console exporter on or off.
+    pub fn console(mut self, enabled: bool) -> Self {
+        self.console = Some(enabled);
+        self
+    }
+
+    /// Turns the console exporter on with these options.
+    pub fn console_options(mut self, options: ConsoleOptions) -> Self {
+        self.console = Some(true);
+        self.console_options = Some(options);
+        self
+    }
+
+    /// The minimum level of logs and spans: anything below is neither formatted nor recorded.
+    pub fn min_level(mut self, level: Level) -> Self {
+        self.min_level = Some(level);
+        self
+    }
+
+    /// Adds a span processor; every span goes to it after the console.
+    pub fn span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
+        self.span_processors.push(Box::new(processor));
+        self
+    }
+
+    /// Adds a periodic metric reader (its exporter is called at its interval and on flush).
+    pub fn metric_reader<E: PushMetricExporter>(mut self, reader: PeriodicReader<E>) -> Self {
+        self.metric_readers
+            .push(Box::new(move |builder| builder.with_reader(reader)));
+        self
+    }
+
+    /// Adds a processor of the OpenTelemetry logs signal (see [`ProxyLoggerProvider`](crate::ProxyLoggerProvider)).
+    pub fn log_processor(mut self, processor: impl LogProcessor + 'static) -> Self {
+        self.log_processors.push(Box::new(move |builder| {
+            builder.with_log_processor(processor)
+        }));
+        self
+    }
+
+    /// Replaces the trace and span id generator.
+    pub fn id_generator(mut self, generator: impl IdGenerator + 'static) -> Self {
+        self.id_generator = Some(Box::new(generator));
+        self
+    }
+
+    /// Replaces the sampler (default: parent-based, always on).
+    pub fn sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
+        self.sampler = Some(Box::new(sampler));
+        self
+    }
+
+    /// Replaces the clock of an explicit instance ([`build`](Self::build)); the global instance always uses the
+    /// system clock, so [`install`](Self::install) refuses another.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Reads environment variables from `env` instead of the process environment.
+    pub fn env(mut self, env: EnvSource) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Resolves the configuration (builder > environment > default) for [`BudObserve::new`].
+    pub fn build(self) -> Result<BudObserveConfig, ConfigError> {
+        let env = &self.env;
+        let mut resource_attributes =
+            match env.first(&[env::RESOURCE_ATTRIBUTES, env::OTEL_RESOURCE_ATTRIBUTES])? {
+                Some((variable, value)) => parse_key_values(variable, &value)?,
+                None => Vec::new(),
+            };
+        for attribute in self.resource_attributes {
+            resource_attributes.retain(|kv: &KeyValue| kv.key != attribute.key);
+            resource_attributes.push(attribute);
+        }
+        let service_name = match self.service_name {
+            Some(name) => name,
+            None => match env.first(&[env::SERVICE_NAME, env::OTEL_SERVICE_NAME])? {
+                Some((_, name)) => name,
+                None => resource_attributes
+                    .iter()
+                    .find(|kv| kv.key.as_str() == constants::SERVICE_NAME)
+                    .map_or_else(|| "unknown_service".to_owned(), |kv| kv.value.to_string()),
+            },
+        };
+        let service_version = match self.service_version {
+            Some(version) => Some(version),
+            None => env.get(env::SERVICE_VERSION)?,
+        };
+        let environment = match self.environment {
+            Some(environment) => Some(environment),
+            None => env.get(env::ENVIRONMENT)?,
+        };
+        let console = match self.console {
+            Some(console) => console,
+            None => match env.get(env::CONSOLE)? {
+                Some(value) => parse_bool(env::CONSOLE, &value)?,
+                None => true,
+            },
+        };
+        let min_level = match self.min_level {
+            Some(level) => level,
+            None => match env.get(env::MIN_LEVEL)? {
+                Some(value) => value
+                    .parse::<Level>()
+                    .map_err(|_| ConfigError::InvalidEnvVar {
+                        variable: env::MIN_LEVEL,
+                        value,
+                        expected: Level::ACCEPTED_NAMES.into(),
+                    })?,
+                None => Level::Trace,
+            },
+        };
+        let console = console.then(|| self.console_options.unwrap_or_default());
+        Ok(BudObserveConfig {
+            service_name,
+            service_version,
+            environment,
+            resource_attributes,
+            console,
+            min_level,
+            span_processors: self.span_processors,
+            metric_readers: self.metric_readers,
+            log_processors: self.log_processors,
+            id_generator: self.id_generator,
+            sampler: self.sampler,
+            clock: self.clock,
+        })
+    }
+
+    /// Configures the global instance (the one the macros and free functions use) and returns the guard that
+    /// flushes and shuts it down when dropped. Tracers, meters and instruments obtained before start recording now.
+    /// Installing again replaces the previous configuration.
+    pub fn install(self) -> Result<ShutdownGuard, ConfigError> {
+        let config = self.build()?;
+        if matches!(config.clock, Some(Clock::Stepping(_))) {
+            return Err(ConfigError::InvalidOption {
+                option: "clock",
+                value: "Clock::Stepping".to_owned(),
+                expected: "the system clock for the global instance (use `BudObserve::new` for another clock)".into(),
+            });
+        }
+        let global = crate::instance::global();
+        let generation = global.apply(config);
+        Ok(ShutdownGuard::new(global.clone(), generation))
+    }
+}
+
+/// A resolved configuration (see [`ConfigBuilder::build`]).
+pub struct BudObserveConfig {
+    service_name: String,
+    service_version: Option<String>,
+    environment: Option<String>,
+    resource_attributes: Vec<KeyValue>,
+    pub(crate) console: Option<ConsoleOptions>,
+    pub(crate) min_level: Level,
+    pub(crate) span_processors: Vec<Box<dyn SpanProcessor>>,
+    pub(crate) metric_readers: Vec<MeterStep>,
+    pub(crate) log_processors: Vec<LoggerStep>,
+    pub(crate) id_generator: Option<Box<dyn IdGenerator>>,
+    pub(crate) sampler: Option<Box<dyn ShouldSample>>,
+    pub(crate) clock: Option<Clock>,
+}
+
+impl BudObserveConfig {
+    /// `service.name`.
+    pub fn service_name(&self) -> &str {
+        &self.service_name
+    }
+
+    /// `service.version`.
+    pub fn service_version(&self) -> Option<&str> {
+        self.service_version.as_deref()
+    }
+
+    /// `deployment.environment.name`.
+    pub fn environment(&self) -> Option<&str> {
+        self.environment.as_deref()
+    }
+
+    /// Whether the console exporter is on.
+    pub fn console_enabled(&self) -> bool {
+        self.console.is_some()
+    }
+
+    /// The minimum level of logs and spans.
+    pub fn min_level(&self) -> Level {
+        self.min_level
+    }
+
+    /// The resource every span, metric and log is sent with.
+    pub fn resource(&self) -> Resource {
+        let mut attributes = vec![
+            KeyValue::new(constants::SERVICE_NAME, self.service_name.clone()),
+            KeyValue::new(
+                opentelemetry_semantic_conventions::attribute::TELEMETRY_SDK_NAME,
+                constants::SCOPE_NAME,
+            ),
+            KeyValue::new(
+                opentelemetry_semantic_conventions::attribute::TELEMETRY_SDK_LANGUAGE,
+                "rust",
+            ),
+            KeyValue::new(
+                opentelemetry_semantic_conventions::attribute::TELEMETRY_SDK_VERSION,
+                constants::SCOPE_VERSION,
+            ),
+        ];
+        if let Some(version) = &self.service_version {
+            attributes.push(KeyValue::new(constants::SERVICE_VERSION, version.clone()));
+        }
+        if let Some(environment) = &self.environment {
+            attributes.push(KeyValue::new(
+                constants::DEPLOYMENT_ENVIRONMENT_NAME,
+                environment.clone(),
+            ));
+        }
+        attributes.extend(
+            self.resource_attributes
+                .iter()
+                .filter(|kv| kv.key.as_str() != constants::SERVICE_NAME)
+                .cloned(),
+        );
+        Resource::builder_empty()
+            .with_attributes(attributes)
+            .build()
+    }
+}
+
+impl fmt::Debug for BudObserveConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BudObserveConfig")
+            .field("service_name", &self.service_name)
+            .field("service_version", &self.service_version)
+            .field("environment", &self.environment)
+            .field("resource_attributes", &self.resource_attributes)
+            .field("console", &self.console)
+            .field("min_level", &self.min_level)
+            .field("span_processors", &self.span_processors.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BudObserve {
+    /// Builds an explicit instance from a resolved configuration. It is independent of the global instance: use it
+    /// directly, or make it current for a scope with [`with_instance`](crate::with_instance).
+    pub fn new(config: BudObserveConfig) -> BudObserve {
+        let clock = config.clock.clone().unwrap_or_default();
+        let observe = BudObserve::unconfigured(clock);
+        // The instance owns its providers; they shut down with its last handle or with `shutdown`.
+        observe.apply(config);
+        observe
+    }
+}
+
+const BOOL_EXPECTED: &str = "true or false (also 1/0, yes/no, on/off)";
+
+fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::InvalidEnvVar {
+            variable,
+            value: value.to_owned(),
+            expected: BOOL_EXPECTED.into(),
+        }),
+    }
+}
+
+/// Parses `key=value,key=value` (white space around entries is ignored; values keep inner `=`).
+fn parse_key_values(variable: &'static str, value: &str) -> Result<Vec<KeyValue>, ConfigError> {
+    let mut pairs = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        match entry.split_once('=') {
+            Some((key, val)) if !key.trim().is_empty() => {
+                pairs.push(KeyValue::new(key.trim().to_owned(), val.trim().to_owned()));
+            }
+            _ => {
+                return Err(ConfigError::InvalidEnvVar {
+                    variable,
+                    value: value.to_owned(),
+                    expected: "comma-separated key=value pairs with non-empty keys".into(),
+                });
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvSource {
+        EnvSource::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn argument_beats_env_beats_default() {
+        let config = configure()
+            .env(env(&[
+                (env::SERVICE_NAME, "from-env"),
+                (env::ENVIRONMENT, "staging"),
+            ]))
+            .service_name("from-arg")
+            .build()
+            .unwrap();
+        assert_eq!(config.service_name(), "from-arg");
+        assert_eq!(config.environment(), Some("staging"));
+        assert_eq!(config.service_version(), None);
+        assert!(config.console_enabled());
+        assert_eq!(config.min_level(), Level::Trace);
+    }
+
+    #[test]
+    fn otel_variables_are_fallbacks() {
+        let config = configure()
+            .env(env(&[
+                (env::OTEL_SERVICE_NAME, "otel-name"),
+                (env::OTEL_RESOURCE_ATTRIBUTES, "team=llm, region=eu"),
+            ]))
+            .build()
+            .unwrap();
+        assert_eq!(config.service_name(), "otel-name");
+        let resource = config.resource();
+        assert_eq!(
+            resource.get(&"team".into()).map(|v| v.to_string()),
+            Some("llm".to_owned())
+        );
+        assert_eq!(
+            resource.get(&"region".into()).map(|v| v.to_string()),
+            Some("eu".to_owned())
+        );
+        let both = configure()
+            .env(env(&[
+                (env::SERVICE_NAME, "bud"),
+                (env::OTEL_SERVICE_NAME, "otel"),
+            ]))
+            .build()
+            .unwrap();
+        assert_eq!(both.service_name(), "bud");
+    }
+
+    #[test]
+    fn env_values_are_parsed() {
+        let config = configure()
+            .env(env(&[(env::CONSOLE, "off"), (env::MIN_LEVEL, "Warning")]))
+            .build()
+            .unwrap();
+        assert!(!config.console_enabled());
+        assert_eq!(config.min_level(), Level::Warn);
+    }
+
+    #[test]
+    fn invalid_env_values_name_the_variable() {
+        let err = configure()
+            .env(env(&[(env::MIN_LEVEL, "loud")]))
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"loud\" in environment variable `BUD_OBSERVE_MIN_LEVEL`: expected trace, debug, info, \
+             notice, warn (or warning), error, fatal"
+        );
+        let err = configure()
+            .env(env(&[(env::CONSOLE, "maybe")]))
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::InvalidEnvVar {
+                variable: "BUD_OBSERVE_CONSOLE",
+                value: "maybe".to_owned(),
+                expected: BOOL_EXPECTED.into()
+            }
+        );
+        let err = configure()
+            .env(env(&[(env::RESOURCE_ATTRIBUTES, "a=1,oops")]))
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::InvalidEnvVar {
+                    variable: "BUD_OBSERVE_RESOURCE_ATTRIBUTES",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn resource_has_service_and_environment() {
+        let config = configure()
+            .env(env(&[]))
+            .service_name("budapp")
+            .service_version("1.2.3")
+            .environment("dev")
+            .resource_attribute(KeyValue::new("team", "platform"))
+            .build()
+            .unwrap();
+        let resource = config.resource();
+        let get = |key: &str| {
+            resource
+                .get(&opentelemetry::Key::from(key.to_owned()))
+                .map(|v| v.to_string())
+        };
+        assert_eq!(get("service.name").as_deref(), Some("budapp"));
+        assert_eq!(get("service.version").as_deref(), Some("1.2.3"));
+        assert_eq!(get("deployment.environment.name").as_deref(), Some("dev"));
+        assert_eq!(get("team").as_deref(), Some("platform"));
+        assert_eq!(get("telemetry.sdk.name").as_deref(), Some("budobserve"));
+    }
+}

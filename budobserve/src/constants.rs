@@ -1,0 +1,101 @@
+//! Every attribute key and name BudObserve writes, in one place.
+//!
+//! Keys of the OpenTelemetry semantic conventions are re-exported from `opentelemetry-semantic-conventions`; the
+//! SDK's own keys (`budobserve_*`) and the bud-stack context keys (`bud.*`) are defined here.
+
+#![allow(deprecated)] // `code.filepath`, `code.lineno`, `code.namespace` are what Logfire-style backends read.
+
+use opentelemetry_semantic_conventions::attribute as semconv;
+
+/// The message template of a span or log, e.g. `user {user_id} logged in`.
+pub const MSG_TEMPLATE: &str = "budobserve_msg_template";
+/// The formatted message, e.g. `user 42 logged in`.
+pub const MSG: &str = "budobserve_msg";
+/// `span`, `log` or `pending_span` (see [`SpanType`](crate::SpanType)).
+pub const SPAN_TYPE: &str = "budobserve_span_type";
+/// The tags of a span or log (a string array).
+pub const TAGS: &str = "budobserve_tags";
+/// The JSON schema of the attributes whose values are JSON.
+pub const JSON_SCHEMA: &str = "budobserve_json_schema";
+/// The level number (see [`Level`](crate::Level)).
+pub const LEVEL_NUM: &str = "budobserve_level_num";
+/// The position of a cause in an error's source chain (1 = the first `source()`), on `exception` events.
+pub const EXCEPTION_CAUSE_INDEX: &str = "budobserve_exception_cause_index";
+
+/// The name of the event that records an error or a panic.
+pub const EXCEPTION_EVENT: &str = "exception";
+/// `exception.type` (semantic conventions).
+pub const EXCEPTION_TYPE: &str = semconv::EXCEPTION_TYPE;
+/// `exception.message` (semantic conventions).
+pub const EXCEPTION_MESSAGE: &str = semconv::EXCEPTION_MESSAGE;
+/// `exception.stacktrace` (semantic conventions).
+pub const EXCEPTION_STACKTRACE: &str = semconv::EXCEPTION_STACKTRACE;
+/// `exception.escaped` (semantic conventions): true when a panic unwound through the span.
+pub const EXCEPTION_ESCAPED: &str = semconv::EXCEPTION_ESCAPED;
+/// The `exception.type` of a recorded panic.
+pub const PANIC_EXCEPTION_TYPE: &str = "panic";
+
+/// `code.filepath`: the file a log or span was written in.
+pub const CODE_FILEPATH: &str = semconv::CODE_FILEPATH;
+/// `code.lineno`: the line a log or span was written on.
+pub const CODE_LINENO: &str = semconv::CODE_LINENO;
+/// `code.namespace`: the module path a log or span was written in.
+pub const CODE_NAMESPACE: &str = semconv::CODE_NAMESPACE;
+/// `code.function`: the instrumented function.
+pub const CODE_FUNCTION: &str = semconv::CODE_FUNCTION;
+
+/// `service.name` (resource).
+pub const SERVICE_NAME: &str = semconv::SERVICE_NAME;
+/// `service.version` (resource).
+pub const SERVICE_VERSION: &str = semconv::SERVICE_VERSION;
+/// `deployment.environment.name` (resource).
+pub const DEPLOYMENT_ENVIRONMENT_NAME: &str = semconv::DEPLOYMENT_ENVIRONMENT_NAME;
+
+/// The instrumentation scope of spans and logs written through a [`BudObserve`](crate::BudObserve) handle.
+pub const SCOPE_NAME: &str = "budobserve";
+/// The version written with [`SCOPE_NAME`].
+pub const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Bud context keys: the keys budgateway puts in W3C baggage and BudMetrics' views read.
+pub mod bud {
+    /// The project the request belongs to.
+    pub const PROJECT_ID: &str = "bud.project_id";
+    /// The prompt used.
+    pub const PROMPT_ID: &str = "bud.prompt_id";
+    /// The version of the prompt used.
+    pub const PROMPT_VERSION_ID: &str = "bud.prompt_version_id";
+    /// The endpoint (deployment) serving the request.
+    pub const ENDPOINT_ID: &str = "bud.endpoint_id";
+    /// The model serving the request.
+    pub const MODEL_ID: &str = "bud.model_id";
+    /// The API key the request came with.
+    pub const API_KEY_ID: &str = "bud.api_key_id";
+    /// The project of that API key.
+    pub const API_KEY_PROJECT_ID: &str = "bud.api_key_project_id";
+    /// The user behind the request.
+    pub const USER_ID: &str = "bud.user_id";
+    /// The cluster serving the request.
+    pub const CLUSTER_ID: &str = "bud.cluster_id";
+    /// The request id.
+    pub const REQUEST_ID: &str = "bud.request_id";
+}
+
+/// Environment variables read by [`configure`](crate::configure).
+pub mod env {
+    /// `service.name` of the resource.
+    pub const SERVICE_NAME: &str = "BUD_OBSERVE_SERVICE_NAME";
+    /// `service.version` of the resource.
+    pub const SERVICE_VERSION: &str = "BUD_OBSERVE_SERVICE_VERSION";
+    /// `deployment.environment.name` of the resource.
+    pub const ENVIRONMENT: &str = "BUD_OBSERVE_ENVIRONMENT";
+    /// Whether the console exporter is on.
+    pub const CONSOLE: &str = "BUD_OBSERVE_CONSOLE";
+    /// The minimum level of logs and spans.
+    pub const MIN_LEVEL: &str = "BUD_OBSERVE_MIN_LEVEL";
+    /// Extra resource attributes, `key=value,key=value`.
+    pub const RESOURCE_ATTRIBUTES: &str = "BUD_OBSERVE_RESOURCE_ATTRIBUTES";
+    /// The standard OpenTelemetry service name, a fallback for [`SERVICE_NAME`].
+    pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    /// The standard OpenTelemetry resource attributes, a fallback for [`RESOURCE_ATTRIBUTES`].
+    pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+}

@@ -1,0 +1,153 @@
+//! BudObserve: the observability SDK of the bud-stack platform.
+//!
+//! Spans and logs with message templates, levels and tags, errors and panics recorded, metrics, a readable
+//! console — over OpenTelemetry, so the same data lands in Grafana/Jaeger (OTLP) and BudMetrics (ClickHouse).
+//!
+//! ```
+//! use budobserve::{KeyValue, Level};
+//!
+//! # fn main() -> Result<(), budobserve::ConfigError> {
+//! let _guard = budobserve::configure().service_name("budapp").console(false).install()?;
+//!
+//! budobserve::info("user {user_id} logged in", [KeyValue::new("user_id", 42)]);
+//! let span = budobserve::span("processing {count} items", [KeyValue::new("count", 3)]);
+//! let _entered = span.entered();
+//! budobserve::log(Level::Warn, "quota nearly used", []);
+//! # Ok(()) }
+//! ```
+//!
+//! # Instances
+//!
+//! The free functions of this crate write to the *current* instance: the global one that
+//! [`configure`]`().install()` sets up, unless [`with_instance`] made another current on this thread. Explicit
+//! instances come from [`BudObserve::new`]; [`testing::capture`] builds one for tests.
+
+#![warn(missing_docs)]
+
+mod clock;
+pub mod config;
+pub mod constants;
+pub mod exporters;
+mod instance;
+mod level;
+mod observe;
+mod panic;
+pub mod providers;
+mod span;
+pub mod template;
+pub mod testing;
+
+use std::borrow::Cow;
+use std::error::Error;
+
+pub use clock::{Clock, SteppingClock};
+pub use config::{BudObserveConfig, ConfigBuilder, ConfigError, EnvSource, configure};
+pub use instance::{
+    WithInstance, current, global, with_current, with_instance, with_instance_async,
+};
+pub use level::{Level, ParseLevelError, SpanType};
+pub use observe::{BudObserve, LifecycleError, Settings, ShutdownGuard, SpanOptions};
+pub use providers::{ProxyLoggerProvider, ProxyMeterProvider, ProxyTracer, ProxyTracerProvider};
+pub use span::{BudSpan, Entered, EnteredSpan, Instrument, Instrumented};
+
+pub use opentelemetry;
+pub use opentelemetry::KeyValue;
+pub use opentelemetry_sdk;
+
+macro_rules! level_functions {
+    ($($(#[$doc:meta])* $function:ident;)*) => {$(
+        $(#[$doc])*
+        #[inline]
+        pub fn $function(template: impl Into<Cow<'static, str>>, attributes: impl IntoIterator<Item = KeyValue>) {
+            with_current(|observe| observe.$function(template, attributes))
+        }
+    )*};
+}
+
+level_functions! {
+    /// Writes a trace log to the current instance (see [`BudObserve::trace`]).
+    trace;
+    /// Writes a debug log to the current instance.
+    debug;
+    /// Writes an info log to the current instance.
+    info;
+    /// Writes a notice log to the current instance.
+    notice;
+    /// Writes a warn log to the current instance.
+    warn;
+    /// Writes an error log to the current instance.
+    error;
+    /// Writes a fatal log to the current instance.
+    fatal;
+}
+
+/// Writes a log at `level` to the current instance.
+#[inline]
+pub fn log(
+    level: Level,
+    template: impl Into<Cow<'static, str>>,
+    attributes: impl IntoIterator<Item = KeyValue>,
+) {
+    with_current(|observe| observe.log(level, template, attributes))
+}
+
+/// Starts a span on the current instance (see [`BudObserve::span`]).
+pub fn span(
+    template: impl Into<Cow<'static, str>>,
+    attributes: impl IntoIterator<Item = KeyValue>,
+) -> BudSpan {
+    with_current(|observe| observe.span(template, attributes))
+}
+
+/// Writes an error log recording `error` to the current instance (see [`BudObserve::exception`]).
+pub fn exception<E: Error + ?Sized>(
+    error: &E,
+    template: impl Into<Cow<'static, str>>,
+    attributes: impl IntoIterator<Item = KeyValue>,
+) {
+    with_current(|observe| observe.exception(error, template, attributes))
+}
+
+/// The meter of the current instance (scope `budobserve`). Instruments built from it before [`configure`] record
+/// once it runs:
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use budobserve::opentelemetry::metrics::Counter;
+///
+/// static REQUESTS: LazyLock<Counter<u64>> =
+///     LazyLock::new(|| budobserve::meter().u64_counter("requests").with_unit("{request}").build());
+/// REQUESTS.add(1, &[]);
+/// ```
+pub fn meter() -> opentelemetry::metrics::Meter {
+    with_current(|observe| observe.meter().clone())
+}
+
+/// The proxy tracer provider of the current instance.
+pub fn tracer_provider() -> ProxyTracerProvider {
+    with_current(|observe| observe.tracer_provider().clone())
+}
+
+/// The proxy meter provider of the current instance.
+pub fn meter_provider() -> ProxyMeterProvider {
+    with_current(|observe| observe.meter_provider().clone())
+}
+
+/// The proxy logger provider of the current instance.
+pub fn logger_provider() -> ProxyLoggerProvider {
+    with_current(|observe| observe.logger_provider().clone())
+}
+
+/// Silences the named instrumentation scopes on the current instance.
+pub fn suppress_scopes<I, S>(scopes: I)
+where
+    I: IntoIterator<Item = S>,
+    S: Into<Cow<'static, str>>,
+{
+    with_current(|observe| observe.suppress_scopes(scopes))
+}
+
+/// Flushes the current instance's providers.
+pub fn force_flush() -> Result<(), LifecycleError> {
+    with_current(BudObserve::force_flush)
+}

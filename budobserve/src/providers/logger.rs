@@ -1,0 +1,246 @@
+//! The proxy logger provider.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwapOption;
+use opentelemetry::logs::{AnyValue, LogRecord, LoggerProvider, Severity};
+use opentelemetry::{InstrumentationScope, Key, SpanId, TraceFlags, TraceId};
+use opentelemetry_sdk::logs::{SdkLogger, SdkLoggerProvider};
+
+use super::{WeakList, lock};
+
+/// A logger provider that forwards to a swappable [`SdkLoggerProvider`], for the OpenTelemetry logs signal (the
+/// `log`/`tracing` appenders and OTLP logs). BudObserve's own logs are spans and do not go through it.
+#[derive(Clone, Default)]
+pub struct ProxyLoggerProvider {
+    shared: Arc<Mutex<LoggerProviderState>>,
+}
+
+#[derive(Default)]
+struct LoggerProviderState {
+    provider: Option<SdkLoggerProvider>,
+    suppressed: HashSet<Cow<'static, str>>,
+    slots: WeakList<LoggerSlot>,
+}
+
+impl LoggerProviderState {
+    fn sdk_logger_for(&self, scope: &InstrumentationScope) -> Option<Arc<SdkLogger>> {
+        if self.suppressed.contains(scope.name()) {
+            return None;
+        }
+        let provider = self.provider.as_ref()?;
+        Some(Arc::new(provider.logger_with_scope(scope.clone())))
+    }
+
+    fn repoint_all(&self) {
+        for slot in self.slots.live() {
+            slot.current.store(self.sdk_logger_for(&slot.scope));
+        }
+    }
+}
+
+impl ProxyLoggerProvider {
+    /// A proxy with no provider yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Points every logger handed out so far, and later, at `provider` (or at nothing). Returns the one it replaces.
+    pub fn set_provider(&self, provider: Option<SdkLoggerProvider>) -> Option<SdkLoggerProvider> {
+        let mut state = lock(&self.shared);
+        let previous = std::mem::replace(&mut state.provider, provider);
+        state.repoint_all();
+        previous
+    }
+
+    /// The SDK provider records go to now, if any.
+    pub fn provider(&self) -> Option<SdkLoggerProvider> {
+        lock(&self.shared).provider.clone()
+    }
+
+    /// Silences the named instrumentation scopes (adds to those suppressed before).
+    pub fn suppress_scopes<I, S>(&self, scopes: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Cow<'static, str>>,
+    {
+        let mut state = lock(&self.shared);
+        state.suppressed.extend(scopes.into_iter().map(Into::into));
+        state.repoint_all();
+    }
+}
+
+impl fmt::Debug for ProxyLoggerProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.shared);
+        f.debug_struct("ProxyLoggerProvider")
+            .field("has_provider", &state.provider.is_some())
+            .field("suppressed", &state.suppressed)
+            .finish()
+    }
+}
+
+impl LoggerProvider for ProxyLoggerProvider {
+    type Logger = ProxyLogger;
+
+    fn logger_with_scope(&self, scope: InstrumentationScope) -> ProxyLogger {
+        let mut state = lock(&self.shared);
+        let slot = Arc::new(LoggerSlot {
+            current: ArcSwapOption::new(state.sdk_logger_for(&scope)),
+            scope,
+        });
+        state.slots.push(Arc::downgrade(&slot));
+        ProxyLogger { slot }
+    }
+}
+
+struct LoggerSlot {
+    scope: InstrumentationScope,
+    current: ArcSwapOption<SdkLogger>,
+}
+
+/// A logger from a [`ProxyLoggerProvider`].
+#[derive(Clone)]
+pub struct ProxyLogger {
+    slot: Arc<LoggerSlot>,
+}
+
+impl fmt::Debug for ProxyLogger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyLogger")
+            .field("scope", &self.slot.scope.name())
+            .finish()
+    }
+}
+
+impl opentelemetry::logs::Logger for ProxyLogger {
+    type LogRecord = ProxyLogRecord;
+
+    fn create_log_record(&self) -> ProxyLogRecord {
+        ProxyLogRecord::default()
+    }
+
+    fn emit(&self, record: ProxyLogRecord) {
+        let Some(logger) = &*self.slot.current.load() else {
+            return;
+        };
+        let mut real = logger.create_log_record();
+        record.copy_into(&mut real);
+        logger.emit(real);
+    }
+
+    fn event_enabled(&self, level: Severity, target: &str, name: Option<&str>) -> bool {
+        match &*self.slot.current.load() {
+            Some(logger) => logger.event_enabled(level, target, name),
+            None => false,
+        }
+    }
+}
+
+/// A log record built for a [`ProxyLogger`]; copied into the SDK's record when emitted.
+#[derive(Debug, Default, Clone)]
+pub struct ProxyLogRecord {
+    event_name: Option<&'static str>,
+    target: Option<Cow<'static, str>>,
+    timestamp: Option<SystemTime>,
+    observed_timestamp: Option<SystemTime>,
+    severity_text: Option<&'static str>,
+    severity_number: Option<Severity>,
+    body: Option<AnyValue>,
+    attributes: Vec<(Key, AnyValue)>,
+    trace_context: Option<(TraceId, SpanId, Option<TraceFlags>)>,
+}
+
+impl ProxyLogRecord {
+    fn copy_into<R: LogRecord>(self, real: &mut R) {
+        if let Some(name) = self.event_name {
+            real.set_event_name(name);
+        }
+        if let Some(target) = self.target {
+            real.set_target(target);
+        }
+        if let Some(timestamp) = self.timestamp {
+            real.set_timestamp(timestamp);
+        }
+        if let Some(timestamp) = self.observed_timestamp {
+            real.set_observed_timestamp(timestamp);
+        }
+        if let Some(text) = self.severity_text {
+            real.set_severity_text(text);
+        }
+        if let Some(number) = self.severity_number {
+            real.set_severity_number(number);
+        }
+        if let Some(body) = self.body {
+            real.set_body(body);
+        }
+        real.add_attributes(self.attributes);
+        if let Some((trace_id, span_id, flags)) = self.trace_context {
+            real.set_trace_context(trace_id, span_id, flags);
+        }
+    }
+}
+
+impl LogRecord for ProxyLogRecord {
+    fn set_event_name(&mut self, name: &'static str) {
+        self.event_name = Some(name);
+    }
+
+    fn set_target<T>(&mut self, target: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        self.target = Some(target.into());
+    }
+
+    fn set_timestamp(&mut self, timestamp: SystemTime) {
+        self.timestamp = Some(timestamp);
+    }
+
+    fn set_observed_timestamp(&mut self, timestamp: SystemTime) {
+        self.observed_timestamp = Some(timestamp);
+    }
+
+    fn set_severity_text(&mut self, text: &'static str) {
+        self.severity_text = Some(text);
+    }
+
+    fn set_severity_number(&mut self, number: Severity) {
+        self.severity_number = Some(number);
+    }
+
+    fn set_body(&mut self, body: AnyValue) {
+        self.body = Some(body);
+    }
+
+    fn add_attributes<I, K, V>(&mut self, attributes: I)
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<Key>,
+        V: Into<AnyValue>,
+    {
+        self.attributes
+            .extend(attributes.into_iter().map(|(k, v)| (k.into(), v.into())));
+    }
+
+    fn add_attribute<K, V>(&mut self, key: K, value: V)
+    where
+        K: Into<Key>,
+        V: Into<AnyValue>,
+    {
+        self.attributes.push((key.into(), value.into()));
+    }
+
+    fn set_trace_context(
+        &mut self,
+        trace_id: TraceId,
+        span_id: SpanId,
+        trace_flags: Option<TraceFlags>,
+    ) {
+        self.trace_context = Some((trace_id, span_id, trace_flags));
+    }
+}

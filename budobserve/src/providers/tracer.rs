@@ -1,0 +1,280 @@
+//! The proxy tracer provider.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwapOption;
+use opentelemetry::trace::{
+    SpanBuilder, SpanContext, Status, TraceContextExt as _, Tracer as _, TracerProvider,
+};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+
+use super::{WeakList, lock};
+
+/// A tracer provider that forwards to a swappable [`SdkTracerProvider`].
+///
+/// Until a provider is set, its tracers make non-recording spans that carry their parent's context on, so
+/// propagation works and nothing is recorded. Cloning is cheap; clones share the state.
+#[derive(Clone, Default)]
+pub struct ProxyTracerProvider {
+    shared: Arc<Mutex<TracerProviderState>>,
+}
+
+#[derive(Default)]
+struct TracerProviderState {
+    provider: Option<SdkTracerProvider>,
+    suppressed: HashSet<Cow<'static, str>>,
+    slots: WeakList<TracerSlot>,
+}
+
+impl TracerProviderState {
+    fn sdk_tracer_for(&self, scope: &InstrumentationScope) -> Option<Arc<SdkTracer>> {
+        if self.suppressed.contains(scope.name()) {
+            return None;
+        }
+        let provider = self.provider.as_ref()?;
+        Some(Arc::new(provider.tracer_with_scope(scope.clone())))
+    }
+
+    fn repoint_all(&self) {
+        for slot in self.slots.live() {
+            slot.current.store(self.sdk_tracer_for(&slot.scope));
+        }
+    }
+}
+
+impl ProxyTracerProvider {
+    /// A proxy with no provider yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Points every tracer handed out so far, and every one handed out later, at `provider` (or at nothing with
+    /// `None`). Returns the provider it replaces; shutting that one down is the caller's choice.
+    pub fn set_provider(&self, provider: Option<SdkTracerProvider>) -> Option<SdkTracerProvider> {
+        let mut state = lock(&self.shared);
+        let previous = std::mem::replace(&mut state.provider, provider);
+        state.repoint_all();
+        previous
+    }
+
+    /// The SDK provider spans go to now, if any.
+    pub fn provider(&self) -> Option<SdkTracerProvider> {
+        lock(&self.shared).provider.clone()
+    }
+
+    /// Silences the named instrumentation scopes: their tracers make non-recording spans from now on (their children
+    /// still see the parent context). Adds to the scopes suppressed before.
+    pub fn suppress_scopes<I, S>(&self, scopes: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Cow<'static, str>>,
+    {
+        let mut state = lock(&self.shared);
+        state.suppressed.extend(scopes.into_iter().map(Into::into));
+        state.repoint_all();
+    }
+
+    /// Whether spans of the named scope are suppressed.
+    pub fn is_suppressed(&self, scope: &str) -> bool {
+        lock(&self.shared).suppressed.contains(scope)
+    }
+}
+
+impl fmt::Debug for ProxyTracerProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.shared);
+        f.debug_struct("ProxyTracerProvider")
+            .field("has_provider", &state.provider.is_some())
+            .field("suppressed", &state.suppressed)
+            .finish()
+    }
+}
+
+impl TracerProvider for ProxyTracerProvider {
+    type Tracer = ProxyTracer;
+
+    fn tracer_with_scope(&self, scope: InstrumentationScope) -> ProxyTracer {
+        let mut state = lock(&self.shared);
+        let slot = Arc::new(TracerSlot {
+            current: ArcSwapOption::new(state.sdk_tracer_for(&scope)),
+            scope,
+        });
+        state.slots.push(Arc::downgrade(&slot));
+        ProxyTracer { slot }
+    }
+}
+
+struct TracerSlot {
+    scope: InstrumentationScope,
+    current: ArcSwapOption<SdkTracer>,
+}
+
+/// A tracer from a [`ProxyTracerProvider`]. Cloning is cheap.
+#[derive(Clone)]
+pub struct ProxyTracer {
+    slot: Arc<TracerSlot>,
+}
+
+impl fmt::Debug for ProxyTracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyTracer")
+            .field("scope", &self.slot.scope.name())
+            .field("recording", &self.slot.current.load().is_some())
+            .finish()
+    }
+}
+
+impl ProxyTracer {
+    /// The instrumentation scope of this tracer.
+    pub fn scope(&self) -> &InstrumentationScope {
+        &self.slot.scope
+    }
+
+    /// Whether spans started now would go to an SDK provider (a provider is set and the scope is not suppressed).
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.slot.current.load().is_some()
+    }
+
+    /// Starts a span with `parent` as its parent context.
+    #[inline]
+    pub fn start_span(&self, builder: SpanBuilder, parent: &Context) -> ProxySpan {
+        match &*self.slot.current.load() {
+            Some(tracer) => ProxySpan::Sdk(tracer.build_with_context(builder, parent)),
+            None => ProxySpan::non_recording(parent),
+        }
+    }
+}
+
+impl opentelemetry::trace::Tracer for ProxyTracer {
+    type Span = ProxySpan;
+
+    fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> ProxySpan {
+        self.start_span(builder, parent_cx)
+    }
+}
+
+/// A span started by a [`ProxyTracer`]: an SDK span, or a non-recording span carrying its parent's context.
+#[derive(Debug)]
+pub enum ProxySpan {
+    /// A span of the SDK (recording unless the sampler said otherwise).
+    Sdk(opentelemetry_sdk::trace::Span),
+    /// A span that records nothing; its context is the parent's (or empty), so propagation goes on.
+    NonRecording(SpanContext),
+}
+
+impl ProxySpan {
+    /// A non-recording span that carries the span context of `parent` on.
+    pub fn non_recording(parent: &Context) -> ProxySpan {
+        ProxySpan::NonRecording(parent.span().span_context().clone())
+    }
+}
+
+impl opentelemetry::trace::Span for ProxySpan {
+    fn add_event_with_timestamp<T>(
+        &mut self,
+        name: T,
+        timestamp: SystemTime,
+        attributes: Vec<KeyValue>,
+    ) where
+        T: Into<Cow<'static, str>>,
+    {
+        if let ProxySpan::Sdk(span) = self {
+            span.add_event_with_timestamp(name, timestamp, attributes);
+        }
+    }
+
+    fn span_context(&self) -> &SpanContext {
+        match self {
+            ProxySpan::Sdk(span) => span.span_context(),
+            ProxySpan::NonRecording(context) => context,
+        }
+    }
+
+    fn is_recording(&self) -> bool {
+        match self {
+            ProxySpan::Sdk(span) => span.is_recording(),
+            ProxySpan::NonRecording(_) => false,
+        }
+    }
+
+    fn set_attribute(&mut self, attribute: KeyValue) {
+        if let ProxySpan::Sdk(span) = self {
+            span.set_attribute(attribute);
+        }
+    }
+
+    fn set_status(&mut self, status: Status) {
+        if let ProxySpan::Sdk(span) = self {
+            span.set_status(status);
+        }
+    }
+
+    fn update_name<T>(&mut self, new_name: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        if let ProxySpan::Sdk(span) = self {
+            span.update_name(new_name);
+        }
+    }
+
+    fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
+        if let ProxySpan::Sdk(span) = self {
+            span.add_link(span_context, attributes);
+        }
+    }
+
+    fn end_with_timestamp(&mut self, timestamp: SystemTime) {
+        if let ProxySpan::Sdk(span) = self {
+            span.end_with_timestamp(timestamp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::Span as _;
+    use opentelemetry_sdk::trace::InMemorySpanExporterBuilder;
+
+    #[test]
+    fn tracer_made_before_provider_records_after_and_follows_swaps() {
+        let proxy = ProxyTracerProvider::new();
+        let tracer = proxy.tracer("early");
+        tracer.start("before");
+        assert!(!tracer.is_active());
+
+        let first = InMemorySpanExporterBuilder::new().build();
+        proxy.set_provider(Some(
+            SdkTracerProvider::builder()
+                .with_simple_exporter(first.clone())
+                .build(),
+        ));
+        tracer.start("after").end();
+
+        let second = InMemorySpanExporterBuilder::new().build();
+        // The replaced provider is kept: dropping it would shut down (and so clear) its in-memory exporter.
+        let _first_provider = proxy.set_provider(Some(
+            SdkTracerProvider::builder()
+                .with_simple_exporter(second.clone())
+                .build(),
+        ));
+        tracer.start("swapped").end();
+
+        let names = |e: &opentelemetry_sdk::trace::InMemorySpanExporter| -> Vec<String> {
+            e.get_finished_spans()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.name.into_owned())
+                .collect()
+        };
+        assert_eq!(names(&first), ["after"]);
+        assert_eq!(names(&second), ["swapped"]);
+    }
+}

@@ -1,0 +1,409 @@
+//! Started spans, the guard that makes one current, and futures that carry a span across `.await`.
+
+use std::borrow::Cow;
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Span as _, SpanContext, Status, TraceContextExt as _};
+use opentelemetry::{Context, ContextGuard, KeyValue, Value};
+
+use crate::clock::Clock;
+use crate::constants;
+use crate::level::Level;
+use crate::panic;
+use crate::providers::ProxySpan;
+
+/// A started span.
+///
+/// Ends when [`end`](BudSpan::end) is called or when it is dropped. Dropped while a panic unwinds (for instance when
+/// the panic started inside [`entered`](BudSpan::entered)), it records the panic first: status error and an
+/// `exception` event with the panic's message, location and backtrace.
+///
+/// A span that is not recorded (below the minimum level, sampled out, suppressed scope, no provider) costs little:
+/// every method is a no-op, and its context is its parent's so that children and propagation are unaffected.
+#[must_use = "a span ends when dropped: keep it (`let _span = …`) or enter it (`.entered()`)"]
+pub struct BudSpan {
+    span: ProxySpan,
+    clock: Clock,
+    level: Level,
+    /// Whether the level must be written when the span ends (spans write it then, so `set_level` can change it;
+    /// logs write it when created).
+    write_level: bool,
+    panic_recorded: bool,
+}
+
+impl BudSpan {
+    pub(crate) fn new(span: ProxySpan, clock: Clock, level: Level, write_level: bool) -> BudSpan {
+        BudSpan {
+            span,
+            clock,
+            level,
+            write_level,
+            panic_recorded: false,
+        }
+    }
+
+    /// A span that records nothing and carries `parent`'s span context on.
+    pub fn non_recording(parent: &Context) -> BudSpan {
+        BudSpan::new(
+            ProxySpan::non_recording(parent),
+            Clock::System,
+            Level::Info,
+            false,
+        )
+    }
+
+    /// Whether this span records anything.
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.span.is_recording()
+    }
+
+    /// The span's context (ids, sampling flag, trace state).
+    pub fn span_context(&self) -> &SpanContext {
+        self.span.span_context()
+    }
+
+    /// An OpenTelemetry context whose current span is this one: a parent for spans started elsewhere, or what
+    /// propagators inject into outgoing requests.
+    pub fn context(&self) -> Context {
+        Context::map_current(|cx| cx.with_remote_span_context(self.span.span_context().clone()))
+    }
+
+    /// The span's level (info unless set).
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// Changes the span's level (`budobserve_level_num`, written when the span ends).
+    pub fn set_level(&mut self, level: Level) {
+        self.level = level;
+    }
+
+    /// Sets one attribute.
+    pub fn set_attribute(&mut self, attribute: KeyValue) {
+        self.span.set_attribute(attribute);
+    }
+
+    /// Sets several attributes.
+    pub fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
+        if self.is_recording() {
+            for attribute in attributes {
+                self.span.set_attribute(attribute);
+            }
+        }
+    }
+
+    /// Adds an event, timed by the instance's clock.
+    pub fn add_event(&mut self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
+        if self.is_recording() {
+            let now = self.clock.now();
+            self.span.add_event_with_timestamp(name, now, attributes);
+        }
+    }
+
+    fn add_event_at(&mut self, name: &'static str, at: SystemTime, attributes: Vec<KeyValue>) {
+        self.span.add_event_with_timestamp(name, at, attributes);
+    }
+
+    /// Adds a link to another span's context.
+    pub fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
+        self.span.add_link(span_context, attributes);
+    }
+
+    /// Sets the status (an error status is kept over a later unset, as the SDK orders them).
+    pub fn set_status(&mut self, status: Status) {
+        self.span.set_status(status);
+    }
+
+    /// Changes the span's name.
+    pub fn update_name(&mut self, name: impl Into<Cow<'static, str>>) {
+        self.span.update_name(name);
+    }
+
+    /// Records an error: an `exception` event with `exception.type` (the Rust type name of `E`),
+    /// `exception.message` and, when a backtrace is captured (`RUST_BACKTRACE`/`RUST_LIB_BACKTRACE`),
+    /// `exception.stacktrace`; then one `exception` event per error of its `source()` chain, with
+    /// `exception.message` and `budobserve_exception_cause_index`. Sets the status to error with the error's
+    /// message and raises the level to error.
+    pub fn record_exception<E: Error + ?Sized>(&mut self, error: &E) {
+        if self.is_recording() {
+            let now = self.clock.now();
+            self.record_exception_at(error, now);
+        }
+    }
+
+    /// [`record_exception`](Self::record_exception) with every event at `at`.
+    pub(crate) fn record_exception_at<E: Error + ?Sized>(&mut self, error: &E, at: SystemTime) {
+        if !self.is_recording() {
+            return;
+        }
+        let message = error.to_string();
+        let mut attributes = vec![
+            KeyValue::new(constants::EXCEPTION_TYPE, std::any::type_name::<E>()),
+            KeyValue::new(constants::EXCEPTION_MESSAGE, message.clone()),
+        ];
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            attributes.push(KeyValue::new(
+                constants::EXCEPTION_STACKTRACE,
+                backtrace.to_string(),
+            ));
+        }
+        self.add_event_at(constants::EXCEPTION_EVENT, at, attributes);
+        let mut source = error.source();
+        let mut index: i64 = 1;
+        while let Some(cause) = source {
+            self.add_event_at(
+                constants::EXCEPTION_EVENT,
+                at,
+                vec![
+                    KeyValue::new(constants::EXCEPTION_MESSAGE, cause.to_string()),
+                    KeyValue::new(constants::EXCEPTION_CAUSE_INDEX, index),
+                ],
+            );
+            index += 1;
+            source = cause.source();
+        }
+        self.set_status(Status::error(message));
+        self.level = self.level.max(Level::Error);
+    }
+
+    /// Records the panic unwinding through this span, once.
+    fn record_panic(&mut self) {
+        if self.panic_recorded || !self.is_recording() {
+            return;
+        }
+        self.panic_recorded = true;
+        let record = panic::last_panic();
+        let message = record
+            .as_ref()
+            .map_or(
+                "a panic whose message was not captured (the panic hook was replaced)",
+                |r| r.message.as_str(),
+            )
+            .to_owned();
+        let mut attributes = vec![
+            KeyValue::new(constants::EXCEPTION_TYPE, constants::PANIC_EXCEPTION_TYPE),
+            KeyValue::new(constants::EXCEPTION_MESSAGE, message.clone()),
+            KeyValue::new(constants::EXCEPTION_ESCAPED, true),
+        ];
+        if let Some(record) = record {
+            let stacktrace = match (record.location, record.backtrace) {
+                (Some(location), Some(backtrace)) => {
+                    Some(format!("panicked at {location}\n{backtrace}"))
+                }
+                (Some(location), None) => Some(format!("panicked at {location}")),
+                (None, backtrace) => backtrace,
+            };
+            if let Some(stacktrace) = stacktrace {
+                attributes.push(KeyValue::new(constants::EXCEPTION_STACKTRACE, stacktrace));
+            }
+        }
+        self.add_event(constants::EXCEPTION_EVENT, attributes);
+        self.set_status(Status::error(message));
+        self.level = self.level.max(Level::Error);
+    }
+
+    /// Ends the span now.
+    pub fn end(mut self) {
+        self.finish();
+    }
+
+    /// Ends a log at its own timestamp (zero duration).
+    pub(crate) fn end_log(mut self, at: SystemTime) {
+        if self.span.is_recording() {
+            self.span.end_with_timestamp(at);
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.span.is_recording() {
+            return;
+        }
+        if self.write_level {
+            self.span.set_attribute(KeyValue::new(
+                constants::LEVEL_NUM,
+                Value::I64(i64::from(self.level.number())),
+            ));
+        }
+        let now = self.clock.now();
+        self.span.end_with_timestamp(now);
+    }
+
+    /// Makes this span the current span of this thread until the guard drops; the span ends with the guard.
+    pub fn entered(self) -> EnteredSpan {
+        let guard = self.context().attach();
+        EnteredSpan {
+            span: self,
+            _context: guard,
+        }
+    }
+
+    /// Makes this span current until the returned guard drops (the span itself stays open).
+    pub fn enter(&self) -> Entered<'_> {
+        Entered {
+            _context: self.context().attach(),
+            _span: PhantomData,
+        }
+    }
+
+    /// Runs `f` with this span current.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _entered = self.enter();
+        f()
+    }
+}
+
+impl Drop for BudSpan {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.record_panic();
+        }
+        self.finish();
+    }
+}
+
+impl fmt::Debug for BudSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BudSpan")
+            .field("span_context", self.span.span_context())
+            .field("recording", &self.is_recording())
+            .field("level", &self.level)
+            .finish()
+    }
+}
+
+/// A span made current by [`BudSpan::entered`]; the span ends when this drops. Not `Send`: it belongs to the
+/// thread it was entered on (use [`Instrument::instrument`] across `.await`).
+#[must_use = "the span is current only while the guard lives"]
+pub struct EnteredSpan {
+    // Drop order: the span ends (recording a panic if one unwinds), then the context is restored.
+    span: BudSpan,
+    _context: ContextGuard,
+}
+
+impl EnteredSpan {
+    /// The span, to set attributes or record errors while it is current.
+    pub fn span(&mut self) -> &mut BudSpan {
+        &mut self.span
+    }
+
+    /// Leaves the span (restoring the previous current context) without ending it.
+    pub fn exit(self) -> BudSpan {
+        let EnteredSpan { span, _context } = self;
+        drop(_context);
+        span
+    }
+}
+
+impl std::ops::Deref for EnteredSpan {
+    type Target = BudSpan;
+
+    fn deref(&self) -> &BudSpan {
+        &self.span
+    }
+}
+
+impl std::ops::DerefMut for EnteredSpan {
+    fn deref_mut(&mut self) -> &mut BudSpan {
+        &mut self.span
+    }
+}
+
+impl fmt::Debug for EnteredSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("EnteredSpan").field(&self.span).finish()
+    }
+}
+
+/// The guard of [`BudSpan::enter`].
+#[must_use = "the span is current only while the guard lives"]
+pub struct Entered<'a> {
+    _context: ContextGuard,
+    _span: PhantomData<&'a BudSpan>,
+}
+
+impl fmt::Debug for Entered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Entered")
+    }
+}
+
+/// Carries a span across `.await`: the span is current while the future is polled, and ends when the future
+/// completes or is dropped.
+pub trait Instrument: Future + Sized {
+    /// Wraps this future so that `span` is current whenever it is polled.
+    fn instrument(self, span: BudSpan) -> Instrumented<Self> {
+        let context = span.context();
+        Instrumented {
+            future: self,
+            span: Some(span),
+            context,
+        }
+    }
+}
+
+impl<F: Future> Instrument for F {}
+
+pin_project_lite::pin_project! {
+    /// A future with its span (see [`Instrument`]).
+    pub struct Instrumented<F> {
+        #[pin]
+        future: F,
+        span: Option<BudSpan>,
+        context: Context,
+    }
+}
+
+impl<F> Instrumented<F> {
+    /// The span this future carries (`None` once the future has completed).
+    pub fn span_mut(self: Pin<&mut Self>) -> Option<&mut BudSpan> {
+        self.project().span.as_mut()
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _current = this.context.clone().attach();
+        // Executors such as tokio catch a task's panic before dropping it, so the span must see the panic here.
+        let guard = PanicGuard { span: this.span };
+        let poll = this.future.poll(cx);
+        if poll.is_ready() {
+            // The span ends when its future completes, not when the wrapper is dropped.
+            drop(guard.span.take());
+        }
+        poll
+    }
+}
+
+impl<F> fmt::Debug for Instrumented<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instrumented")
+            .field("span", &self.span)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Records a panic that unwinds out of a poll on the span it guards.
+struct PanicGuard<'a> {
+    span: &'a mut Option<BudSpan>,
+}
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(span) = self.span.as_mut()
+        {
+            span.record_panic();
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The runtime half of message templates.
+//!
+//! The macros check and format templates at compile time. Templates given to the method API
+//! ([`BudObserve::info`](crate::BudObserve::info) and friends) are rendered here from the attributes passed with
+//! them, with the same syntax: `{name}` is replaced by the attribute `name`, `{name=}` by `name=<value>`, `{{` and
+//! `}}` are literal braces, and a format spec after `:` is honoured for precision (`{ratio:.2}`) and ignored
+//! otherwise. A placeholder with no matching attribute is kept as written, so a message never loses text.
+
+use std::fmt::Write as _;
+
+use opentelemetry::{KeyValue, Value};
+
+/// Renders `template` with the values of `attributes`.
+pub fn render(template: &str, attributes: &[KeyValue]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(pos) = rest.find(['{', '}']) {
+        out.push_str(&rest[..pos]);
+        let brace = rest.as_bytes()[pos];
+        let after = &rest[pos + 1..];
+        if after.as_bytes().first() == Some(&brace) {
+            // `{{` or `}}`
+            out.push(char::from(brace));
+            rest = &after[1..];
+            continue;
+        }
+        if brace == b'}' {
+            out.push('}');
+            rest = after;
+            continue;
+        }
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[pos..]);
+            return out;
+        };
+        render_hole(&mut out, &after[..end], attributes);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn render_hole(out: &mut String, hole: &str, attributes: &[KeyValue]) {
+    let (name, spec) = match hole.split_once(':') {
+        Some((name, spec)) => (name, Some(spec)),
+        None => (hole, None),
+    };
+    let (name, echo) = match name.trim().strip_suffix('=') {
+        Some(name) => (name.trim(), true),
+        None => (name.trim(), false),
+    };
+    let Some(value) = attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == name)
+        .map(|kv| &kv.value)
+    else {
+        out.push('{');
+        out.push_str(hole);
+        out.push('}');
+        return;
+    };
+    if echo {
+        out.push_str(name);
+        out.push('=');
+    }
+    write_value(out, value, spec);
+}
+
+fn write_value(out: &mut String, value: &Value, spec: Option<&str>) {
+    let precision = spec
+        .and_then(|spec| spec.rsplit_once('.'))
+        .and_then(|(_, digits)| {
+            digits
+                .trim_end_matches(['f', 'e', '?'])
+                .parse::<usize>()
+                .ok()
+        });
+    // Writing into a String cannot fail.
+    let _ = match (value, precision) {
+        (Value::F64(f), Some(precision)) => write!(out, "{f:.precision$}"),
+        (Value::String(s), _) => {
+            out.push_str(s.as_str());
+            Ok(())
+        }
+        (value, _) => write!(out, "{value}"),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs() -> Vec<KeyValue> {
+        vec![
+            KeyValue::new("user_id", 42),
+            KeyValue::new("name", "ada"),
+            KeyValue::new("ratio", 0.12345),
+        ]
+    }
+
+    #[test]
+    fn renders_placeholders_and_braces() {
+        let cases = [
+            ("user {user_id} logged in", "user 42 logged in"),
+            ("{name=} and {user_id=}", "name=ada and user_id=42"),
+            ("{{literal}} {name}", "{literal} ada"),
+            ("ratio {ratio:.2}", "ratio 0.12"),
+            ("missing {nope} stays", "missing {nope} stays"),
+            ("unclosed {name", "unclosed {name"),
+            ("stray } brace", "stray } brace"),
+            ("", ""),
+        ];
+        for (template, expected) in cases {
+            assert_eq!(
+                render(template, &attrs()),
+                expected,
+                "template {template:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Testing support: capture what a piece of code records and assert on it.
+//!
+//! [`capture`] builds an isolated instance — incremental trace and span ids, a clock that moves one second per read,
+//! no console, no environment — whose spans land in a [`TestExporter`] as soon as they end. Make it current with
+//! [`Capture::run`] (or [`Capture::run_async`]) and the macros and free functions write into it, so tests running
+//! in parallel threads each see only their own spans.
+//!
+//! ```
+//! use budobserve::testing;
+//! use opentelemetry::KeyValue;
+//!
+//! let capture = testing::capture();
+//! capture.run(|| budobserve::info("user {user_id} logged in", [KeyValue::new("user_id", 42)]));
+//! capture.assert_has_span(
+//!     "user {user_id} logged in",
+//!     &[KeyValue::new("budobserve_msg", "user 42 logged in"), KeyValue::new("user_id", 42)],
+//! );
+//! ```
+
+use std::any::type_name;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use opentelemetry::trace::{SpanId, Status, TraceId};
+use opentelemetry::{Array, KeyValue, Value};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{IdGenerator, SimpleSpanProcessor, SpanData, SpanExporter};
+use serde_json::{Map, Value as Json, json};
+
+use crate::clock::Clock;
+use crate::config::{ConfigBuilder, EnvSource, configure};
+use crate::constants;
+use crate::instance::{WithInstance, with_instance, with_instance_async};
+use crate::observe::BudObserve;
+use crate::providers::lock;
+
+/// An in-memory span exporter. Clones share the same spans.
+#[derive(Clone, Debug, Default)]
+pub struct TestExporter {
+    spans: Arc<Mutex<Vec<SpanData>>>,
+}
+
+impl SpanExporter for TestExporter {
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        lock(&self.spans).extend(batch);
+        std::future::ready(Ok(()))
+    }
+}
+
+/// Trace ids and span ids counting up from 1, so exported ids are the same at every run.
+#[derive(Debug, Default)]
+pub struct IncrementalIdGenerator {
+    trace: AtomicU64,
+    span: AtomicU64,
+}
+
+impl IdGenerator for IncrementalIdGenerator {
+    fn new_trace_id(&self) -> TraceId {
+        TraceId::from(u128::from(self.trace.fetch_add(1, Ordering::Relaxed) + 1))
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        SpanId::from(self.span.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+}
+
+/// An isolated instance and the exporter its spans go to (see the [module docs](self)).
+#[derive(Debug)]
+pub struct Capture {
+    observe: BudObserve,
+    exporter: TestExporter,
+}
+
+/// Builds a [`Capture`]: deterministic ids and clock, every level recorded, no console, no environment read.
+pub fn capture() -> Capture {
+    capture_with(|builder| builder)
+}
+
+/// Builds a [`Capture`] with more configuration (a minimum level, extra processors…).
+pub fn capture_with(configure_more: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Capture {
+    let exporter = TestExporter::default();
+    let builder = configure()
+        .env(EnvSource::Map(Default::default()))
+        .service_name("test")
+        .console(false)
+        .clock(Clock::stepping())
+        .id_generator(IncrementalIdGenerator::default())
+        .span_processor(SimpleSpanProcessor::new(exporter.clone()));
+    let config = match configure_more(builder).build() {
+        Ok(config) => config,
+        Err(err) => panic!("invalid test configuration: {err}"),
+    };
+    Capture {
+        observe: BudObserve::new(config),
+        exporter,
+    }
+}
+
+impl Capture {
+    /// The captured instance.
+    pub fn observe(&self) -> &BudObserve {
+        &self.observe
+    }
+
+    /// The exporter its spans go to.
+    pub fn exporter(&self) -> &TestExporter {
+        &self.exporter
+    }
+
+    /// Runs `f` with the captured instance current on this thread.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        with_instance(&self.observe, f)
+    }
+
+    /// Wraps `future` so that the captured instance is current whenever it is polled.
+    pub fn run_async<F: Future>(&self, future: F) -> WithInstance<F> {
+        with_instance_async(&self.observe, future)
+    }
+}
+
+impl std::ops::Deref for Capture {
+    type Target = TestExporter;
+
+    fn deref(&self) -> &TestExporter {
+        &self.exporter
+    }
+}
+
+/// The value of attribute `key` of a span.
+pub fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| &kv.value)
+}
+
+impl TestExporter {
+    /// A new, empty exporter.
+    pub fn new() -> TestExporter {
+        TestExporter::default()
+    }
+
+    /// The spans exported so far, in the order they ended.
+    pub fn spans(&self) -> Vec<SpanData> {
+        lock(&self.spans).clone()
+    }
+
+    /// The spans named `name`.
+    pub fn spans_named(&self, name: &str) -> Vec<SpanData> {
+        lock(&self.spans)
+            .iter()
+            .filter(|s| s.name == name)
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets the spans exported so far.
+    pub fn clear(&self) {
+        lock(&self.spans).clear();
+    }
+
+    /// The first span named `name`; panics, listing what was exported, when there is none.
+    pub fn span(&self, name: &str) -> SpanData {
+        match lock(&self.spans).iter().find(|s| s.name == name) {
+            Some(span) => span.clone(),
+            None => panic!("no span named {name:?}; exported: {:?}", self.names()),
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        lock(&self.spans)
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect()
+    }
+
+    /// Asserts that a span named `name` has (at least) these attributes with these values, and returns it.
+    pub fn assert_has_span(&self, name: &str, attributes: &[KeyValue]) -> SpanData {
+        let candidates = self.spans_named(name);
+        if candidates.is_empty() {
+            panic!("no span named {name:?}; exported: {:?}", self.names());
+        }
+        let matching = candidates.iter().find(|span| {
+            attributes
+                .iter()
+                .all(|expected| attribute(span, expected.key.as_str()) == Some(&expected.value))
+        });
+        match matching {
+            Some(span) => span.clone(),
+            None => panic!(
+                "no span named {name:?} has attributes {attributes:?}; spans of that name have: {:#?}",
+                candidates.iter().map(|s| &s.attributes).collect::<Vec<_>>()
+            ),
+        }
+    }
+
+    /// Asserts that the span named `name` ended with an error status, and returns it.
+    pub fn assert_span_status_error(&self, name: &str) -> SpanData {
+        let span = self.span(name);
+        assert!(
+            matches!(span.status, Status::Error { .. }),
+            "span {name:?} has status {:?}, expected an error",
+            span.status
+        );
+        span
+    }
+
+    /// Asserts that the span named `name` has an event named `event`, and returns the span.
+    pub fn assert_span_has_event(&self, name: &str, event: &str) -> SpanData {
+        let span = self.span(name);
+        assert!(
+            span.events.iter().any(|e| e.name == event),
+            "span {name:?} has no event {event:?}; its events: {:?}",
+            span.events
+                .iter()
+                .map(|e| e.name.as_ref())
+                .collect::<Vec<_>>()
+        );
+        span
+    }
+
+    /// Asserts that the span named `name` recorded an error of type `E` (an `exception` event whose
+    /// `exception.type` is `E`'s type name) and ended with an error status; returns the span.
+    pub fn assert_span_exception<E: ?Sized>(&self, name: &str) -> SpanData {
+        let span = self.assert_span_status_error(name);
+        let expected = type_name::<E>();
+        let found = span.events.iter().any(|event| {
+            event.name == constants::EXCEPTION_EVENT
+                && event.attributes.iter().any(|kv| {
+                    kv.key.as_str() == constants::EXCEPTION_TYPE && kv.value.as_str() == expected
+                })
+        });
+        assert!(
+            found,
+            "span {name:?} has no exception of type {expected}; its events: {:?}",
+            span.events
+        );
+        span
+    }
+
+    /// The exported spans as JSON, sorted by start time, with ids as numbers and times as nanoseconds since the
+    /// epoch: with [`capture`]'s ids and clock, the same code gives the same JSON at every run.
+    pub fn exported_spans_as_json(&self) -> Json {
+        let mut spans = self.spans();
+        spans.sort_by_key(|s| {
+            (
+                s.start_time,
+                u64::from_be_bytes(s.span_context.span_id().to_bytes()),
+            )
+        });
+        Json::Array(spans.iter().map(span_json).collect())
+    }
+}
+
+fn span_json(span: &SpanData) -> Json {
+    let context = &span.span_context;
+    let parent = if span.parent_span_id == SpanId::INVALID {
+        Json::Null
+    } else {
+        json!({
+            "trace_id": trace_id_json(context.trace_id()),
+            "span_id": span_id_json(span.parent_span_id),
+            "is_remote": span.parent_span_is_remote,
+        })
+    };
+    let status = match &span.status {
+        Status::Unset => json!({ "code": "unset" }),
+        Status::Ok => json!({ "code": "ok" }),
+        Status::Error { description } => json!({ "code": "error", "description": description }),
+    };
+    json!({
+        "name": span.name,
+        "context": {
+            "trace_id": trace_id_json(context.trace_id()),
+            "span_id": span_id_json(context.span_id()),
+            "is_remote": context.is_remote(),
+        },
+        "parent": parent,
+        "kind": format!("{:?}", span.span_kind).to_lowercase(),
+        "scope": span.instrumentation_scope.name(),
+        "start_time": time_json(span.start_time),
+        "end_time": time_json(span.end_time),
+        "attributes": attributes_json(&span.attributes),
+        "events": span.events.iter().map(|event| json!({
+            "name": event.name,
+            "timestamp": time_json(event.timestamp),
+            "attributes": attributes_json(&event.attributes),
+        })).collect::<Vec<_>>(),
+        "links": span.links.iter().map(|link| json!({
+            "context": {
+                "trace_id": trace_id_json(link.span_context.trace_id()),
+                "span_id": span_id_json(link.span_context.span_id()),
+                "is_remote": link.span_context.is_remote(),
+            },
+            "attributes": attributes_json(&link.attributes),
+        })).collect::<Vec<_>>(),
+        "status": status,
+    })
+}
+
+fn trace_id_json(id: TraceId) -> Json {
+    let value = u128::from_be_bytes(id.to_bytes());
+    match u64::try_from(value) {
+        Ok(small) => json!(small),
+        Err(_) => json!(id.to_string()),
+    }
+}
+
+fn span_id_json(id: SpanId) -> Json {
+    json!(u64::from_be_bytes(id.to_bytes()))
+}
+
+fn time_json(time: SystemTime) -> Json {
+    let nanos = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    json!(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+fn attributes_json(attributes: &[KeyValue]) -> Json {
+    let mut map = Map::new();
+    for kv in attributes {
+        map.insert(kv.key.to_string(), value_json(&kv.value));
+    }
+    Json::Object(map)
+}
+
+fn value_json(value: &Value) -> Json {
+    match value {
+        Value::Bool(b) => json!(b),
+        Value::I64(i) => json!(i),
+        Value::F64(f) => json!(f),
+        Value::String(s) => json!(s.as_str()),
+        Value::Array(Array::Bool(items)) => json!(items),
+        Value::Array(Array::I64(items)) => json!(items),
+        Value::Array(Array::F64(items)) => json!(items),
+        Value::Array(Array::String(items)) => {
+            json!(items.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+        }
+        other => json!(other.to_string()),
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests of BudObserve live in `tests/tests/`; this library is empty.
