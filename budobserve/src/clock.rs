@@ -56,9 +56,6 @@ mod tests {
         let first = clock.now();
         let second = clock.now();
         assert_eq!(first, SystemTime::UNIX_EPOCH + Duration::from_secs(1));
-        assert_eq!(
-            second.duration_since(first).ok(),
-            Some(Duration::from_secs(1))
-        );
+        assert_eq!(second.duration_since(first).ok(), Some(Duration::from_secs(1)));
     }
 }

@@ -103,10 +103,7 @@ impl EnvSource {
     }
 
     /// The first of `variables` that is set.
-    fn first(
-        &self,
-        variables: &[&'static str],
-    ) -> Result<Option<(&'static str, String)>, ConfigError> {
+    fn first(&self, variables: &[&'static str]) -> Result<Option<(&'static str, String)>, ConfigError> {
         for &variable in variables {
             if let Some(value) = self.get(variable)? {
                 return Ok(Some((variable, value)));
@@ -204,16 +201,13 @@ impl ConfigBuilder {
 
     /// Adds a periodic metric reader (its exporter is called at its interval and on flush).
     pub fn metric_reader<E: PushMetricExporter>(mut self, reader: PeriodicReader<E>) -> Self {
-        self.metric_readers
-            .push(Box::new(move |builder| builder.with_reader(reader)));
+        self.metric_readers.push(Box::new(move |builder| builder.with_reader(reader)));
         self
     }
 
     /// Adds a processor of the OpenTelemetry logs signal (see [`ProxyLoggerProvider`](crate::ProxyLoggerProvider)).
     pub fn log_processor(mut self, processor: impl LogProcessor + 'static) -> Self {
-        self.log_processors.push(Box::new(move |builder| {
-            builder.with_log_processor(processor)
-        }));
+        self.log_processors.push(Box::new(move |builder| builder.with_log_processor(processor)));
         self
     }
 
@@ -245,11 +239,10 @@ impl ConfigBuilder {
     /// Resolves the configuration (builder > environment > default) for [`BudObserve::new`].
     pub fn build(self) -> Result<BudObserveConfig, ConfigError> {
         let env = &self.env;
-        let mut resource_attributes =
-            match env.first(&[env::RESOURCE_ATTRIBUTES, env::OTEL_RESOURCE_ATTRIBUTES])? {
-                Some((variable, value)) => parse_key_values(variable, &value)?,
-                None => Vec::new(),
-            };
+        let mut resource_attributes = match env.first(&[env::RESOURCE_ATTRIBUTES, env::OTEL_RESOURCE_ATTRIBUTES])? {
+            Some((variable, value)) => parse_key_values(variable, &value)?,
+            None => Vec::new(),
+        };
         for attribute in self.resource_attributes {
             resource_attributes.retain(|kv: &KeyValue| kv.key != attribute.key);
             resource_attributes.push(attribute);
@@ -282,13 +275,11 @@ impl ConfigBuilder {
         let min_level = match self.min_level {
             Some(level) => level,
             None => match env.get(env::MIN_LEVEL)? {
-                Some(value) => value
-                    .parse::<Level>()
-                    .map_err(|_| ConfigError::InvalidEnvVar {
-                        variable: env::MIN_LEVEL,
-                        value,
-                        expected: Level::ACCEPTED_NAMES.into(),
-                    })?,
+                Some(value) => value.parse::<Level>().map_err(|_| ConfigError::InvalidEnvVar {
+                    variable: env::MIN_LEVEL,
+                    value,
+                    expected: Level::ACCEPTED_NAMES.into(),
+                })?,
                 None => Level::Trace,
             },
         };
@@ -373,14 +364,8 @@ impl BudObserveConfig {
     pub fn resource(&self) -> Resource {
         let mut attributes = vec![
             KeyValue::new(constants::SERVICE_NAME, self.service_name.clone()),
-            KeyValue::new(
-                opentelemetry_semantic_conventions::attribute::TELEMETRY_SDK_NAME,
-                constants::SCOPE_NAME,
-            ),
-            KeyValue::new(
-                opentelemetry_semantic_conventions::attribute::TELEMETRY_SDK_LANGUAGE,
-                "rust",
-            ),
+            KeyValue::new(opentelemetry_semantic_conventions::attribute::TELEMETRY_SDK_NAME, constants::SCOPE_NAME),
+            KeyValue::new(opentelemetry_semantic_conventions::attribute::TELEMETRY_SDK_LANGUAGE, "rust"),
             KeyValue::new(
                 opentelemetry_semantic_conventions::attribute::TELEMETRY_SDK_VERSION,
                 constants::SCOPE_VERSION,
@@ -390,20 +375,11 @@ impl BudObserveConfig {
             attributes.push(KeyValue::new(constants::SERVICE_VERSION, version.clone()));
         }
         if let Some(environment) = &self.environment {
-            attributes.push(KeyValue::new(
-                constants::DEPLOYMENT_ENVIRONMENT_NAME,
-                environment.clone(),
-            ));
+            attributes.push(KeyValue::new(constants::DEPLOYMENT_ENVIRONMENT_NAME, environment.clone()));
         }
-        attributes.extend(
-            self.resource_attributes
-                .iter()
-                .filter(|kv| kv.key.as_str() != constants::SERVICE_NAME)
-                .cloned(),
-        );
-        Resource::builder_empty()
-            .with_attributes(attributes)
-            .build()
+        attributes
+            .extend(self.resource_attributes.iter().filter(|kv| kv.key.as_str() != constants::SERVICE_NAME).cloned());
+        Resource::builder_empty().with_attributes(attributes).build()
     }
 }
 
@@ -439,11 +415,7 @@ fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> 
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::InvalidEnvVar {
-            variable,
-            value: value.to_owned(),
-            expected: BOOL_EXPECTED.into(),
-        }),
+        _ => Err(ConfigError::InvalidEnvVar { variable, value: value.to_owned(), expected: BOOL_EXPECTED.into() }),
     }
 }
 
@@ -472,21 +444,13 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> EnvSource {
-        EnvSource::Map(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        )
+        EnvSource::Map(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
     }
 
     #[test]
     fn argument_beats_env_beats_default() {
         let config = configure()
-            .env(env(&[
-                (env::SERVICE_NAME, "from-env"),
-                (env::ENVIRONMENT, "staging"),
-            ]))
+            .env(env(&[(env::SERVICE_NAME, "from-env"), (env::ENVIRONMENT, "staging")]))
             .service_name("from-arg")
             .build()
             .unwrap();
@@ -500,57 +464,34 @@ mod tests {
     #[test]
     fn otel_variables_are_fallbacks() {
         let config = configure()
-            .env(env(&[
-                (env::OTEL_SERVICE_NAME, "otel-name"),
-                (env::OTEL_RESOURCE_ATTRIBUTES, "team=llm, region=eu"),
-            ]))
+            .env(env(&[(env::OTEL_SERVICE_NAME, "otel-name"), (env::OTEL_RESOURCE_ATTRIBUTES, "team=llm, region=eu")]))
             .build()
             .unwrap();
         assert_eq!(config.service_name(), "otel-name");
         let resource = config.resource();
-        assert_eq!(
-            resource.get(&"team".into()).map(|v| v.to_string()),
-            Some("llm".to_owned())
-        );
-        assert_eq!(
-            resource.get(&"region".into()).map(|v| v.to_string()),
-            Some("eu".to_owned())
-        );
-        let both = configure()
-            .env(env(&[
-                (env::SERVICE_NAME, "bud"),
-                (env::OTEL_SERVICE_NAME, "otel"),
-            ]))
-            .build()
-            .unwrap();
+        assert_eq!(resource.get(&"team".into()).map(|v| v.to_string()), Some("llm".to_owned()));
+        assert_eq!(resource.get(&"region".into()).map(|v| v.to_string()), Some("eu".to_owned()));
+        let both =
+            configure().env(env(&[(env::SERVICE_NAME, "bud"), (env::OTEL_SERVICE_NAME, "otel")])).build().unwrap();
         assert_eq!(both.service_name(), "bud");
     }
 
     #[test]
     fn env_values_are_parsed() {
-        let config = configure()
-            .env(env(&[(env::CONSOLE, "off"), (env::MIN_LEVEL, "Warning")]))
-            .build()
-            .unwrap();
+        let config = configure().env(env(&[(env::CONSOLE, "off"), (env::MIN_LEVEL, "Warning")])).build().unwrap();
         assert!(!config.console_enabled());
         assert_eq!(config.min_level(), Level::Warn);
     }
 
     #[test]
     fn invalid_env_values_name_the_variable() {
-        let err = configure()
-            .env(env(&[(env::MIN_LEVEL, "loud")]))
-            .build()
-            .unwrap_err();
+        let err = configure().env(env(&[(env::MIN_LEVEL, "loud")])).build().unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid value \"loud\" in environment variable `BUD_OBSERVE_MIN_LEVEL`: expected trace, debug, info, \
              notice, warn (or warning), error, fatal"
         );
-        let err = configure()
-            .env(env(&[(env::CONSOLE, "maybe")]))
-            .build()
-            .unwrap_err();
+        let err = configure().env(env(&[(env::CONSOLE, "maybe")])).build().unwrap_err();
         assert_eq!(
             err,
             ConfigError::InvalidEnvVar {
@@ -559,20 +500,8 @@ mod tests {
                 expected: BOOL_EXPECTED.into()
             }
         );
-        let err = configure()
-            .env(env(&[(env::RESOURCE_ATTRIBUTES, "a=1,oops")]))
-            .build()
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ConfigError::InvalidEnvVar {
-                    variable: "BUD_OBSERVE_RESOURCE_ATTRIBUTES",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        let err = configure().env(env(&[(env::RESOURCE_ATTRIBUTES, "a=1,oops")])).build().unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidEnvVar { variable: "BUD_OBSERVE_RESOURCE_ATTRIBUTES", .. }), "{err}");
     }
 
     #[test]
@@ -586,11 +515,7 @@ mod tests {
             .build()
             .unwrap();
         let resource = config.resource();
-        let get = |key: &str| {
-            resource
-                .get(&opentelemetry::Key::from(key.to_owned()))
-                .map(|v| v.to_string())
-        };
+        let get = |key: &str| resource.get(&opentelemetry::Key::from(key.to_owned())).map(|v| v.to_string());
         assert_eq!(get("service.name").as_deref(), Some("budapp"));
         assert_eq!(get("service.version").as_deref(), Some("1.2.3"));
         assert_eq!(get("deployment.environment.name").as_deref(), Some("dev"));

@@ -41,15 +41,7 @@ pub fn with_current<R>(f: impl FnOnce(&BudObserve) -> R) -> R {
 
 #[cold]
 fn innermost() -> Option<BudObserve> {
-    STACK
-        .try_with(|stack| {
-            stack
-                .try_borrow()
-                .ok()
-                .and_then(|stack| stack.last().cloned())
-        })
-        .ok()
-        .flatten()
+    STACK.try_with(|stack| stack.try_borrow().ok().and_then(|stack| stack.last().cloned())).ok().flatten()
 }
 
 /// The current instance (a cheap clone of the handle).
@@ -71,10 +63,7 @@ pub fn with_instance<R>(observe: &BudObserve, f: impl FnOnce() -> R) -> R {
 
 /// Makes `observe` the current instance whenever `future` is polled, on whatever thread polls it.
 pub fn with_instance_async<F: Future>(observe: &BudObserve, future: F) -> WithInstance<F> {
-    WithInstance {
-        observe: observe.clone(),
-        future,
-    }
+    WithInstance { observe: observe.clone(), future }
 }
 
 /// Pops the override it pushed, also when `f` panics.

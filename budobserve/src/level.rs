@@ -28,19 +28,11 @@ pub enum Level {
 
 impl Level {
     /// Every level, lowest first.
-    pub const ALL: [Level; 7] = [
-        Level::Trace,
-        Level::Debug,
-        Level::Info,
-        Level::Notice,
-        Level::Warn,
-        Level::Error,
-        Level::Fatal,
-    ];
+    pub const ALL: [Level; 7] =
+        [Level::Trace, Level::Debug, Level::Info, Level::Notice, Level::Warn, Level::Error, Level::Fatal];
 
     /// The names accepted by [`Level::from_str`], for error messages.
-    pub const ACCEPTED_NAMES: &'static str =
-        "trace, debug, info, notice, warn (or warning), error, fatal";
+    pub const ACCEPTED_NAMES: &'static str = "trace, debug, info, notice, warn (or warning), error, fatal";
 
     /// The level's number (`budobserve_level_num`).
     #[inline]
@@ -93,9 +85,7 @@ impl FromStr for Level {
     /// Parses a level name, ignoring case and surrounding white space.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let name = s.trim();
-        let level = Level::ALL
-            .into_iter()
-            .find(|level| level.as_str().eq_ignore_ascii_case(name));
+        let level = Level::ALL.into_iter().find(|level| level.as_str().eq_ignore_ascii_case(name));
         match level {
             Some(level) => Ok(level),
             None if name.eq_ignore_ascii_case("warning") => Ok(Level::Warn),
@@ -159,10 +149,6 @@ mod tests {
 
     #[test]
     fn orders_by_severity() {
-        assert!(
-            Level::Debug < Level::Info
-                && Level::Info < Level::Notice
-                && Level::Error < Level::Fatal
-        );
+        assert!(Level::Debug < Level::Info && Level::Info < Level::Notice && Level::Error < Level::Fatal);
     }
 }

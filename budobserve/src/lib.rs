@@ -42,9 +42,7 @@ use std::error::Error;
 
 pub use clock::{Clock, SteppingClock};
 pub use config::{BudObserveConfig, ConfigBuilder, ConfigError, EnvSource, configure};
-pub use instance::{
-    WithInstance, current, global, with_current, with_instance, with_instance_async,
-};
+pub use instance::{WithInstance, current, global, with_current, with_instance, with_instance_async};
 pub use level::{Level, ParseLevelError, SpanType};
 pub use observe::{BudObserve, LifecycleError, Settings, ShutdownGuard, SpanOptions};
 pub use providers::{ProxyLoggerProvider, ProxyMeterProvider, ProxyTracer, ProxyTracerProvider};
@@ -83,19 +81,12 @@ level_functions! {
 
 /// Writes a log at `level` to the current instance.
 #[inline]
-pub fn log(
-    level: Level,
-    template: impl Into<Cow<'static, str>>,
-    attributes: impl IntoIterator<Item = KeyValue>,
-) {
+pub fn log(level: Level, template: impl Into<Cow<'static, str>>, attributes: impl IntoIterator<Item = KeyValue>) {
     with_current(|observe| observe.log(level, template, attributes))
 }
 
 /// Starts a span on the current instance (see [`BudObserve::span`]).
-pub fn span(
-    template: impl Into<Cow<'static, str>>,
-    attributes: impl IntoIterator<Item = KeyValue>,
-) -> BudSpan {
+pub fn span(template: impl Into<Cow<'static, str>>, attributes: impl IntoIterator<Item = KeyValue>) -> BudSpan {
     with_current(|observe| observe.span(template, attributes))
 }
 

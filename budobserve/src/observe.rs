@@ -8,13 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use opentelemetry::metrics::{
-    AsyncInstrument, AsyncInstrumentBuilder, Counter, Gauge, Histogram, HistogramBuilder,
-    InstrumentBuilder, Meter, MeterProvider as _, ObservableCounter, ObservableGauge,
-    ObservableUpDownCounter, UpDownCounter,
+    AsyncInstrument, AsyncInstrumentBuilder, Counter, Gauge, Histogram, HistogramBuilder, InstrumentBuilder, Meter,
+    MeterProvider as _, ObservableCounter, ObservableGauge, ObservableUpDownCounter, UpDownCounter,
 };
-use opentelemetry::trace::{
-    Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt as _, TracerProvider as _,
-};
+use opentelemetry::trace::{Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt as _, TracerProvider as _};
 use opentelemetry::{Array, Context, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -28,9 +25,7 @@ use crate::exporters::console::ConsoleProcessor;
 use crate::exporters::processor::Pipeline;
 use crate::level::{Level, SpanType};
 use crate::panic;
-use crate::providers::{
-    ProxyLoggerProvider, ProxyMeterProvider, ProxySpan, ProxyTracer, ProxyTracerProvider, lock,
-};
+use crate::providers::{ProxyLoggerProvider, ProxyMeterProvider, ProxySpan, ProxyTracer, ProxyTracerProvider, lock};
 use crate::span::BudSpan;
 use crate::template;
 
@@ -47,6 +42,11 @@ pub struct BudObserve {
     instance: Arc<Instance>,
     handle: Arc<Handle>,
 }
+
+// A panic cannot leave an instance half-updated: its state is atomics, lock-free swaps and mutexes whose users
+// recover from poisoning. So handles may cross `catch_unwind`.
+impl std::panic::UnwindSafe for BudObserve {}
+impl std::panic::RefUnwindSafe for BudObserve {}
 
 /// State shared by every handle of one instance.
 struct Instance {
@@ -242,8 +242,7 @@ impl BudObserve {
     pub(crate) fn unconfigured(clock: Clock) -> BudObserve {
         let tracer_provider = ProxyTracerProvider::new();
         let meter_provider = ProxyMeterProvider::new();
-        let tracer =
-            tracer_provider.tracer_with_scope(budobserve_scope(constants::SCOPE_NAME.into()));
+        let tracer = tracer_provider.tracer_with_scope(budobserve_scope(constants::SCOPE_NAME.into()));
         let meter = meter_provider.meter_with_scope(budobserve_scope(constants::SCOPE_NAME.into()));
         BudObserve {
             instance: Arc::new(Instance {
@@ -256,10 +255,7 @@ impl BudObserve {
                 generation: AtomicU64::new(0),
                 configure_lock: Mutex::new(()),
             }),
-            handle: Arc::new(Handle {
-                tags: Vec::new(),
-                tracer,
-            }),
+            handle: Arc::new(Handle { tags: Vec::new(), tracer }),
         }
     }
 
@@ -271,15 +267,13 @@ impl BudObserve {
         let _configuring = lock(&instance.configure_lock);
         let resource = config.resource();
 
-        let mut processors: Vec<Box<dyn SpanProcessor>> =
-            Vec::with_capacity(config.span_processors.len() + 1);
+        let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::with_capacity(config.span_processors.len() + 1);
         if let Some(console) = config.console {
             processors.push(Box::new(ConsoleProcessor::new(console)));
         }
         processors.extend(config.span_processors);
-        let mut tracer_builder = SdkTracerProvider::builder()
-            .with_resource(resource.clone())
-            .with_span_processor(Pipeline::new(processors));
+        let mut tracer_builder =
+            SdkTracerProvider::builder().with_resource(resource.clone()).with_span_processor(Pipeline::new(processors));
         if let Some(generator) = config.id_generator {
             tracer_builder = tracer_builder.with_id_generator(BoxedIdGenerator(generator));
         }
@@ -295,19 +289,11 @@ impl BudObserve {
             logger_builder = step(logger_builder);
         }
 
-        instance
-            .min_level
-            .store(config.min_level.number(), Ordering::Relaxed);
+        instance.min_level.store(config.min_level.number(), Ordering::Relaxed);
         let replaced = Providers {
-            traces: instance
-                .tracer_provider
-                .set_provider(Some(tracer_builder.build())),
-            metrics: instance
-                .meter_provider
-                .set_provider(Some(meter_builder.build())),
-            logs: instance
-                .logger_provider
-                .set_provider(Some(logger_builder.build())),
+            traces: instance.tracer_provider.set_provider(Some(tracer_builder.build())),
+            metrics: instance.meter_provider.set_provider(Some(meter_builder.build())),
+            logs: instance.logger_provider.set_provider(Some(logger_builder.build())),
         };
         // Whatever the replaced providers still hold is exported; their errors are theirs to report.
         let _ = replaced.shutdown();
@@ -356,9 +342,7 @@ impl BudObserve {
 
     /// Changes the minimum level at run time.
     pub fn set_min_level(&self, level: Level) {
-        self.instance
-            .min_level
-            .store(level.number(), Ordering::Relaxed);
+        self.instance.min_level.store(level.number(), Ordering::Relaxed);
     }
 
     /// The instance's clock.
@@ -384,16 +368,10 @@ impl BudObserve {
             }
         }
         let tracer = match settings.scope {
-            Some(scope) => self
-                .instance
-                .tracer_provider
-                .tracer_with_scope(budobserve_scope(scope)),
+            Some(scope) => self.instance.tracer_provider.tracer_with_scope(budobserve_scope(scope)),
             None => self.handle.tracer.clone(),
         };
-        BudObserve {
-            instance: self.instance.clone(),
-            handle: Arc::new(Handle { tags, tracer }),
-        }
+        BudObserve { instance: self.instance.clone(), handle: Arc::new(Handle { tags, tracer }) }
     }
 
     /// The tags of this handle.
@@ -428,9 +406,7 @@ impl BudObserve {
         S: Into<Cow<'static, str>>,
     {
         let scopes: Vec<Cow<'static, str>> = scopes.into_iter().map(Into::into).collect();
-        self.instance
-            .logger_provider
-            .suppress_scopes(scopes.iter().cloned());
+        self.instance.logger_provider.suppress_scopes(scopes.iter().cloned());
         self.instance.tracer_provider.suppress_scopes(scopes);
     }
 
@@ -470,10 +446,7 @@ impl BudObserve {
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
         if self.is_enabled(level) {
-            self.span_builder(template)
-                .level(level)
-                .attributes(attributes)
-                .log();
+            self.span_builder(template).level(level).attributes(attributes).log();
         }
     }
 
@@ -487,12 +460,8 @@ impl BudObserve {
         if !self.is_enabled(Level::Error) {
             return;
         }
-        let (mut span, at) = self.start(
-            self.span_builder(template)
-                .level(Level::Error)
-                .attributes(attributes),
-            SpanType::Log,
-        );
+        let (mut span, at) =
+            self.start(self.span_builder(template).level(Level::Error).attributes(attributes), SpanType::Log);
         span.record_exception_at(error, at);
         span.end_log(at);
     }
@@ -510,26 +479,13 @@ impl BudObserve {
             return (span, SystemTime::UNIX_EPOCH);
         }
         let SpanOptions {
-            template,
-            name,
-            message,
-            level,
-            attributes: user_attributes,
-            tags,
-            parent,
-            links,
-            kind,
-            ..
+            template, name, message, level, attributes: user_attributes, tags, parent, links, kind, ..
         } = options;
         let message = message.unwrap_or_else(|| template::render(&template, &user_attributes));
         let mut attributes = Vec::with_capacity(user_attributes.len() + 5);
+        // The level is second: `Pipeline::on_end` relies on it to replace it when the span's level changed.
         attributes.push(KeyValue::new(constants::SPAN_TYPE, span_type.as_str()));
-        if span_type == SpanType::Log {
-            attributes.push(KeyValue::new(
-                constants::LEVEL_NUM,
-                i64::from(level.number()),
-            ));
-        }
+        attributes.push(KeyValue::new(constants::LEVEL_NUM, i64::from(level.number())));
         attributes.push(KeyValue::new(constants::MSG_TEMPLATE, template.clone()));
         attributes.push(KeyValue::new(constants::MSG, message));
         if let Some(tags) = self.tags_value(tags) {
@@ -550,10 +506,7 @@ impl BudObserve {
             Parent::Context(cx) => tracer.start_span(builder, &cx),
             Parent::Root => tracer.start_span(builder, &Context::new()),
         };
-        (
-            BudSpan::new(span, clock.clone(), level, span_type == SpanType::Span),
-            now,
-        )
+        (BudSpan::new(span, clock.clone(), level), now)
     }
 
     /// The handle's tags followed by `extra`, without duplicates; `None` when there are none.
@@ -579,18 +532,12 @@ impl BudObserve {
     }
 
     /// A monotonic `u64` counter; finish with `.with_unit(…)`, `.with_description(…)`, `.build()`.
-    pub fn counter(
-        &self,
-        name: impl Into<Cow<'static, str>>,
-    ) -> InstrumentBuilder<'_, Counter<u64>> {
+    pub fn counter(&self, name: impl Into<Cow<'static, str>>) -> InstrumentBuilder<'_, Counter<u64>> {
         self.instance.meter.u64_counter(name)
     }
 
     /// An `f64` histogram.
-    pub fn histogram(
-        &self,
-        name: impl Into<Cow<'static, str>>,
-    ) -> HistogramBuilder<'_, Histogram<f64>> {
+    pub fn histogram(&self, name: impl Into<Cow<'static, str>>) -> HistogramBuilder<'_, Histogram<f64>> {
         self.instance.meter.f64_histogram(name)
     }
 
@@ -600,10 +547,7 @@ impl BudObserve {
     }
 
     /// An `i64` up-down counter.
-    pub fn up_down_counter(
-        &self,
-        name: impl Into<Cow<'static, str>>,
-    ) -> InstrumentBuilder<'_, UpDownCounter<i64>> {
+    pub fn up_down_counter(&self, name: impl Into<Cow<'static, str>>) -> InstrumentBuilder<'_, UpDownCounter<i64>> {
         self.instance.meter.i64_up_down_counter(name)
     }
 
@@ -613,10 +557,7 @@ impl BudObserve {
         name: impl Into<Cow<'static, str>>,
         callback: impl Fn(&dyn AsyncInstrument<u64>) + Send + Sync + 'static,
     ) -> AsyncInstrumentBuilder<'_, ObservableCounter<u64>, u64> {
-        self.instance
-            .meter
-            .u64_observable_counter(name)
-            .with_callback(callback)
+        self.instance.meter.u64_observable_counter(name).with_callback(callback)
     }
 
     /// An observable `f64` gauge whose `callback` reports the current value at each collection.
@@ -625,10 +566,7 @@ impl BudObserve {
         name: impl Into<Cow<'static, str>>,
         callback: impl Fn(&dyn AsyncInstrument<f64>) + Send + Sync + 'static,
     ) -> AsyncInstrumentBuilder<'_, ObservableGauge<f64>, f64> {
-        self.instance
-            .meter
-            .f64_observable_gauge(name)
-            .with_callback(callback)
+        self.instance.meter.f64_observable_gauge(name).with_callback(callback)
     }
 
     /// An observable `i64` up-down counter whose `callback` reports the current value at each collection.
@@ -637,10 +575,7 @@ impl BudObserve {
         name: impl Into<Cow<'static, str>>,
         callback: impl Fn(&dyn AsyncInstrument<i64>) + Send + Sync + 'static,
     ) -> AsyncInstrumentBuilder<'_, ObservableUpDownCounter<i64>, i64> {
-        self.instance
-            .meter
-            .i64_observable_up_down_counter(name)
-            .with_callback(callback)
+        self.instance.meter.i64_observable_up_down_counter(name).with_callback(callback)
     }
 }
 
@@ -689,9 +624,7 @@ impl fmt::Debug for BudObserve {
 }
 
 fn budobserve_scope(name: Cow<'static, str>) -> InstrumentationScope {
-    InstrumentationScope::builder(name)
-        .with_version(constants::SCOPE_VERSION)
-        .build()
+    InstrumentationScope::builder(name).with_version(constants::SCOPE_VERSION).build()
 }
 
 /// The SDK providers of one configuration.
@@ -719,11 +652,7 @@ impl Providers {
             match result {
                 Some(Err(OTelSdkError::AlreadyShutdown)) | Some(Ok(())) | None => {}
                 Some(Err(source)) => {
-                    return Err(LifecycleError {
-                        signal,
-                        action,
-                        source,
-                    });
+                    return Err(LifecycleError { signal, action, source });
                 }
             }
         }
@@ -740,12 +669,7 @@ impl Providers {
     }
 
     fn shutdown(&self) -> Result<(), LifecycleError> {
-        self.each(
-            "shut down",
-            SdkTracerProvider::shutdown,
-            SdkMeterProvider::shutdown,
-            SdkLoggerProvider::shutdown,
-        )
+        self.each("shut down", SdkTracerProvider::shutdown, SdkMeterProvider::shutdown, SdkLoggerProvider::shutdown)
     }
 }
 
@@ -760,11 +684,7 @@ pub struct ShutdownGuard {
 
 impl ShutdownGuard {
     pub(crate) fn new(observe: BudObserve, generation: u64) -> ShutdownGuard {
-        ShutdownGuard {
-            observe,
-            generation,
-            done: false,
-        }
+        ShutdownGuard { observe, generation, done: false }
     }
 
     /// The instance this guard shuts down.
@@ -778,8 +698,7 @@ impl ShutdownGuard {
     }
 
     fn shutdown_if_current(&mut self) -> Result<(), LifecycleError> {
-        if !std::mem::replace(&mut self.done, true) && self.observe.generation() == self.generation
-        {
+        if !std::mem::replace(&mut self.done, true) && self.observe.generation() == self.generation {
             self.observe.shutdown()
         } else {
             Ok(())
@@ -795,9 +714,7 @@ impl Drop for ShutdownGuard {
 
 impl fmt::Debug for ShutdownGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownGuard")
-            .field("generation", &self.generation)
-            .finish()
+        f.debug_struct("ShutdownGuard").field("generation", &self.generation).finish()
     }
 }
 
@@ -818,6 +735,6 @@ impl IdGenerator for BoxedIdGenerator {
 /// A span from a [`ProxySpan`], for code that starts spans with the OpenTelemetry API and wants BudObserve's.
 impl From<ProxySpan> for BudSpan {
     fn from(span: ProxySpan) -> BudSpan {
-        BudSpan::new(span, Clock::System, Level::Info, false)
+        BudSpan::new(span, Clock::System, Level::Info)
     }
 }

@@ -45,9 +45,7 @@ fn remember(info: &PanicHookInfo<'_>) {
     let backtrace = Backtrace::capture();
     let record = PanicRecord {
         message,
-        location: info
-            .location()
-            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())),
+        location: info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())),
         backtrace: (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string()),
     };
     // `try_with`: a panic during thread teardown must not panic again here.
@@ -60,8 +58,5 @@ fn remember(info: &PanicHookInfo<'_>) {
 
 /// The last panic of this thread, if the hook saw one.
 pub(crate) fn last_panic() -> Option<PanicRecord> {
-    LAST_PANIC
-        .try_with(|last| last.try_borrow().ok().and_then(|last| last.clone()))
-        .ok()
-        .flatten()
+    LAST_PANIC.try_with(|last| last.try_borrow().ok().and_then(|last| last.clone())).ok().flatten()
 }

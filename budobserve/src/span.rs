@@ -31,31 +31,20 @@ pub struct BudSpan {
     span: ProxySpan,
     clock: Clock,
     level: Level,
-    /// Whether the level must be written when the span ends (spans write it then, so `set_level` can change it;
-    /// logs write it when created).
-    write_level: bool,
+    /// The level written when the span started; a different `level` is written again when it ends.
+    written_level: Level,
     panic_recorded: bool,
 }
 
 impl BudSpan {
-    pub(crate) fn new(span: ProxySpan, clock: Clock, level: Level, write_level: bool) -> BudSpan {
-        BudSpan {
-            span,
-            clock,
-            level,
-            write_level,
-            panic_recorded: false,
-        }
+    /// Wraps a started span whose attributes hold `level` (as [`LEVEL_NUM`](constants::LEVEL_NUM), second).
+    pub(crate) fn new(span: ProxySpan, clock: Clock, level: Level) -> BudSpan {
+        BudSpan { span, clock, level, written_level: level, panic_recorded: false }
     }
 
     /// A span that records nothing and carries `parent`'s span context on.
     pub fn non_recording(parent: &Context) -> BudSpan {
-        BudSpan::new(
-            ProxySpan::non_recording(parent),
-            Clock::System,
-            Level::Info,
-            false,
-        )
+        BudSpan::new(ProxySpan::non_recording(parent), Clock::System, Level::Info)
     }
 
     /// Whether this span records anything.
@@ -71,8 +60,17 @@ impl BudSpan {
 
     /// An OpenTelemetry context whose current span is this one: a parent for spans started elsewhere, or what
     /// propagators inject into outgoing requests.
+    ///
+    /// A span that records nothing and has no valid context (nothing was current when it started) leaves the
+    /// current context as it is: attaching an invalid span context would make a parent-based sampler drop every
+    /// child.
     pub fn context(&self) -> Context {
-        Context::map_current(|cx| cx.with_remote_span_context(self.span.span_context().clone()))
+        let span_context = self.span.span_context();
+        if span_context.is_valid() {
+            Context::map_current(|cx| cx.with_remote_span_context(span_context.clone()))
+        } else {
+            Context::current()
+        }
     }
 
     /// The span's level (info unless set).
@@ -80,7 +78,7 @@ impl BudSpan {
         self.level
     }
 
-    /// Changes the span's level (`budobserve_level_num`, written when the span ends).
+    /// Changes the span's level (`budobserve_level_num` as exported; the console shows the level at start).
     pub fn set_level(&mut self, level: Level) {
         self.level = level;
     }
@@ -150,10 +148,7 @@ impl BudSpan {
         ];
         let backtrace = std::backtrace::Backtrace::capture();
         if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
-            attributes.push(KeyValue::new(
-                constants::EXCEPTION_STACKTRACE,
-                backtrace.to_string(),
-            ));
+            attributes.push(KeyValue::new(constants::EXCEPTION_STACKTRACE, backtrace.to_string()));
         }
         self.add_event_at(constants::EXCEPTION_EVENT, at, attributes);
         let mut source = error.source();
@@ -183,10 +178,7 @@ impl BudSpan {
         let record = panic::last_panic();
         let message = record
             .as_ref()
-            .map_or(
-                "a panic whose message was not captured (the panic hook was replaced)",
-                |r| r.message.as_str(),
-            )
+            .map_or("a panic whose message was not captured (the panic hook was replaced)", |r| r.message.as_str())
             .to_owned();
         let mut attributes = vec![
             KeyValue::new(constants::EXCEPTION_TYPE, constants::PANIC_EXCEPTION_TYPE),
@@ -195,9 +187,7 @@ impl BudSpan {
         ];
         if let Some(record) = record {
             let stacktrace = match (record.location, record.backtrace) {
-                (Some(location), Some(backtrace)) => {
-                    Some(format!("panicked at {location}\n{backtrace}"))
-                }
+                (Some(location), Some(backtrace)) => Some(format!("panicked at {location}\n{backtrace}")),
                 (Some(location), None) => Some(format!("panicked at {location}")),
                 (None, backtrace) => backtrace,
             };
@@ -218,6 +208,7 @@ impl BudSpan {
     /// Ends a log at its own timestamp (zero duration).
     pub(crate) fn end_log(mut self, at: SystemTime) {
         if self.span.is_recording() {
+            self.write_changed_level();
             self.span.end_with_timestamp(at);
         }
     }
@@ -226,31 +217,28 @@ impl BudSpan {
         if !self.span.is_recording() {
             return;
         }
-        if self.write_level {
-            self.span.set_attribute(KeyValue::new(
-                constants::LEVEL_NUM,
-                Value::I64(i64::from(self.level.number())),
-            ));
-        }
+        self.write_changed_level();
         let now = self.clock.now();
         self.span.end_with_timestamp(now);
+    }
+
+    /// A level changed since the start is appended last; the pipeline moves it over the one written at start (see
+    /// `Pipeline::on_end`), so exporters see one `budobserve_level_num`.
+    fn write_changed_level(&mut self) {
+        if self.level != self.written_level {
+            self.span.set_attribute(KeyValue::new(constants::LEVEL_NUM, Value::I64(i64::from(self.level.number()))));
+        }
     }
 
     /// Makes this span the current span of this thread until the guard drops; the span ends with the guard.
     pub fn entered(self) -> EnteredSpan {
         let guard = self.context().attach();
-        EnteredSpan {
-            span: self,
-            _context: guard,
-        }
+        EnteredSpan { span: self, _context: guard }
     }
 
     /// Makes this span current until the returned guard drops (the span itself stays open).
     pub fn enter(&self) -> Entered<'_> {
-        Entered {
-            _context: self.context().attach(),
-            _span: PhantomData,
-        }
+        Entered { _context: self.context().attach(), _span: PhantomData }
     }
 
     /// Runs `f` with this span current.
@@ -259,6 +247,11 @@ impl BudSpan {
         f()
     }
 }
+
+// A span's data is only changed through `&mut self`, and a panic between two changes leaves valid data (a span with
+// fewer attributes); so a span may cross `catch_unwind`.
+impl std::panic::UnwindSafe for BudSpan {}
+impl std::panic::RefUnwindSafe for BudSpan {}
 
 impl Drop for BudSpan {
     fn drop(&mut self) {
@@ -341,11 +334,7 @@ pub trait Instrument: Future + Sized {
     /// Wraps this future so that `span` is current whenever it is polled.
     fn instrument(self, span: BudSpan) -> Instrumented<Self> {
         let context = span.context();
-        Instrumented {
-            future: self,
-            span: Some(span),
-            context,
-        }
+        Instrumented { future: self, span: Some(span), context }
     }
 }
 
@@ -387,9 +376,7 @@ impl<F: Future> Future for Instrumented<F> {
 
 impl<F> fmt::Debug for Instrumented<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Instrumented")
-            .field("span", &self.span)
-            .finish_non_exhaustive()
+        f.debug_struct("Instrumented").field("span", &self.span).finish_non_exhaustive()
     }
 }
 

@@ -49,11 +49,7 @@ fn render_hole(out: &mut String, hole: &str, attributes: &[KeyValue]) {
         Some(name) => (name.trim(), true),
         None => (name.trim(), false),
     };
-    let Some(value) = attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == name)
-        .map(|kv| &kv.value)
-    else {
+    let Some(value) = attributes.iter().find(|kv| kv.key.as_str() == name).map(|kv| &kv.value) else {
         out.push('{');
         out.push_str(hole);
         out.push('}');
@@ -69,12 +65,7 @@ fn render_hole(out: &mut String, hole: &str, attributes: &[KeyValue]) {
 fn write_value(out: &mut String, value: &Value, spec: Option<&str>) {
     let precision = spec
         .and_then(|spec| spec.rsplit_once('.'))
-        .and_then(|(_, digits)| {
-            digits
-                .trim_end_matches(['f', 'e', '?'])
-                .parse::<usize>()
-                .ok()
-        });
+        .and_then(|(_, digits)| digits.trim_end_matches(['f', 'e', '?']).parse::<usize>().ok());
     // Writing into a String cannot fail.
     let _ = match (value, precision) {
         (Value::F64(f), Some(precision)) => write!(out, "{f:.precision$}"),
@@ -91,11 +82,7 @@ mod tests {
     use super::*;
 
     fn attrs() -> Vec<KeyValue> {
-        vec![
-            KeyValue::new("user_id", 42),
-            KeyValue::new("name", "ada"),
-            KeyValue::new("ratio", 0.12345),
-        ]
+        vec![KeyValue::new("user_id", 42), KeyValue::new("name", "ada"), KeyValue::new("ratio", 0.12345)]
     }
 
     #[test]
@@ -111,11 +98,7 @@ mod tests {
             ("", ""),
         ];
         for (template, expected) in cases {
-            assert_eq!(
-                render(template, &attrs()),
-                expected,
-                "template {template:?}"
-            );
+            assert_eq!(render(template, &attrs()), expected, "template {template:?}");
         }
     }
 }

@@ -92,10 +92,7 @@ pub fn capture_with(configure_more: impl FnOnce(ConfigBuilder) -> ConfigBuilder)
         Ok(config) => config,
         Err(err) => panic!("invalid test configuration: {err}"),
     };
-    Capture {
-        observe: BudObserve::new(config),
-        exporter,
-    }
+    Capture { observe: BudObserve::new(config), exporter }
 }
 
 impl Capture {
@@ -130,10 +127,7 @@ impl std::ops::Deref for Capture {
 
 /// The value of attribute `key` of a span.
 pub fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
+    span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
 }
 
 impl TestExporter {
@@ -149,11 +143,7 @@ impl TestExporter {
 
     /// The spans named `name`.
     pub fn spans_named(&self, name: &str) -> Vec<SpanData> {
-        lock(&self.spans)
-            .iter()
-            .filter(|s| s.name == name)
-            .cloned()
-            .collect()
+        lock(&self.spans).iter().filter(|s| s.name == name).cloned().collect()
     }
 
     /// Forgets the spans exported so far.
@@ -170,10 +160,7 @@ impl TestExporter {
     }
 
     fn names(&self) -> Vec<String> {
-        lock(&self.spans)
-            .iter()
-            .map(|s| s.name.to_string())
-            .collect()
+        lock(&self.spans).iter().map(|s| s.name.to_string()).collect()
     }
 
     /// Asserts that a span named `name` has (at least) these attributes with these values, and returns it.
@@ -183,9 +170,7 @@ impl TestExporter {
             panic!("no span named {name:?}; exported: {:?}", self.names());
         }
         let matching = candidates.iter().find(|span| {
-            attributes
-                .iter()
-                .all(|expected| attribute(span, expected.key.as_str()) == Some(&expected.value))
+            attributes.iter().all(|expected| attribute(span, expected.key.as_str()) == Some(&expected.value))
         });
         match matching {
             Some(span) => span.clone(),
@@ -213,10 +198,7 @@ impl TestExporter {
         assert!(
             span.events.iter().any(|e| e.name == event),
             "span {name:?} has no event {event:?}; its events: {:?}",
-            span.events
-                .iter()
-                .map(|e| e.name.as_ref())
-                .collect::<Vec<_>>()
+            span.events.iter().map(|e| e.name.as_ref()).collect::<Vec<_>>()
         );
         span
     }
@@ -228,15 +210,12 @@ impl TestExporter {
         let expected = type_name::<E>();
         let found = span.events.iter().any(|event| {
             event.name == constants::EXCEPTION_EVENT
-                && event.attributes.iter().any(|kv| {
-                    kv.key.as_str() == constants::EXCEPTION_TYPE && kv.value.as_str() == expected
-                })
+                && event
+                    .attributes
+                    .iter()
+                    .any(|kv| kv.key.as_str() == constants::EXCEPTION_TYPE && kv.value.as_str() == expected)
         });
-        assert!(
-            found,
-            "span {name:?} has no exception of type {expected}; its events: {:?}",
-            span.events
-        );
+        assert!(found, "span {name:?} has no exception of type {expected}; its events: {:?}", span.events);
         span
     }
 
@@ -244,12 +223,7 @@ impl TestExporter {
     /// epoch: with [`capture`]'s ids and clock, the same code gives the same JSON at every run.
     pub fn exported_spans_as_json(&self) -> Json {
         let mut spans = self.spans();
-        spans.sort_by_key(|s| {
-            (
-                s.start_time,
-                u64::from_be_bytes(s.span_context.span_id().to_bytes()),
-            )
-        });
+        spans.sort_by_key(|s| (s.start_time, u64::from_be_bytes(s.span_context.span_id().to_bytes())));
         Json::Array(spans.iter().map(span_json).collect())
     }
 }
@@ -313,9 +287,7 @@ fn span_id_json(id: SpanId) -> Json {
 }
 
 fn time_json(time: SystemTime) -> Json {
-    let nanos = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let nanos = time.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     json!(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 

@@ -144,26 +144,16 @@ impl ConsoleProcessor {
         let colors = match options.colors {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none() && options.writer.is_terminal()
-            }
+            ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none() && options.writer.is_terminal(),
         };
-        ConsoleProcessor {
-            options,
-            colors,
-            depths: Mutex::new(HashMap::new()),
-        }
+        ConsoleProcessor { options, colors, depths: Mutex::new(HashMap::new()) }
     }
 
     fn print(&self, data: &SpanData) {
         let attributes = &data.attributes;
-        let is_log = find(attributes, constants::SPAN_TYPE)
-            .is_some_and(|v| v.as_str() == SpanType::Log.as_str());
+        let is_log = find(attributes, constants::SPAN_TYPE).is_some_and(|v| v.as_str() == SpanType::Log.as_str());
         let level = match find(attributes, constants::LEVEL_NUM) {
-            Some(Value::I64(n)) => u8::try_from(*n)
-                .ok()
-                .and_then(Level::from_number)
-                .unwrap_or(Level::Info),
+            Some(Value::I64(n)) => u8::try_from(*n).ok().and_then(Level::from_number).unwrap_or(Level::Info),
             _ => Level::Info,
         };
         let printed = level >= self.options.min_level;
@@ -172,11 +162,7 @@ impl ConsoleProcessor {
             let depth = depths.get(&data.parent_span_id).map_or(0, |d| d + 1);
             if !is_log {
                 // A span that is not printed does not indent its children.
-                let own = if printed {
-                    depth
-                } else {
-                    depth.saturating_sub(1)
-                };
+                let own = if printed { depth } else { depth.saturating_sub(1) };
                 depths.insert(data.span_context.span_id(), own);
             }
             depth
@@ -246,25 +232,14 @@ impl SpanProcessor for ConsoleProcessor {
 }
 
 fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
+    attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
 }
 
 /// `HH:MM:SS.mmm` in UTC.
 fn format_time(time: SystemTime) -> String {
-    let since_epoch = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
+    let since_epoch = time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
     let seconds = since_epoch.as_secs() % 86_400;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60,
-        since_epoch.subsec_millis()
-    )
+    format!("{:02}:{:02}:{:02}.{:03}", seconds / 3600, seconds / 60 % 60, seconds % 60, since_epoch.subsec_millis())
 }
 
 #[cfg(test)]

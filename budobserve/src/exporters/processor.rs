@@ -5,10 +5,27 @@
 
 use std::time::Duration;
 
-use opentelemetry::Context;
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+
+use crate::constants;
+
+/// Where BudObserve writes `budobserve_level_num` when a span starts.
+const LEVEL_INDEX: usize = 1;
+
+/// A span whose level changed after it started (`set_level`, an exception) gets the new level appended when it
+/// ends, as its last attribute; it replaces the one written at start, so exporters see one level. One comparison
+/// per span when nothing changed.
+fn replace_changed_level(attributes: &mut Vec<KeyValue>) {
+    let changed = attributes.len() > LEVEL_INDEX + 1
+        && attributes.last().is_some_and(|kv| kv.key.as_str() == constants::LEVEL_NUM)
+        && attributes[LEVEL_INDEX].key.as_str() == constants::LEVEL_NUM;
+    if changed {
+        attributes.swap_remove(LEVEL_INDEX);
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Pipeline {
@@ -39,7 +56,8 @@ impl SpanProcessor for Pipeline {
         }
     }
 
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
+        replace_changed_level(&mut span.attributes);
         if let Some((last, rest)) = self.processors.split_last() {
             for processor in rest {
                 processor.on_end(span.clone());
@@ -60,5 +78,32 @@ impl SpanProcessor for Pipeline {
         for processor in &mut self.processors {
             processor.set_resource(resource);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_level_replaces_the_one_written_at_start() {
+        let mut attributes = vec![
+            KeyValue::new(constants::SPAN_TYPE, "span"),
+            KeyValue::new(constants::LEVEL_NUM, 9),
+            KeyValue::new("a", 1),
+            KeyValue::new(constants::LEVEL_NUM, 17),
+        ];
+        replace_changed_level(&mut attributes);
+        assert_eq!(
+            attributes,
+            [
+                KeyValue::new(constants::SPAN_TYPE, "span"),
+                KeyValue::new(constants::LEVEL_NUM, 17),
+                KeyValue::new("a", 1)
+            ]
+        );
+        let unchanged = attributes.clone();
+        replace_changed_level(&mut attributes);
+        assert_eq!(attributes, unchanged);
     }
 }

@@ -89,10 +89,7 @@ impl LoggerProvider for ProxyLoggerProvider {
 
     fn logger_with_scope(&self, scope: InstrumentationScope) -> ProxyLogger {
         let mut state = lock(&self.shared);
-        let slot = Arc::new(LoggerSlot {
-            current: ArcSwapOption::new(state.sdk_logger_for(&scope)),
-            scope,
-        });
+        let slot = Arc::new(LoggerSlot { current: ArcSwapOption::new(state.sdk_logger_for(&scope)), scope });
         state.slots.push(Arc::downgrade(&slot));
         ProxyLogger { slot }
     }
@@ -111,9 +108,7 @@ pub struct ProxyLogger {
 
 impl fmt::Debug for ProxyLogger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProxyLogger")
-            .field("scope", &self.slot.scope.name())
-            .finish()
+        f.debug_struct("ProxyLogger").field("scope", &self.slot.scope.name()).finish()
     }
 }
 
@@ -223,8 +218,7 @@ impl LogRecord for ProxyLogRecord {
         K: Into<Key>,
         V: Into<AnyValue>,
     {
-        self.attributes
-            .extend(attributes.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self.attributes.extend(attributes.into_iter().map(|(k, v)| (k.into(), v.into())));
     }
 
     fn add_attribute<K, V>(&mut self, key: K, value: V)
@@ -235,12 +229,7 @@ impl LogRecord for ProxyLogRecord {
         self.attributes.push((key.into(), value.into()));
     }
 
-    fn set_trace_context(
-        &mut self,
-        trace_id: TraceId,
-        span_id: SpanId,
-        trace_flags: Option<TraceFlags>,
-    ) {
+    fn set_trace_context(&mut self, trace_id: TraceId, span_id: SpanId, trace_flags: Option<TraceFlags>) {
         self.trace_context = Some((trace_id, span_id, trace_flags));
     }
 }

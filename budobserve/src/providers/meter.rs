@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwapOption;
 use opentelemetry::metrics::{
-    AsyncInstrument, AsyncInstrumentBuilder, Counter, Gauge, Histogram, HistogramBuilder,
-    InstrumentBuilder, InstrumentProvider, Meter, MeterProvider as _, ObservableCounter,
-    ObservableGauge, ObservableUpDownCounter, SyncInstrument, UpDownCounter,
+    AsyncInstrument, AsyncInstrumentBuilder, Counter, Gauge, Histogram, HistogramBuilder, InstrumentBuilder,
+    InstrumentProvider, Meter, MeterProvider as _, ObservableCounter, ObservableGauge, ObservableUpDownCounter,
+    SyncInstrument, UpDownCounter,
 };
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -55,9 +55,7 @@ impl ProxyMeterProvider {
 
 impl fmt::Debug for ProxyMeterProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProxyMeterProvider")
-            .field("has_provider", &lock(&self.shared).provider.is_some())
-            .finish()
+        f.debug_struct("ProxyMeterProvider").field("has_provider", &lock(&self.shared).provider.is_some()).finish()
     }
 }
 
@@ -66,10 +64,7 @@ impl opentelemetry::metrics::MeterProvider for ProxyMeterProvider {
         let mut state = lock(&self.shared);
         let meter = Arc::new(ProxyMeter {
             real: Mutex::new(RealMeter {
-                meter: state
-                    .provider
-                    .as_ref()
-                    .map(|p| p.meter_with_scope(scope.clone())),
+                meter: state.provider.as_ref().map(|p| p.meter_with_scope(scope.clone())),
                 instruments: Vec::new(),
             }),
             scope,
@@ -142,10 +137,7 @@ impl ProxyMeter {
         if let Some(meter) = &real.meter {
             register(meter);
         }
-        real.instruments
-            .push(InstrumentRef::Observable(Arc::new(ObservableSlot(
-                Box::new(register),
-            ))));
+        real.instruments.push(InstrumentRef::Observable(Arc::new(ObservableSlot(Box::new(register)))));
     }
 }
 
@@ -215,11 +207,7 @@ struct Spec {
 
 impl Spec {
     fn of<T>(builder: &InstrumentBuilder<'_, T>) -> Spec {
-        Spec {
-            name: builder.name.clone(),
-            description: builder.description.clone(),
-            unit: builder.unit.clone(),
-        }
+        Spec { name: builder.name.clone(), description: builder.description.clone(), unit: builder.unit.clone() }
     }
 
     fn apply<'a, T>(&self, mut builder: InstrumentBuilder<'a, T>) -> InstrumentBuilder<'a, T> {

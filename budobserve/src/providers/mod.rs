@@ -19,9 +19,7 @@ use std::sync::{Mutex, MutexGuard, Weak};
 /// Locks a mutex, recovering the data if a thread panicked while holding it: the proxies' state stays valid at every
 /// step, so a poisoned lock never has to break the host.
 pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A list of weak references that drops dead entries as it grows, so handing out slots in a loop stays bounded.
@@ -33,10 +31,7 @@ pub(crate) struct WeakList<T> {
 
 impl<T> Default for WeakList<T> {
     fn default() -> Self {
-        WeakList {
-            items: Vec::new(),
-            prune_at: 64,
-        }
+        WeakList { items: Vec::new(), prune_at: 64 }
     }
 }
 

@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
-use opentelemetry::trace::{
-    SpanBuilder, SpanContext, Status, TraceContextExt as _, Tracer as _, TracerProvider,
-};
+use opentelemetry::trace::{SpanBuilder, SpanContext, Status, TraceContextExt as _, Tracer as _, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
@@ -100,10 +98,7 @@ impl TracerProvider for ProxyTracerProvider {
 
     fn tracer_with_scope(&self, scope: InstrumentationScope) -> ProxyTracer {
         let mut state = lock(&self.shared);
-        let slot = Arc::new(TracerSlot {
-            current: ArcSwapOption::new(state.sdk_tracer_for(&scope)),
-            scope,
-        });
+        let slot = Arc::new(TracerSlot { current: ArcSwapOption::new(state.sdk_tracer_for(&scope)), scope });
         state.slots.push(Arc::downgrade(&slot));
         ProxyTracer { slot }
     }
@@ -161,6 +156,7 @@ impl opentelemetry::trace::Tracer for ProxyTracer {
 
 /// A span started by a [`ProxyTracer`]: an SDK span, or a non-recording span carrying its parent's context.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant, reason = "boxing the SDK span would allocate once per span on the hot path")]
 pub enum ProxySpan {
     /// A span of the SDK (recording unless the sampler said otherwise).
     Sdk(opentelemetry_sdk::trace::Span),
@@ -176,12 +172,8 @@ impl ProxySpan {
 }
 
 impl opentelemetry::trace::Span for ProxySpan {
-    fn add_event_with_timestamp<T>(
-        &mut self,
-        name: T,
-        timestamp: SystemTime,
-        attributes: Vec<KeyValue>,
-    ) where
+    fn add_event_with_timestamp<T>(&mut self, name: T, timestamp: SystemTime, attributes: Vec<KeyValue>)
+    where
         T: Into<Cow<'static, str>>,
     {
         if let ProxySpan::Sdk(span) = self {
@@ -251,28 +243,17 @@ mod tests {
         assert!(!tracer.is_active());
 
         let first = InMemorySpanExporterBuilder::new().build();
-        proxy.set_provider(Some(
-            SdkTracerProvider::builder()
-                .with_simple_exporter(first.clone())
-                .build(),
-        ));
+        proxy.set_provider(Some(SdkTracerProvider::builder().with_simple_exporter(first.clone()).build()));
         tracer.start("after").end();
 
         let second = InMemorySpanExporterBuilder::new().build();
         // The replaced provider is kept: dropping it would shut down (and so clear) its in-memory exporter.
-        let _first_provider = proxy.set_provider(Some(
-            SdkTracerProvider::builder()
-                .with_simple_exporter(second.clone())
-                .build(),
-        ));
+        let _first_provider =
+            proxy.set_provider(Some(SdkTracerProvider::builder().with_simple_exporter(second.clone()).build()));
         tracer.start("swapped").end();
 
         let names = |e: &opentelemetry_sdk::trace::InMemorySpanExporter| -> Vec<String> {
-            e.get_finished_spans()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|s| s.name.into_owned())
-                .collect()
+            e.get_finished_spans().unwrap_or_default().into_iter().map(|s| s.name.into_owned()).collect()
         };
         assert_eq!(names(&first), ["after"]);
         assert_eq!(names(&second), ["swapped"]);
