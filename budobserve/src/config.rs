@@ -17,10 +17,12 @@ use std::collections::HashMap;
 use std::fmt;
 
 use opentelemetry::KeyValue;
+use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{LogProcessor, LoggerProviderBuilder};
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{IdGenerator, ShouldSample, SpanProcessor};
 
 use crate::clock::Clock;
@@ -303,6 +305,9 @@ impl ConfigBuilder {
     /// Configures the global instance (the one the macros and free functions use) and returns the guard that
     /// flushes and shuts it down when dropped. Tracers, meters and instruments obtained before start recording now.
     /// Installing again replaces the previous configuration.
+    ///
+    /// Also makes the global instance's proxies OpenTelemetry's global tracer and meter providers, and W3C trace
+    /// context + baggage the global propagator, so libraries using the OpenTelemetry API join the same traces.
     pub fn install(self) -> Result<ShutdownGuard, ConfigError> {
         let config = self.build()?;
         if matches!(config.clock, Some(Clock::Stepping(_))) {
@@ -314,6 +319,14 @@ impl ConfigBuilder {
         }
         let global = crate::instance::global();
         let generation = global.apply(config);
+        // Libraries instrumented with the OpenTelemetry API write through the same pipeline, and W3C trace context
+        // and baggage are what propagators inject and extract.
+        opentelemetry::global::set_tracer_provider(global.tracer_provider().clone());
+        opentelemetry::global::set_meter_provider(global.meter_provider().clone());
+        opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ]));
         Ok(ShutdownGuard::new(global.clone(), generation))
     }
 }

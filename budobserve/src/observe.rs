@@ -435,6 +435,9 @@ impl BudObserve {
         template: impl Into<Cow<'static, str>>,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) -> BudSpan {
+        if !self.is_enabled(Level::Info) {
+            return Context::map_current(BudSpan::non_recording);
+        }
         self.span_builder(template).attributes(attributes).start()
     }
 

@@ -84,6 +84,8 @@ fn instruments_and_tracers_from_before_configure_record_after_it() {
     QUEUE_DEPTH.store(7, Ordering::Relaxed);
     early_tracer.start("after configure").end();
     budobserve::info("hello from the global instance", []);
+    // A library written against the OpenTelemetry API joins the same pipeline.
+    budobserve::opentelemetry::global::tracer("third-party").start("third-party span").end();
     budobserve::trace("below the minimum level", []);
     budobserve::force_flush().expect("flush");
 
@@ -91,7 +93,7 @@ fn instruments_and_tracers_from_before_configure_record_after_it() {
     assert_eq!(histogram_count(&metrics, "latency"), Some(1));
     assert_eq!(u64_sum(&metrics, "queue_depth"), Some(7));
     let names: Vec<_> = spans.get_finished_spans().unwrap_or_default().into_iter().map(|s| s.name).collect();
-    assert_eq!(names, ["after configure", "hello from the global instance"]);
+    assert_eq!(names, ["after configure", "hello from the global instance", "third-party span"]);
     let finished = spans.get_finished_spans().unwrap_or_default();
     let resource_name = finished[1].attributes.iter().find(|kv| kv.key.as_str() == "service.name");
     assert!(resource_name.is_none(), "service.name is a resource attribute, not a span attribute");
