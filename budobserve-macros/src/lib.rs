@@ -1,1 +1,83 @@
-//! Procedural macros of BudObserve, re-exported by the `budobserve` crate.
+//! Procedural macros of BudObserve, re-exported by the `budobserve` crate: use them from there.
+//!
+//! - `bud_trace!` … `bud_fatal!`, `bud_log!`, `bud_span!`, `bud_exception!`: logs and spans with message templates
+//!   checked at compile time;
+//! - `#[instrument]`: a span around a function;
+//! - `#[derive(BudAttributes)]`: a struct whose fields are recorded as attributes.
+//!
+//! See the `budobserve` crate for the grammar of each.
+
+mod capture;
+mod log;
+mod template;
+
+use proc_macro::TokenStream;
+
+use crate::log::Kind;
+
+fn expand_log(input: TokenStream, kind: Kind) -> TokenStream {
+    match log::parse_input(input, kind).and_then(|parsed| log::expand(parsed, kind)) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
+/// Writes a log at the trace level (1). See `budobserve::bud_info!` for the syntax.
+#[proc_macro]
+pub fn bud_trace(input: TokenStream) -> TokenStream {
+    expand_log(input, Kind::Log("Trace"))
+}
+
+/// Writes a log at the debug level (5). See `budobserve::bud_info!` for the syntax.
+#[proc_macro]
+pub fn bud_debug(input: TokenStream) -> TokenStream {
+    expand_log(input, Kind::Log("Debug"))
+}
+
+/// Writes a log at the info level (9).
+#[proc_macro]
+pub fn bud_info(input: TokenStream) -> TokenStream {
+    expand_log(input, Kind::Log("Info"))
+}
+
+/// Writes a log at the notice level (10). See `budobserve::bud_info!` for the syntax.
+#[proc_macro]
+pub fn bud_notice(input: TokenStream) -> TokenStream {
+    expand_log(input, Kind::Log("Notice"))
+}
+
+/// Writes a log at the warn level (13). See `budobserve::bud_info!` for the syntax.
+#[proc_macro]
+pub fn bud_warn(input: TokenStream) -> TokenStream {
+    expand_log(input, Kind::Log("Warn"))
+}
+
+/// Writes a log at the error level (17). See `budobserve::bud_info!` for the syntax.
+#[proc_macro]
+pub fn bud_error(input: TokenStream) -> TokenStream {
+    expand_log(input, Kind::Log("Error"))
+}
+
+/// Writes a log at the fatal level (21). See `budobserve::bud_info!` for the syntax.
+#[proc_macro]
+pub fn bud_fatal(input: TokenStream) -> TokenStream {
+    expand_log(input, Kind::Log("Fatal"))
+}
+
+/// Writes a log at a level given first: `bud_log!(Level::Warn, "…")`.
+#[proc_macro]
+pub fn bud_log(input: TokenStream) -> TokenStream {
+    expand_log(input, Kind::LogAt)
+}
+
+/// Starts a span and returns it: `let span = bud_span!("processing {count} items");`.
+#[proc_macro]
+pub fn bud_span(input: TokenStream) -> TokenStream {
+    expand_log(input, Kind::Span)
+}
+
+/// Writes an error log recording an error: `bud_exception!(&err, "request {request_id} failed")`.
+#[proc_macro]
+pub fn bud_exception(input: TokenStream) -> TokenStream {
+    expand_log(input, Kind::Exception)
+}

@@ -15,6 +15,8 @@ pub enum Clock {
     System,
     /// A clock that starts at one second after the Unix epoch and moves on by one second at every read.
     Stepping(Arc<SteppingClock>),
+    /// A clock that always reads the same time (a log's events are at the log's time).
+    Fixed(SystemTime),
 }
 
 impl Clock {
@@ -29,6 +31,7 @@ impl Clock {
         match self {
             Clock::System => SystemTime::now(),
             Clock::Stepping(clock) => clock.next(),
+            Clock::Fixed(time) => *time,
         }
     }
 }

@@ -44,6 +44,17 @@ fn innermost() -> Option<BudObserve> {
     STACK.try_with(|stack| stack.try_borrow().ok().and_then(|stack| stack.last().cloned())).ok().flatten()
 }
 
+/// The current instance as the macros see it: borrowed when it is the global one.
+#[inline]
+pub(crate) fn current_for_macros() -> crate::__private::Current {
+    if OVERRIDES.load(Ordering::Relaxed) != 0
+        && let Some(overridden) = innermost()
+    {
+        return crate::__private::Current::Scoped(overridden);
+    }
+    crate::__private::Current::Global(&GLOBAL)
+}
+
 /// The current instance (a cheap clone of the handle).
 pub fn current() -> BudObserve {
     with_current(BudObserve::clone)

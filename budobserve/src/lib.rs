@@ -24,6 +24,10 @@
 
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+pub mod attributes;
 mod clock;
 pub mod config;
 pub mod constants;
@@ -40,6 +44,10 @@ pub mod testing;
 use std::borrow::Cow;
 use std::error::Error;
 
+pub use attributes::{AttributeList, BudAttributes, NativeValue};
+pub use budobserve_macros::{
+    bud_debug, bud_error, bud_exception, bud_fatal, bud_info, bud_log, bud_notice, bud_span, bud_trace, bud_warn,
+};
 pub use clock::{Clock, SteppingClock};
 pub use config::{BudObserveConfig, ConfigBuilder, ConfigError, EnvSource, configure};
 pub use instance::{WithInstance, current, global, with_current, with_instance, with_instance_async};

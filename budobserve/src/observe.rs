@@ -231,8 +231,16 @@ impl SpanOptions<'_> {
 
     /// Writes a log: a zero-duration span at the options' level.
     pub fn log(self) {
+        self.log_with(|_| {});
+    }
+
+    /// Writes a log, letting `record` add to it first (events and errors are at the log's time).
+    pub fn log_with(self, record: impl FnOnce(&mut BudSpan)) {
         let observe = self.observe;
-        let (span, at) = observe.start(self, SpanType::Log);
+        let (mut span, at) = observe.start(self, SpanType::Log);
+        if span.is_recording() {
+            record(&mut span);
+        }
         span.end_log(at);
     }
 }
@@ -463,10 +471,10 @@ impl BudObserve {
         if !self.is_enabled(Level::Error) {
             return;
         }
-        let (mut span, at) =
-            self.start(self.span_builder(template).level(Level::Error).attributes(attributes), SpanType::Log);
-        span.record_exception_at(error, at);
-        span.end_log(at);
+        self.span_builder(template)
+            .level(Level::Error)
+            .attributes(attributes)
+            .log_with(|span| span.record_exception(error));
     }
 
     /// The common path of every span and log.
@@ -509,7 +517,9 @@ impl BudObserve {
             Parent::Context(cx) => tracer.start_span(builder, &cx),
             Parent::Root => tracer.start_span(builder, &Context::new()),
         };
-        (BudSpan::new(span, clock.clone(), level), now)
+        // A log's events (an exception) are at the log's own time.
+        let span_clock = if span_type == SpanType::Log { Clock::Fixed(now) } else { clock.clone() };
+        (BudSpan::new(span, span_clock, level), now)
     }
 
     /// The handle's tags followed by `extra`, without duplicates; `None` when there are none.

@@ -132,18 +132,38 @@ impl BudSpan {
     pub fn record_exception<E: Error + ?Sized>(&mut self, error: &E) {
         if self.is_recording() {
             let now = self.clock.now();
-            self.record_exception_at(error, now);
+            self.record_error_chain(std::any::type_name::<E>(), error.to_string(), error.source(), now);
         }
     }
 
-    /// [`record_exception`](Self::record_exception) with every event at `at`.
-    pub(crate) fn record_exception_at<E: Error + ?Sized>(&mut self, error: &E, at: SystemTime) {
-        if !self.is_recording() {
-            return;
+    /// Records an error known as a trait object (`anyhow::Error`, `Box<dyn Error>`), under the type name of what
+    /// held it.
+    #[doc(hidden)]
+    pub fn record_error_parts(&mut self, type_name: &'static str, error: &(dyn Error + Send + Sync + 'static)) {
+        if self.is_recording() {
+            let now = self.clock.now();
+            self.record_error_chain(type_name, error.to_string(), error.source(), now);
         }
-        let message = error.to_string();
+    }
+
+    /// Records an error that is not a `std::error::Error` (only its text is known).
+    #[doc(hidden)]
+    pub fn record_error_message(&mut self, type_name: &'static str, message: String) {
+        if self.is_recording() {
+            let now = self.clock.now();
+            self.record_error_chain(type_name, message, None, now);
+        }
+    }
+
+    fn record_error_chain(
+        &mut self,
+        type_name: &'static str,
+        message: String,
+        mut source: Option<&(dyn Error + 'static)>,
+        at: SystemTime,
+    ) {
         let mut attributes = vec![
-            KeyValue::new(constants::EXCEPTION_TYPE, std::any::type_name::<E>()),
+            KeyValue::new(constants::EXCEPTION_TYPE, type_name),
             KeyValue::new(constants::EXCEPTION_MESSAGE, message.clone()),
         ];
         let backtrace = std::backtrace::Backtrace::capture();
@@ -151,7 +171,6 @@ impl BudSpan {
             attributes.push(KeyValue::new(constants::EXCEPTION_STACKTRACE, backtrace.to_string()));
         }
         self.add_event_at(constants::EXCEPTION_EVENT, at, attributes);
-        let mut source = error.source();
         let mut index: i64 = 1;
         while let Some(cause) = source {
             self.add_event_at(
@@ -377,6 +396,60 @@ impl<F: Future> Future for Instrumented<F> {
 impl<F> fmt::Debug for Instrumented<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Instrumented").field("span", &self.span).finish_non_exhaustive()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of an instrumented `async fn` (see `#[budobserve::instrument]`): like [`Instrumented`], and when
+    /// the future completes, `on_complete` sees the span and the output (to record an error or the return value)
+    /// before the span ends.
+    pub struct InstrumentedFn<F, C> {
+        #[pin]
+        future: F,
+        span: Option<BudSpan>,
+        context: Context,
+        on_complete: Option<C>,
+    }
+}
+
+/// Wraps the future of an instrumented function.
+#[doc(hidden)]
+pub fn instrument_fn<F, C>(future: F, span: BudSpan, on_complete: C) -> InstrumentedFn<F, C>
+where
+    F: Future,
+    C: FnOnce(&mut BudSpan, &F::Output),
+{
+    let context = span.context();
+    InstrumentedFn { future, span: Some(span), context, on_complete: Some(on_complete) }
+}
+
+impl<F, C> Future for InstrumentedFn<F, C>
+where
+    F: Future,
+    C: FnOnce(&mut BudSpan, &F::Output),
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _current = this.context.clone().attach();
+        let guard = PanicGuard { span: this.span };
+        let poll = this.future.poll(cx);
+        if let Poll::Ready(output) = &poll
+            && let Some(mut span) = guard.span.take()
+        {
+            if let Some(on_complete) = this.on_complete.take() {
+                on_complete(&mut span, output);
+            }
+            drop(span);
+        }
+        poll
+    }
+}
+
+impl<F, C> fmt::Debug for InstrumentedFn<F, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InstrumentedFn").field("span", &self.span).finish_non_exhaustive()
     }
 }
 

@@ -1,0 +1,181 @@
+//! Code shared by every macro that records values: binding each value once, formatting the message, recording
+//! the attributes.
+//!
+//! Every value is bound once, by reference, in the order the arguments were written and then in template order;
+//! the bindings, the message and the attributes are all emitted inside the caller's level check, so a disabled log
+//! evaluates nothing.
+
+use std::collections::HashSet;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::{Expr, Ident, LitStr};
+
+use crate::template::{FmtTrait, Template};
+
+/// A named argument of a macro (`name = expr`, or the shorthand `name`).
+pub(crate) struct NamedArg {
+    pub(crate) name: String,
+    pub(crate) name_span: Span,
+    pub(crate) expr: TokenStream,
+}
+
+/// A value recorded as an attribute though not in the template (an extracted function argument).
+pub(crate) struct ExtraValue {
+    pub(crate) key: String,
+    pub(crate) expr: TokenStream,
+    pub(crate) span: Span,
+    /// Whether a value with no attribute form is a compile error (named by the user) or skipped (by default).
+    pub(crate) strict: bool,
+}
+
+/// The generated pieces.
+pub(crate) struct Captured {
+    /// `let` statements binding every value.
+    pub(crate) bindings: TokenStream,
+    /// An expression of type `String`.
+    pub(crate) message: TokenStream,
+    /// Statements adding attributes to the list bound to `list`.
+    pub(crate) attributes: TokenStream,
+    /// How many attributes at most.
+    pub(crate) count: usize,
+}
+
+pub(crate) fn internal(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// Generates the bindings, message and attributes of `template` with `named` arguments and `extras`.
+pub(crate) fn capture(
+    literal: &LitStr,
+    template: &Template,
+    named: &[NamedArg],
+    extras: &[ExtraValue],
+    list: &Ident,
+) -> Captured {
+    let mut bindings = TokenStream::new();
+    let mut attributes = TokenStream::new();
+    let mut recorded: HashSet<String> = HashSet::new();
+    let mut count = 0;
+
+    let named_bindings: Vec<Ident> = (0..named.len()).map(|i| internal(&format!("__bud_a{i}"))).collect();
+    for (arg, binding) in named.iter().zip(&named_bindings) {
+        let expr = &arg.expr;
+        bindings.extend(quote_spanned!(arg.name_span=> let #binding = &(#expr);));
+    }
+    let named_index = |name: &str| named.iter().position(|arg| arg.name == name);
+
+    // Holes: one binding per distinct path, one attribute per distinct key.
+    let mut path_bindings: Vec<(String, Ident)> = Vec::new();
+    let mut format_args = Vec::new();
+    for (index, hole) in template.holes.iter().enumerate() {
+        let key = hole.key();
+        let binding = match path_bindings.iter().find(|(k, _)| *k == key) {
+            Some((_, binding)) => binding.clone(),
+            None => {
+                let binding = match named_index(hole.root()) {
+                    Some(i) if hole.path.len() == 1 => named_bindings[i].clone(),
+                    Some(i) => {
+                        let binding = internal(&format!("__bud_h{index}"));
+                        let root = &named_bindings[i];
+                        let fields = field_tokens(&hole.path[1..], hole.span);
+                        bindings.extend(quote_spanned!(hole.span=> let #binding = &#root #fields;));
+                        binding
+                    }
+                    None => {
+                        let binding = internal(&format!("__bud_h{index}"));
+                        let root = root_tokens(hole.root(), hole.span);
+                        let fields = field_tokens(&hole.path[1..], hole.span);
+                        bindings.extend(quote_spanned!(hole.span=> let #binding = &#root #fields;));
+                        binding
+                    }
+                };
+                path_bindings.push((key.clone(), binding.clone()));
+                binding
+            }
+        };
+        let arg_name = format_ident!("__bud_h{}", index);
+        let shown = match hole.trait_kind {
+            FmtTrait::Display => quote_spanned!(hole.span=>
+                (&&&&::budobserve::__private::Wrap(#binding)).__bud_show_kind().show(#binding)
+            ),
+            FmtTrait::Debug | FmtTrait::Other => quote!(#binding),
+        };
+        format_args.push(quote!(#arg_name = #shown));
+
+        if recorded.insert(key.clone()) {
+            count += 1;
+            attributes.extend(match hole.trait_kind {
+                FmtTrait::Debug => quote_spanned!(hole.span=> #list.push_debug(#key, #binding);),
+                FmtTrait::Display | FmtTrait::Other => record_strict(&binding, &key, list, hole.span),
+            });
+        }
+    }
+
+    // Named arguments not in the template as themselves are attributes too, unless the template uses them only
+    // through field paths (`{order.id}` with `order = …` records `order.id`, not the whole order).
+    for (arg, binding) in named.iter().zip(&named_bindings) {
+        let only_as_root = template.holes.iter().any(|h| h.root() == arg.name && h.path.len() > 1);
+        if only_as_root || !recorded.insert(arg.name.clone()) {
+            continue;
+        }
+        count += 1;
+        attributes.extend(record_strict(binding, &arg.name, list, arg.name_span));
+    }
+
+    for (i, extra) in extras.iter().enumerate() {
+        if !recorded.insert(extra.key.clone()) {
+            continue;
+        }
+        count += 1;
+        let binding = internal(&format!("__bud_x{i}"));
+        let expr = &extra.expr;
+        let key = &extra.key;
+        bindings.extend(quote_spanned!(extra.span=> let #binding = &#expr;));
+        attributes.extend(if extra.strict {
+            record_strict(&binding, key, list, extra.span)
+        } else {
+            quote_spanned!(extra.span=>
+                (&&&::budobserve::__private::Wrap(#binding)).__bud_arg_kind().record(&mut #list, #key, #binding);
+            )
+        });
+    }
+
+    let format_string = LitStr::new(&template.format_string, literal.span());
+    let message = quote!(::std::format!(#format_string #(, #format_args)*));
+    Captured { bindings, message, attributes, count }
+}
+
+fn record_strict(binding: &Ident, key: &str, list: &Ident, span: Span) -> TokenStream {
+    quote_spanned!(span=>
+        (&&&::budobserve::__private::Wrap(#binding)).__bud_attr_kind().record(&mut #list, #key, #binding);
+    )
+}
+
+/// The first segment of a path in a template: a variable of the caller (`self` included), resolved where the
+/// macro was written.
+fn root_tokens(root: &str, span: Span) -> TokenStream {
+    if root == "self" {
+        quote_spanned!(span=> self)
+    } else {
+        let ident = Ident::new(root, span);
+        quote!(#ident)
+    }
+}
+
+fn field_tokens(fields: &[String], span: Span) -> TokenStream {
+    let mut tokens = TokenStream::new();
+    for field in fields {
+        let member: syn::Member = match field.parse::<u32>() {
+            Ok(index) => syn::Member::Unnamed(syn::Index { index, span }),
+            Err(_) => syn::Member::Named(Ident::new(field, span)),
+        };
+        tokens.extend(quote!(.#member));
+    }
+    tokens
+}
+
+/// An expression as tokens, for `NamedArg::expr`.
+pub(crate) fn expr_tokens(expr: &Expr) -> TokenStream {
+    quote!(#expr)
+}

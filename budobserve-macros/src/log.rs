@@ -1,0 +1,417 @@
+//! `bud_trace!` … `bud_fatal!`, `bud_log!`, `bud_span!` and `bud_exception!`: parsing (`LogInput`) apart from
+//! code generation (`expand`).
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::parse::ParseStream;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprArray, Ident, LitStr, Token};
+
+use crate::capture::{self, NamedArg, internal};
+use crate::template;
+
+/// Which macro is expanded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A log at a level fixed by the macro's name (`bud_info!` → `Info`).
+    Log(&'static str),
+    /// `bud_log!(level, …)`.
+    LogAt,
+    /// `bud_span!`.
+    Span,
+    /// `bud_exception!(error, …)`.
+    Exception,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Log("Trace") => "bud_trace!",
+            Kind::Log("Debug") => "bud_debug!",
+            Kind::Log("Info") => "bud_info!",
+            Kind::Log("Notice") => "bud_notice!",
+            Kind::Log("Warn") => "bud_warn!",
+            Kind::Log("Error") => "bud_error!",
+            Kind::Log(_) => "bud_fatal!",
+            Kind::LogAt => "bud_log!",
+            Kind::Span => "bud_span!",
+            Kind::Exception => "bud_exception!",
+        }
+    }
+
+    /// The options this macro accepts.
+    fn options(self) -> &'static [&'static str] {
+        match self {
+            Kind::Span => &["_tags", "_span_name", "_level", "_parent", "_links"],
+            Kind::Log(_) | Kind::LogAt | Kind::Exception => &["_tags", "_parent"],
+        }
+    }
+
+    fn example(self) -> &'static str {
+        match self {
+            Kind::LogAt => "bud_log!(Level::Warn, \"user {user_id} logged in\")",
+            Kind::Exception => "bud_exception!(&err, \"request {request_id} failed\")",
+            Kind::Span => "bud_span!(\"processing {count} items\")",
+            _ => "bud_info!(\"user {user_id} logged in\")",
+        }
+    }
+}
+
+/// The parsed input of a log or span macro.
+pub(crate) struct LogInput {
+    instance: Option<Expr>,
+    level: Option<Expr>,
+    error: Option<Expr>,
+    template: LitStr,
+    args: Vec<NamedArg>,
+    options: Options,
+}
+
+#[derive(Default)]
+struct Options {
+    tags: Vec<LitStr>,
+    span_name: Option<LitStr>,
+    level: Option<LevelOption>,
+    parent: Option<Expr>,
+    links: Vec<Expr>,
+}
+
+enum LevelOption {
+    Named(Ident),
+    Expr(Expr),
+}
+
+const LEVEL_NAMES: [(&str, &str); 8] = [
+    ("trace", "Trace"),
+    ("debug", "Debug"),
+    ("info", "Info"),
+    ("notice", "Notice"),
+    ("warn", "Warn"),
+    ("warning", "Warn"),
+    ("error", "Error"),
+    ("fatal", "Fatal"),
+];
+
+/// The `Level` variant of a level name (`"debug"` → `Debug`), as a compile-time check of a string literal.
+pub(crate) fn level_variant(literal: &LitStr) -> syn::Result<Ident> {
+    let value = literal.value().to_ascii_lowercase();
+    match LEVEL_NAMES.iter().find(|(name, _)| *name == value) {
+        Some((_, variant)) => Ok(Ident::new(variant, literal.span())),
+        None => Err(syn::Error::new(
+            literal.span(),
+            format!(
+                "unknown level {:?}: expected one of \"trace\", \"debug\", \"info\", \"notice\", \"warn\", \"error\", \"fatal\"",
+                literal.value()
+            ),
+        )),
+    }
+}
+
+impl LogInput {
+    pub(crate) fn parse(input: ParseStream<'_>, kind: Kind) -> syn::Result<LogInput> {
+        if input.is_empty() {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                format!("missing template: `{}` needs a string literal, e.g. `{}`", kind.name(), kind.example()),
+            ));
+        }
+        let mut instance = None;
+        let mut level = None;
+        let mut error = None;
+        if !input.peek(LitStr) {
+            let first: Expr = input.parse()?;
+            if input.peek(Token![=>]) {
+                input.parse::<Token![=>]>()?;
+                instance = Some(first);
+            } else {
+                Self::leading_argument(input, kind, first, &mut level, &mut error)?;
+            }
+        }
+        if kind == Kind::LogAt && level.is_none() {
+            let first: Expr = input.parse()?;
+            Self::leading_argument(input, kind, first, &mut level, &mut error)?;
+        }
+        if kind == Kind::Exception && error.is_none() {
+            let first: Expr = input.parse()?;
+            Self::leading_argument(input, kind, first, &mut level, &mut error)?;
+        }
+        if (kind == Kind::LogAt && level.is_none()) || (kind == Kind::Exception && error.is_none()) {
+            return Err(input.error(format!("expected arguments like `{}`", kind.example())));
+        }
+        let template: LitStr = input.parse().map_err(|err| {
+            syn::Error::new(
+                err.span(),
+                format!(
+                    "expected a string literal template, e.g. `{}`: templates are checked at compile time",
+                    kind.example()
+                ),
+            )
+        })?;
+
+        let mut args: Vec<NamedArg> = Vec::new();
+        let mut options = Options::default();
+        let mut seen_options: Vec<String> = Vec::new();
+        while !input.is_empty() {
+            input.parse::<Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            if input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
+                let name: Ident = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let name_string = name.to_string();
+                if let Some(option) = name_string.strip_prefix('_').map(|_| name_string.as_str()) {
+                    if seen_options.iter().any(|seen| seen == option) {
+                        return Err(syn::Error::new(name.span(), format!("duplicate option `{option}`")));
+                    }
+                    seen_options.push(option.to_owned());
+                    Self::parse_option(input, kind, &name, &mut options)?;
+                } else {
+                    if args.iter().any(|arg| arg.name == name_string) {
+                        return Err(syn::Error::new(
+                            name.span(),
+                            format!("duplicate argument `{name_string}`: each value can be given once"),
+                        ));
+                    }
+                    let expr: Expr = input.parse()?;
+                    args.push(NamedArg {
+                        name: name_string,
+                        name_span: name.span(),
+                        expr: capture::expr_tokens(&expr),
+                    });
+                }
+            } else {
+                let expr: Expr = input.parse()?;
+                let name = shorthand_name(&expr).ok_or_else(|| {
+                    syn::Error::new(
+                        expr.span(),
+                        "expected `name = value` or a variable (`order`, `order.id`) to record as an attribute",
+                    )
+                })?;
+                if args.iter().any(|arg| arg.name == name) {
+                    return Err(syn::Error::new(
+                        expr.span(),
+                        format!("duplicate argument `{name}`: each value can be given once"),
+                    ));
+                }
+                args.push(NamedArg { name, name_span: expr.span(), expr: capture::expr_tokens(&expr) });
+            }
+        }
+        Ok(LogInput { instance, level, error, template, args, options })
+    }
+
+    fn leading_argument(
+        input: ParseStream<'_>,
+        kind: Kind,
+        first: Expr,
+        level: &mut Option<Expr>,
+        error: &mut Option<Expr>,
+    ) -> syn::Result<()> {
+        match kind {
+            Kind::LogAt if level.is_none() => *level = Some(first),
+            Kind::Exception if error.is_none() => *error = Some(first),
+            _ => {
+                return Err(syn::Error::new(
+                    first.span(),
+                    format!(
+                        "expected a string literal template, e.g. `{}`: templates are checked at compile time",
+                        kind.example()
+                    ),
+                ));
+            }
+        }
+        input.parse::<Token![,]>().map_err(|err| {
+            syn::Error::new(err.span(), format!("expected `,` and a template, e.g. `{}`", kind.example()))
+        })?;
+        Ok(())
+    }
+
+    fn parse_option(input: ParseStream<'_>, kind: Kind, name: &Ident, options: &mut Options) -> syn::Result<()> {
+        let option = name.to_string();
+        if !kind.options().contains(&option.as_str()) {
+            let known = ["_tags", "_span_name", "_level", "_parent", "_links"];
+            let message = if known.contains(&option.as_str()) {
+                format!("`{option}` does not apply to `{}`: it accepts {}", kind.name(), list(kind.options()))
+            } else {
+                format!("unknown option `{option}`: `{}` accepts {}", kind.name(), list(kind.options()))
+            };
+            return Err(syn::Error::new(name.span(), message));
+        }
+        match option.as_str() {
+            "_tags" => {
+                let array: ExprArray = input.parse().map_err(|err| {
+                    syn::Error::new(
+                        err.span(),
+                        "`_tags` expects an array of string literals, e.g. `_tags = [\"billing\"]`",
+                    )
+                })?;
+                for element in array.elems {
+                    match element {
+                        Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(tag), .. }) => options.tags.push(tag),
+                        other => {
+                            return Err(syn::Error::new(
+                                other.span(),
+                                "`_tags` expects string literals, e.g. `_tags = [\"billing\"]`",
+                            ));
+                        }
+                    }
+                }
+            }
+            "_span_name" => {
+                options.span_name = Some(input.parse().map_err(|err| {
+                    syn::Error::new(err.span(), "`_span_name` expects a string literal, e.g. `_span_name = \"chat\"`")
+                })?);
+            }
+            "_level" => {
+                options.level = Some(if input.peek(LitStr) {
+                    LevelOption::Named(level_variant(&input.parse()?)?)
+                } else {
+                    LevelOption::Expr(input.parse()?)
+                });
+            }
+            "_parent" => options.parent = Some(input.parse()?),
+            _ => {
+                let array: ExprArray = input.parse().map_err(|err| {
+                    syn::Error::new(
+                        err.span(),
+                        "`_links` expects an array of spans or span contexts, e.g. `_links = [&other]`",
+                    )
+                })?;
+                options.links = array.elems.into_iter().collect();
+            }
+        }
+        Ok(())
+    }
+}
+
+fn list(options: &[&str]) -> String {
+    let quoted: Vec<String> = options.iter().map(|o| format!("`{o}`")).collect();
+    quoted.join(", ")
+}
+
+/// `order` → `order`, `order.id` → `order.id`; anything else is not a shorthand.
+fn shorthand_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Path(path) if path.qself.is_none() => path.path.get_ident().map(Ident::to_string),
+        Expr::Field(field) => {
+            let base = shorthand_name(&field.base)?;
+            let member = match &field.member {
+                syn::Member::Named(ident) => ident.to_string(),
+                syn::Member::Unnamed(index) => index.index.to_string(),
+            };
+            Some(format!("{base}.{member}"))
+        }
+        _ => None,
+    }
+}
+
+/// Expands a parsed macro.
+pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
+    let template = template::parse(&input.template)?;
+    let list = internal("__bud_attrs");
+    let captured = capture::capture(&input.template, &template, &input.args, &[], &list);
+    let obs = internal("__bud_obs");
+    let level = internal("__bud_level");
+    let callsite = internal("__BUD_CALLSITE");
+
+    let instance = match &input.instance {
+        Some(expr) => quote_spanned!(expr.span()=> let #obs: &::budobserve::BudObserve = &(#expr);),
+        None => quote!(let #obs = ::budobserve::__private::current();),
+    };
+    let level_expr = match (kind, &input.level, &input.options.level) {
+        (Kind::Log(variant), _, _) => {
+            let variant = Ident::new(variant, Span::call_site());
+            quote!(::budobserve::Level::#variant)
+        }
+        (Kind::LogAt, Some(expr), _) => quote_spanned!(expr.span()=> #expr),
+        (Kind::Exception, _, _) => quote!(::budobserve::Level::Error),
+        (_, _, Some(LevelOption::Named(variant))) => quote!(::budobserve::Level::#variant),
+        (_, _, Some(LevelOption::Expr(expr))) => quote_spanned!(expr.span()=> #expr),
+        _ => quote!(::budobserve::Level::Info),
+    };
+    let template_literal = &input.template;
+    let span_name = match &input.options.span_name {
+        Some(name) => quote!(::core::option::Option::Some(#name)),
+        None => quote!(::core::option::Option::None),
+    };
+    let tags = &input.options.tags;
+    let parent = input.options.parent.as_ref().map(
+        |expr| quote_spanned!(expr.span()=> .parent(::budobserve::__private::ParentContext::parent_context(#expr))),
+    );
+    let links = input.options.links.iter().map(|expr| {
+        quote_spanned!(expr.span()=>
+            .link(::budobserve::__private::LinkTarget::link_context(#expr), ::std::vec::Vec::new())
+        )
+    });
+    let Captured { bindings, message, attributes, count } = captured;
+    let count = count + 4;
+
+    let finish = match kind {
+        Kind::Span => quote!(.start()),
+        Kind::Exception => {
+            let error = internal("__bud_error");
+            let span = internal("__bud_span");
+            let expr = input.error.as_ref().map(ToTokens::to_token_stream).unwrap_or_default();
+            let error_span = input.error.as_ref().map_or_else(Span::call_site, Spanned::span);
+            let record = quote_spanned!(error_span=>
+                (&&&&::budobserve::__private::Wrap(#error)).__bud_error_kind().record(#span, #error)
+            );
+            return Ok(quote! {{
+                #[allow(unused_imports)]
+                use ::budobserve::__private::kinds::*;
+                static #callsite: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
+                    template: #template_literal,
+                    name: #span_name,
+                    file: ::core::file!(),
+                    line: ::core::line!(),
+                    module_path: ::core::module_path!(),
+                    function: ::core::option::Option::None,
+                    tags: &[#(#tags),*],
+                };
+                #instance
+                let #level = #level_expr;
+                if #obs.__enabled(#level) {
+                    let #error = &(#expr);
+                    #bindings
+                    let mut #list = ::budobserve::__private::AttributeList::with_capacity(#count);
+                    #attributes
+                    #obs.__options(&#callsite, #level, #message, #list) #parent
+                        .log_with(|#span| #record);
+                }
+            }});
+        }
+        _ => quote!(.log()),
+    };
+    let disabled = match kind {
+        Kind::Span => quote!(else { ::budobserve::__private::disabled_span() }),
+        _ => TokenStream::new(),
+    };
+    Ok(quote! {{
+        #[allow(unused_imports)]
+        use ::budobserve::__private::kinds::*;
+        static #callsite: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
+            template: #template_literal,
+            name: #span_name,
+            file: ::core::file!(),
+            line: ::core::line!(),
+            module_path: ::core::module_path!(),
+            function: ::core::option::Option::None,
+            tags: &[#(#tags),*],
+        };
+        #instance
+        let #level: ::budobserve::Level = #level_expr;
+        if #obs.__enabled(#level) {
+            #bindings
+            let mut #list = ::budobserve::__private::AttributeList::with_capacity(#count);
+            #attributes
+            #obs.__options(&#callsite, #level, #message, #list) #parent #(#links)* #finish
+        } #disabled
+    }})
+}
+
+use capture::Captured;
+
+/// Parses with the kind known (syn's `Parse` has no context).
+pub(crate) fn parse_input(tokens: proc_macro::TokenStream, kind: Kind) -> syn::Result<LogInput> {
+    syn::parse::Parser::parse(|input: ParseStream<'_>| LogInput::parse(input, kind), tokens)
+}

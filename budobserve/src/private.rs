@@ -1,0 +1,470 @@
+//! What the macros expand into. Not a public API: names and shapes change with the macros.
+//!
+//! Values are dispatched by *autoref specialization*: the macro calls a kind method on `&&&&Wrap(&value)`, and
+//! method resolution picks the impl with the fewest derefs whose bounds the value's type meets — so one expansion
+//! works for every type, with no trait the user has to import.
+
+#![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+use std::error::Error;
+use std::fmt;
+use std::ops::Deref;
+
+use opentelemetry::trace::{SpanContext, Status, TraceContextExt as _};
+use opentelemetry::{Context, KeyValue, Value};
+use serde::Serialize;
+
+pub use crate::attributes::{AttributeList, BudAttributes, NativeValue, field_key, fmt_fields};
+use crate::constants;
+use crate::instance;
+use crate::level::Level;
+use crate::observe::{BudObserve, SpanOptions};
+use crate::span::{BudSpan, EnteredSpan};
+pub use crate::span::{InstrumentedFn, instrument_fn};
+
+/// What a macro invocation knows at compile time.
+pub struct Callsite {
+    pub template: &'static str,
+    pub name: Option<&'static str>,
+    pub file: &'static str,
+    pub line: u32,
+    pub module_path: &'static str,
+    pub function: Option<&'static str>,
+    pub tags: &'static [&'static str],
+}
+
+/// The current instance: borrowed from the global one, or a clone of a scoped override.
+pub enum Current {
+    Global(&'static BudObserve),
+    Scoped(BudObserve),
+}
+
+impl Deref for Current {
+    type Target = BudObserve;
+
+    #[inline]
+    fn deref(&self) -> &BudObserve {
+        match self {
+            Current::Global(observe) => observe,
+            Current::Scoped(observe) => observe,
+        }
+    }
+}
+
+#[inline]
+pub fn current() -> Current {
+    instance::current_for_macros()
+}
+
+impl BudObserve {
+    /// Whether a log or span at `level` would be recorded (level, then whether anything is configured).
+    #[doc(hidden)]
+    #[inline]
+    pub fn __enabled(&self, level: Level) -> bool {
+        self.is_enabled(level) && self.tracer().is_active()
+    }
+
+    /// The options of a macro's log or span.
+    #[doc(hidden)]
+    pub fn __options(
+        &self,
+        callsite: &'static Callsite,
+        level: Level,
+        message: String,
+        attributes: AttributeList,
+    ) -> SpanOptions<'_> {
+        let mut values = attributes.into_values();
+        values.reserve(4);
+        values.push(KeyValue::new(constants::CODE_FILEPATH, callsite.file));
+        values.push(KeyValue::new(constants::CODE_LINENO, i64::from(callsite.line)));
+        values.push(KeyValue::new(constants::CODE_NAMESPACE, callsite.module_path));
+        if let Some(function) = callsite.function {
+            values.push(KeyValue::new(constants::CODE_FUNCTION, function));
+        }
+        let mut options = self.span_builder(callsite.template).level(level).message(message).attributes(values);
+        if let Some(name) = callsite.name {
+            options = options.name(name);
+        }
+        if !callsite.tags.is_empty() {
+            options = options.tags(callsite.tags.iter().copied());
+        }
+        options
+    }
+}
+
+/// A span that records nothing, for a disabled `bud_span!`.
+#[inline]
+pub fn disabled_span() -> BudSpan {
+    Context::map_current(BudSpan::non_recording)
+}
+
+/// What `_parent = …` accepts.
+pub trait ParentContext {
+    fn parent_context(self) -> Context;
+}
+
+impl ParentContext for Context {
+    fn parent_context(self) -> Context {
+        self
+    }
+}
+
+impl ParentContext for &Context {
+    fn parent_context(self) -> Context {
+        self.clone()
+    }
+}
+
+impl ParentContext for &BudSpan {
+    fn parent_context(self) -> Context {
+        self.context()
+    }
+}
+
+impl ParentContext for &EnteredSpan {
+    fn parent_context(self) -> Context {
+        self.context()
+    }
+}
+
+impl ParentContext for &SpanContext {
+    fn parent_context(self) -> Context {
+        Context::new().with_remote_span_context(self.clone())
+    }
+}
+
+/// What `_links = […]` accepts.
+pub trait LinkTarget {
+    fn link_context(self) -> SpanContext;
+}
+
+impl LinkTarget for SpanContext {
+    fn link_context(self) -> SpanContext {
+        self
+    }
+}
+
+impl LinkTarget for &SpanContext {
+    fn link_context(self) -> SpanContext {
+        self.clone()
+    }
+}
+
+impl LinkTarget for &BudSpan {
+    fn link_context(self) -> SpanContext {
+        self.span_context().clone()
+    }
+}
+
+impl LinkTarget for &EnteredSpan {
+    fn link_context(self) -> SpanContext {
+        self.span_context().clone()
+    }
+}
+
+/// The receiver of every kind method.
+pub struct Wrap<'a, T: ?Sized>(pub &'a T);
+
+/// Records a value as attributes, whatever its kind.
+pub trait RecordAs<T: ?Sized> {
+    fn record(self, list: &mut AttributeList, key: &'static str, value: &T);
+}
+
+pub struct FieldsTag;
+pub struct NativeTag;
+pub struct JsonTag;
+pub struct UnsupportedTag;
+pub struct SkipTag;
+
+impl<T: BudAttributes + ?Sized> RecordAs<T> for FieldsTag {
+    #[inline]
+    fn record(self, list: &mut AttributeList, key: &'static str, value: &T) {
+        list.push_fields(key, value);
+    }
+}
+
+impl<T: NativeValue + ?Sized> RecordAs<T> for NativeTag {
+    #[inline]
+    fn record(self, list: &mut AttributeList, key: &'static str, value: &T) {
+        list.push_native(key, value);
+    }
+}
+
+impl<T: Serialize + ?Sized> RecordAs<T> for JsonTag {
+    #[inline]
+    fn record(self, list: &mut AttributeList, key: &'static str, value: &T) {
+        list.push_json(key, value);
+    }
+}
+
+/// Implemented by no type: the bound that fails, with a message, when a value has no attribute form.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded as a BudObserve attribute",
+    label = "this value has no attribute form",
+    note = "derive or implement `serde::Serialize` to record it as JSON",
+    note = "derive `budobserve::BudAttributes` to record its fields as attributes",
+    note = "or write the placeholder as `{{name:?}}` to record its `Debug` text"
+)]
+pub trait Recordable {}
+
+impl<T: Recordable + ?Sized> RecordAs<T> for UnsupportedTag {
+    fn record(self, _list: &mut AttributeList, _key: &'static str, _value: &T) {}
+}
+
+impl<T: ?Sized> RecordAs<T> for SkipTag {
+    #[inline]
+    fn record(self, _list: &mut AttributeList, _key: &'static str, _value: &T) {}
+}
+
+/// The kind methods, one trait per rank. `$method` is the method the macros call; `$fallback` is what a value of
+/// no known kind gets (a compile error for values the user named, nothing for arguments extracted by default).
+macro_rules! attribute_kinds {
+    ($method:ident, $fields:ident, $native:ident, $json:ident, $last:ident => $fallback:ident) => {
+        pub trait $fields {
+            #[inline]
+            fn $method(self) -> FieldsTag
+            where
+                Self: Sized,
+            {
+                FieldsTag
+            }
+        }
+        impl<T: BudAttributes + ?Sized> $fields for &&&Wrap<'_, T> {}
+
+        pub trait $native {
+            #[inline]
+            fn $method(self) -> NativeTag
+            where
+                Self: Sized,
+            {
+                NativeTag
+            }
+        }
+        impl<T: NativeValue + ?Sized> $native for &&Wrap<'_, T> {}
+
+        pub trait $json {
+            #[inline]
+            fn $method(self) -> JsonTag
+            where
+                Self: Sized,
+            {
+                JsonTag
+            }
+        }
+        impl<T: Serialize + ?Sized> $json for &Wrap<'_, T> {}
+
+        pub trait $last {
+            #[inline]
+            fn $method(self) -> $fallback
+            where
+                Self: Sized,
+            {
+                $fallback
+            }
+        }
+        impl<T: ?Sized> $last for Wrap<'_, T> {}
+    };
+}
+
+attribute_kinds!(__bud_attr_kind, AttrFieldsKind, AttrNativeKind, AttrJsonKind, AttrOtherKind => UnsupportedTag);
+attribute_kinds!(__bud_arg_kind, ArgFieldsKind, ArgNativeKind, ArgJsonKind, ArgOtherKind => SkipTag);
+
+// ---- message formatting ----
+
+/// Shows a native value that has no `Display` (`Option`, arrays): the value, or `None`.
+pub struct ShowNative<'a, T: ?Sized>(&'a T);
+
+impl<T: NativeValue + ?Sized> fmt::Display for ShowNative<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.to_value() {
+            Some(Value::String(s)) => f.pad(s.as_str()),
+            Some(value) => f.pad(&value.to_string()),
+            None => f.pad("None"),
+        }
+    }
+}
+
+/// Shows the fields of a [`BudAttributes`] value.
+pub struct ShowFields<'a, T: ?Sized>(&'a T);
+
+impl<T: BudAttributes + ?Sized> fmt::Display for ShowFields<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_fields(self.0, f)
+    }
+}
+
+/// Shows a `Serialize` value as compact JSON.
+pub struct ShowJson<'a, T: ?Sized>(&'a T);
+
+impl<T: Serialize + ?Sized> fmt::Display for ShowJson<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match serde_json::to_string(self.0) {
+            Ok(json) => f.pad(&json),
+            Err(err) => write!(f, "<unserializable: {err}>"),
+        }
+    }
+}
+
+/// Implemented by no type: the bound that fails, with a message, when a placeholder's value cannot be shown.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be shown in a BudObserve message",
+    label = "this value has no `Display` and no attribute form",
+    note = "implement `Display`, derive `serde::Serialize` or `budobserve::BudAttributes`",
+    note = "or write the placeholder as `{{name:?}}` to show its `Debug` text"
+)]
+pub trait Showable {}
+
+pub struct DisplayTag;
+pub struct NativeShowTag;
+pub struct FieldsShowTag;
+pub struct JsonShowTag;
+pub struct UnsupportedShowTag;
+
+impl DisplayTag {
+    #[inline]
+    pub fn show<T: fmt::Display + ?Sized>(self, value: &T) -> &T {
+        value
+    }
+}
+
+impl NativeShowTag {
+    #[inline]
+    pub fn show<T: NativeValue + ?Sized>(self, value: &T) -> ShowNative<'_, T> {
+        ShowNative(value)
+    }
+}
+
+impl FieldsShowTag {
+    #[inline]
+    pub fn show<T: BudAttributes + ?Sized>(self, value: &T) -> ShowFields<'_, T> {
+        ShowFields(value)
+    }
+}
+
+impl JsonShowTag {
+    #[inline]
+    pub fn show<T: Serialize + ?Sized>(self, value: &T) -> ShowJson<'_, T> {
+        ShowJson(value)
+    }
+}
+
+impl UnsupportedShowTag {
+    pub fn show<T: Showable + ?Sized>(self, value: &T) -> &'static str {
+        let _ = value;
+        ""
+    }
+}
+
+macro_rules! kind {
+    ($trait:ident, $method:ident -> $tag:ident for $($receiver:tt)*) => {
+        pub trait $trait {
+            #[inline]
+            fn $method(self) -> $tag
+            where
+                Self: Sized,
+            {
+                $tag
+            }
+        }
+        $($receiver)*
+    };
+}
+
+kind!(ShowDisplayKind, __bud_show_kind -> DisplayTag for impl<T: fmt::Display + ?Sized> ShowDisplayKind for &&&&Wrap<'_, T> {});
+kind!(ShowNativeKind, __bud_show_kind -> NativeShowTag for impl<T: NativeValue + ?Sized> ShowNativeKind for &&&Wrap<'_, T> {});
+kind!(ShowFieldsKind, __bud_show_kind -> FieldsShowTag for impl<T: BudAttributes + ?Sized> ShowFieldsKind for &&Wrap<'_, T> {});
+kind!(ShowJsonKind, __bud_show_kind -> JsonShowTag for impl<T: Serialize + ?Sized> ShowJsonKind for &Wrap<'_, T> {});
+kind!(ShowOtherKind, __bud_show_kind -> UnsupportedShowTag for impl<T: ?Sized> ShowOtherKind for Wrap<'_, T> {});
+
+// ---- results of instrumented functions ----
+
+/// Never constructed: the error type of a return value that is not a `Result`.
+pub enum NoError {}
+
+pub struct ResultTag;
+pub struct PlainTag;
+
+impl ResultTag {
+    #[inline]
+    pub fn ok<T, E>(self, result: &Result<T, E>) -> Option<&T> {
+        result.as_ref().ok()
+    }
+
+    #[inline]
+    pub fn err<T, E>(self, result: &Result<T, E>) -> Option<&E> {
+        result.as_ref().err()
+    }
+}
+
+impl PlainTag {
+    #[inline]
+    pub fn ok<T: ?Sized>(self, value: &T) -> Option<&T> {
+        Some(value)
+    }
+
+    #[inline]
+    pub fn err<T: ?Sized>(self, _value: &T) -> Option<&NoError> {
+        None
+    }
+}
+
+kind!(ResultKind, __bud_result_kind -> ResultTag for impl<T, E> ResultKind for &Wrap<'_, Result<T, E>> {});
+kind!(PlainKind, __bud_result_kind -> PlainTag for impl<T: ?Sized> PlainKind for Wrap<'_, T> {});
+
+pub struct StdErrorTag;
+pub struct DynErrorTag;
+pub struct DisplayErrorTag;
+pub struct DebugErrorTag;
+pub struct OpaqueErrorTag;
+
+impl StdErrorTag {
+    pub fn record<E: Error + ?Sized>(self, span: &mut BudSpan, error: &E) {
+        span.record_exception(error);
+    }
+}
+
+impl DynErrorTag {
+    pub fn record<E: AsRef<dyn Error + Send + Sync + 'static> + ?Sized>(self, span: &mut BudSpan, error: &E) {
+        span.record_error_parts(std::any::type_name::<E>(), error.as_ref());
+    }
+}
+
+impl DisplayErrorTag {
+    pub fn record<E: fmt::Display + ?Sized>(self, span: &mut BudSpan, error: &E) {
+        span.record_error_message(std::any::type_name::<E>(), error.to_string());
+    }
+}
+
+impl DebugErrorTag {
+    pub fn record<E: fmt::Debug + ?Sized>(self, span: &mut BudSpan, error: &E) {
+        span.record_error_message(std::any::type_name::<E>(), format!("{error:?}"));
+    }
+}
+
+impl OpaqueErrorTag {
+    pub fn record<E: ?Sized>(self, span: &mut BudSpan, _error: &E) {
+        span.record_error_message(std::any::type_name::<E>(), String::new());
+    }
+}
+
+kind!(StdErrorKind, __bud_error_kind -> StdErrorTag for impl<E: Error + ?Sized> StdErrorKind for &&&&Wrap<'_, E> {});
+kind!(DynErrorKind, __bud_error_kind -> DynErrorTag for impl<E: AsRef<dyn Error + Send + Sync + 'static> + ?Sized> DynErrorKind for &&&Wrap<'_, E> {});
+kind!(DisplayErrorKind, __bud_error_kind -> DisplayErrorTag for impl<E: fmt::Display + ?Sized> DisplayErrorKind for &&Wrap<'_, E> {});
+kind!(DebugErrorKind, __bud_error_kind -> DebugErrorTag for impl<E: fmt::Debug + ?Sized> DebugErrorKind for &Wrap<'_, E> {});
+kind!(OpaqueErrorKind, __bud_error_kind -> OpaqueErrorTag for impl<E: ?Sized> OpaqueErrorKind for Wrap<'_, E> {});
+
+/// Sets an error status with no exception event (for `Err` values the macro could not describe).
+pub fn set_error_status(span: &mut BudSpan) {
+    span.set_status(Status::error(""));
+}
+
+/// All kind traits, for `use … ::kinds::*` in expansions.
+pub mod kinds {
+    pub use super::{
+        ArgFieldsKind as _, ArgJsonKind as _, ArgNativeKind as _, ArgOtherKind as _, AttrFieldsKind as _,
+        AttrJsonKind as _, AttrNativeKind as _, AttrOtherKind as _, DebugErrorKind as _, DisplayErrorKind as _,
+        DynErrorKind as _, LinkTarget as _, OpaqueErrorKind as _, ParentContext as _, PlainKind as _, RecordAs as _,
+        ResultKind as _, ShowDisplayKind as _, ShowFieldsKind as _, ShowJsonKind as _, ShowNativeKind as _,
+        ShowOtherKind as _, StdErrorKind as _,
+    };
+}
