@@ -8,6 +8,7 @@
 //! See the `budobserve` crate for the grammar of each.
 
 mod capture;
+mod instrument;
 mod log;
 mod template;
 
@@ -80,4 +81,20 @@ pub fn bud_span(input: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn bud_exception(input: TokenStream) -> TokenStream {
     expand_log(input, Kind::Exception)
+}
+
+/// Records a span around a function: `#[budobserve::instrument]` or `#[budobserve::instrument(options)]`.
+#[proc_macro_attribute]
+pub fn instrument(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item2: proc_macro2::TokenStream = item.clone().into();
+    let result = syn::parse::<instrument::InstrumentArgs>(args).and_then(|args| instrument::expand(args, item2));
+    match result {
+        Ok(tokens) => tokens.into(),
+        Err(err) => {
+            // Keep the function so that its callers still compile; the error says what to fix.
+            let mut tokens: proc_macro2::TokenStream = err.to_compile_error();
+            tokens.extend(proc_macro2::TokenStream::from(item));
+            tokens.into()
+        }
+    }
 }

@@ -162,8 +162,17 @@ impl LinkTarget for &EnteredSpan {
     }
 }
 
-/// The receiver of every kind method.
+/// The receiver of every kind method. `Copy` (it is a reference) so that the lowest rank, reached by auto-deref,
+/// can take it by value.
 pub struct Wrap<'a, T: ?Sized>(pub &'a T);
+
+impl<T: ?Sized> Clone for Wrap<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for Wrap<'_, T> {}
 
 /// Records a value as attributes, whatever its kind.
 pub trait RecordAs<T: ?Sized> {
