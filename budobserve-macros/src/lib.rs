@@ -7,6 +7,7 @@
 //!
 //! See the `budobserve` crate for the grammar of each.
 
+mod attributes;
 mod capture;
 mod instrument;
 mod log;
@@ -96,5 +97,14 @@ pub fn instrument(args: TokenStream, item: TokenStream) -> TokenStream {
             tokens.extend(proc_macro2::TokenStream::from(item));
             tokens.into()
         }
+    }
+}
+
+/// Records a struct's fields as attributes: `#[derive(BudAttributes)]`, options in `#[bud(…)]`.
+#[proc_macro_derive(BudAttributes, attributes(bud))]
+pub fn derive_bud_attributes(input: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(input).and_then(attributes::expand) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
     }
 }

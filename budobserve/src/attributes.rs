@@ -34,6 +34,18 @@ pub trait BudAttributes {
     fn record_attributes(&self, prefix: &'static str, list: &mut AttributeList);
 }
 
+macro_rules! forward_bud_attributes {
+    ($($pointer:ty),*) => {$(
+        impl<T: BudAttributes + ?Sized> BudAttributes for $pointer {
+            #[inline]
+            fn record_attributes(&self, prefix: &'static str, list: &mut AttributeList) {
+                (**self).record_attributes(prefix, list);
+            }
+        }
+    )*};
+}
+forward_bud_attributes!(&T, &mut T, Box<T>, Arc<T>, Rc<T>);
+
 /// A value with a native OpenTelemetry form.
 pub trait NativeValue {
     /// The value, `None` to record nothing (`Option::None`).

@@ -46,8 +46,8 @@ use std::error::Error;
 
 pub use attributes::{AttributeList, BudAttributes, NativeValue};
 pub use budobserve_macros::{
-    bud_debug, bud_error, bud_exception, bud_fatal, bud_info, bud_log, bud_notice, bud_span, bud_trace, bud_warn,
-    instrument,
+    BudAttributes, bud_debug, bud_error, bud_exception, bud_fatal, bud_info, bud_log, bud_notice, bud_span, bud_trace,
+    bud_warn, instrument,
 };
 pub use clock::{Clock, SteppingClock};
 pub use config::{BudObserveConfig, ConfigBuilder, ConfigError, EnvSource, configure};

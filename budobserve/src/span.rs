@@ -163,7 +163,7 @@ impl BudSpan {
         at: SystemTime,
     ) {
         let mut attributes = vec![
-            KeyValue::new(constants::EXCEPTION_TYPE, type_name),
+            KeyValue::new(constants::EXCEPTION_TYPE, referent_type_name(type_name)),
             KeyValue::new(constants::EXCEPTION_MESSAGE, message.clone()),
         ];
         let backtrace = std::backtrace::Backtrace::capture();
@@ -264,6 +264,20 @@ impl BudSpan {
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         let _entered = self.enter();
         f()
+    }
+}
+
+/// `&Timeout` and `&mut Timeout` → `Timeout`: errors are usually recorded by reference, and the type that matters is
+/// the error's.
+fn referent_type_name(mut name: &'static str) -> &'static str {
+    loop {
+        if let Some(rest) = name.strip_prefix("&mut ") {
+            name = rest;
+        } else if let Some(rest) = name.strip_prefix('&') {
+            name = rest;
+        } else {
+            return name;
+        }
     }
 }
 
