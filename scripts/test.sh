@@ -23,6 +23,9 @@ run_tests --workspace --all-targets --locked
 step "doc tests"
 run_tests --workspace --doc --locked
 
+step "macro expansions are clippy-clean in a user crate (the integration tests use every macro form)"
+cargo clippy --locked -p budobserve-tests --all-targets -- -D warnings -D clippy::all
+
 step "examples build"
 cargo build --workspace --examples --locked
 

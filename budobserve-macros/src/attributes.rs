@@ -204,7 +204,9 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 )
             }
             Mode::Value => quote_spanned!(span=> {
+                #[allow(clippy::needless_borrow)]
                 let #value = &self.#ident;
+                #[allow(clippy::needless_borrow)]
                 (&&&::budobserve::__private::Wrap(#value)).__bud_attr_kind().record(#list, #key, #value);
             }),
         });

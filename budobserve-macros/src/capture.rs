@@ -61,7 +61,7 @@ pub(crate) fn capture(
     let named_bindings: Vec<Ident> = (0..named.len()).map(|i| internal(&format!("__bud_a{i}"))).collect();
     for (arg, binding) in named.iter().zip(&named_bindings) {
         let expr = &arg.expr;
-        bindings.extend(quote_spanned!(arg.name_span=> let #binding = &(#expr);));
+        bindings.extend(quote_spanned!(arg.name_span=> #[allow(clippy::needless_borrow)] let #binding = &(#expr);));
     }
     let named_index = |name: &str| named.iter().position(|arg| arg.name == name);
 
@@ -79,14 +79,14 @@ pub(crate) fn capture(
                         let binding = internal(&format!("__bud_h{index}"));
                         let root = &named_bindings[i];
                         let fields = field_tokens(&hole.path[1..], hole.span);
-                        bindings.extend(quote_spanned!(hole.span=> let #binding = &#root #fields;));
+                        bindings.extend(quote_spanned!(hole.span=> #[allow(clippy::needless_borrow)] let #binding = &#root #fields;));
                         binding
                     }
                     None => {
                         let binding = internal(&format!("__bud_h{index}"));
                         let root = root_tokens(hole.root(), hole.span);
                         let fields = field_tokens(&hole.path[1..], hole.span);
-                        bindings.extend(quote_spanned!(hole.span=> let #binding = &#root #fields;));
+                        bindings.extend(quote_spanned!(hole.span=> #[allow(clippy::needless_borrow)] let #binding = &#root #fields;));
                         binding
                     }
                 };
@@ -96,9 +96,16 @@ pub(crate) fn capture(
         };
         let arg_name = format_ident!("__bud_h{}", index);
         let shown = match hole.trait_kind {
-            FmtTrait::Display => quote_spanned!(hole.span=>
-                (&&&&::budobserve::__private::Wrap(#binding)).__bud_show_kind().show(#binding)
-            ),
+            FmtTrait::Display => {
+                // The kind is bound apart: a statement can carry the lint allowance (the receiver's extra
+                // references are the point of the dispatch, not a needless borrow).
+                let kind = internal(&format!("__bud_s{index}"));
+                bindings.extend(quote_spanned!(hole.span=>
+                    #[allow(clippy::needless_borrow)]
+                    let #kind = (&&&&::budobserve::__private::Wrap(#binding)).__bud_show_kind();
+                ));
+                quote_spanned!(hole.span=> #kind.show(#binding))
+            }
             FmtTrait::Debug | FmtTrait::Other => quote!(#binding),
         };
         format_args.push(quote!(#arg_name = #shown));
@@ -131,11 +138,12 @@ pub(crate) fn capture(
         let binding = internal(&format!("__bud_x{i}"));
         let expr = &extra.expr;
         let key = &extra.key;
-        bindings.extend(quote_spanned!(extra.span=> let #binding = &#expr;));
+        bindings.extend(quote_spanned!(extra.span=> #[allow(clippy::needless_borrow)] let #binding = &#expr;));
         attributes.extend(if extra.strict {
             record_strict(&binding, key, list, extra.span)
         } else {
             quote_spanned!(extra.span=>
+                #[allow(clippy::needless_borrow)]
                 (&&&::budobserve::__private::Wrap(#binding)).__bud_arg_kind().record(&mut #list, #key, #binding);
             )
         });
@@ -148,6 +156,7 @@ pub(crate) fn capture(
 
 fn record_strict(binding: &Ident, key: &str, list: &Ident, span: Span) -> TokenStream {
     quote_spanned!(span=>
+        #[allow(clippy::needless_borrow)]
         (&&&::budobserve::__private::Wrap(#binding)).__bud_attr_kind().record(&mut #list, #key, #binding);
     )
 }

@@ -56,8 +56,8 @@ impl Parse for InstrumentArgs {
                 "new_trace" => args.new_trace = true,
                 "allow_generator" => args.allow_generator = true,
                 "msg_template" | "span_name" | "level" | "tags" | "extract_args" => {
-                    input.parse::<Token![=]>().map_err(|err| {
-                        syn::Error::new(err.span(), format!("expected `=` after `{key}`, e.g. {}", example(&key)))
+                    input.parse::<Token![=]>().map_err(|_| {
+                        syn::Error::new(name.span(), format!("expected `=` after `{key}`, e.g. {}", example(&key)))
                     })?;
                     args.parse_value(input, &name)?;
                 }
@@ -233,7 +233,7 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
     let count = count + 5;
     let obs = internal("__bud_obs");
     let level = internal("__bud_level");
-    let callsite = internal("__BUD_CALLSITE");
+    let callsite = internal("__bud_callsite");
     let span = internal("__bud_span");
     let level_variant = args.level.clone().unwrap_or_else(|| Ident::new("Info", Span::call_site()));
     let span_name = match &args.span_name {
@@ -248,7 +248,9 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
         let #span = {
             #[allow(unused_imports)]
             use ::budobserve::__private::kinds::*;
-            static #callsite: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
+            let #callsite: &'static ::budobserve::__private::Callsite = {
+                // An item inside its own block: user code in the arguments cannot name it.
+                static CALLSITE: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
                 template: #template_tokens,
                 name: #span_name,
                 file: ::core::file!(),
@@ -257,13 +259,15 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
                 function: ::core::option::Option::Some(#fn_name),
                 tags: &[#(#tags),*],
             };
+                &CALLSITE
+            };
             let #obs = ::budobserve::__private::current();
             let #level = ::budobserve::Level::#level_variant;
             if #obs.__enabled(#level) {
                 #bindings
                 let mut #list = ::budobserve::__private::AttributeList::with_capacity(#count);
                 #attributes
-                #obs.__options(&#callsite, #level, #message, #list) #new_trace .start()
+                #obs.__options(#callsite, #level, #message, #list) #new_trace .start()
             } else {
                 ::budobserve::__private::disabled_span()
             }
@@ -320,8 +324,12 @@ fn check_signature(function: &ItemFn, args: &InstrumentArgs) -> syn::Result<()> 
         && !args.allow_generator
         && let Some(bound) = lazy_return(&sig.output)
     {
+        let span = match &sig.output {
+            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Default => sig.output.span(),
+        };
         return Err(syn::Error::new(
-            sig.output.span(),
+            span,
             format!(
                 "`#[instrument]` would end the span when `{}` returns, before its `impl {bound}` is consumed: add \
                  `allow_generator` to time only the call, or start a span where the items are produced",
@@ -399,10 +407,12 @@ fn on_complete(args: &InstrumentArgs, span: &Ident, out: &Ident) -> TokenStream 
     let list = internal("__bud_return");
     let record_return = args.record_return.then(|| {
         quote! {
+            #[allow(clippy::needless_borrow)]
             if let ::core::option::Option::Some(#ok) =
                 (&::budobserve::__private::Wrap(#out)).__bud_result_kind().ok(#out)
             {
                 let mut #list = ::budobserve::__private::AttributeList::with_capacity(1);
+                #[allow(clippy::needless_borrow)]
                 (&&&::budobserve::__private::Wrap(#ok)).__bud_attr_kind().record(&mut #list, "return", #ok);
                 #span.set_attributes(#list.into_values_without_schema());
             }
@@ -411,7 +421,9 @@ fn on_complete(args: &InstrumentArgs, span: &Ident, out: &Ident) -> TokenStream 
     quote! {
         #[allow(unused_imports)]
         use ::budobserve::__private::kinds::*;
+        #[allow(clippy::needless_borrow)]
         if let ::core::option::Option::Some(#err) = (&::budobserve::__private::Wrap(#out)).__bud_result_kind().err(#out) {
+            #[allow(clippy::needless_borrow)]
             (&&&&::budobserve::__private::Wrap(#err)).__bud_error_kind().record(#span, #err);
         }
         #record_return

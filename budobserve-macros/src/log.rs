@@ -63,6 +63,7 @@ pub(crate) struct LogInput {
     level: Option<Expr>,
     error: Option<Expr>,
     template: LitStr,
+    parsed: template::Template,
     args: Vec<NamedArg>,
     options: Options,
 }
@@ -118,6 +119,14 @@ impl LogInput {
         let mut instance = None;
         let mut level = None;
         let mut error = None;
+        if input.peek(LitStr) && matches!(kind, Kind::LogAt | Kind::Exception) {
+            let what = if kind == Kind::LogAt { "a level" } else { "the error to record" };
+            return Err(input.error(format!(
+                "`{}` takes {what} before the template: `{}`",
+                kind.name(),
+                kind.example()
+            )));
+        }
         if !input.peek(LitStr) {
             let first: Expr = input.parse()?;
             if input.peek(Token![=>]) {
@@ -147,6 +156,8 @@ impl LogInput {
                 ),
             )
         })?;
+        // The template is checked before the arguments: its errors explain the arguments' (`"{}", 42`).
+        let parsed = template::parse(&template)?;
 
         let mut args: Vec<NamedArg> = Vec::new();
         let mut options = Options::default();
@@ -197,7 +208,7 @@ impl LogInput {
                 args.push(NamedArg { name, name_span: expr.span(), expr: capture::expr_tokens(&expr) });
             }
         }
-        Ok(LogInput { instance, level, error, template, args, options })
+        Ok(LogInput { instance, level, error, template, parsed, args, options })
     }
 
     fn leading_argument(
@@ -307,12 +318,11 @@ fn shorthand_name(expr: &Expr) -> Option<String> {
 
 /// Expands a parsed macro.
 pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
-    let template = template::parse(&input.template)?;
     let list = internal("__bud_attrs");
-    let captured = capture::capture(&input.template, &template, &input.args, &[], &list);
+    let captured = capture::capture(&input.template, &input.parsed, &input.args, &[], &list);
     let obs = internal("__bud_obs");
     let level = internal("__bud_level");
-    let callsite = internal("__BUD_CALLSITE");
+    let callsite = internal("__bud_callsite");
 
     let instance = match &input.instance {
         Some(expr) => quote_spanned!(expr.span()=> let #obs: &::budobserve::BudObserve = &(#expr);),
@@ -359,7 +369,9 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
             return Ok(quote! {{
                 #[allow(unused_imports)]
                 use ::budobserve::__private::kinds::*;
-                static #callsite: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
+                let #callsite: &'static ::budobserve::__private::Callsite = {
+                // An item inside its own block: user code in the arguments cannot name it.
+                static CALLSITE: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
                     template: #template_literal,
                     name: #span_name,
                     file: ::core::file!(),
@@ -368,6 +380,8 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
                     function: ::core::option::Option::None,
                     tags: &[#(#tags),*],
                 };
+                &CALLSITE
+            };
                 #instance
                 let #level = #level_expr;
                 if #obs.__enabled(#level) {
@@ -375,8 +389,11 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
                     #bindings
                     let mut #list = ::budobserve::__private::AttributeList::with_capacity(#count);
                     #attributes
-                    #obs.__options(&#callsite, #level, #message, #list) #parent
-                        .log_with(|#span| #record);
+                    #obs.__options(#callsite, #level, #message, #list) #parent
+                        .log_with(|#span| {
+                            #[allow(clippy::needless_borrow)]
+                            #record;
+                        });
                 }
             }});
         }
@@ -389,7 +406,9 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
     Ok(quote! {{
         #[allow(unused_imports)]
         use ::budobserve::__private::kinds::*;
-        static #callsite: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
+        let #callsite: &'static ::budobserve::__private::Callsite = {
+                // An item inside its own block: user code in the arguments cannot name it.
+                static CALLSITE: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
             template: #template_literal,
             name: #span_name,
             file: ::core::file!(),
@@ -398,13 +417,15 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
             function: ::core::option::Option::None,
             tags: &[#(#tags),*],
         };
+                &CALLSITE
+            };
         #instance
         let #level: ::budobserve::Level = #level_expr;
         if #obs.__enabled(#level) {
             #bindings
             let mut #list = ::budobserve::__private::AttributeList::with_capacity(#count);
             #attributes
-            #obs.__options(&#callsite, #level, #message, #list) #parent #(#links)* #finish
+            #obs.__options(#callsite, #level, #message, #list) #parent #(#links)* #finish
         } #disabled
     }})
 }

@@ -174,34 +174,29 @@ impl<T: ?Sized> Clone for Wrap<'_, T> {
 
 impl<T: ?Sized> Copy for Wrap<'_, T> {}
 
-/// Records a value as attributes, whatever its kind.
-pub trait RecordAs<T: ?Sized> {
-    fn record(self, list: &mut AttributeList, key: &'static str, value: &T);
-}
-
 pub struct FieldsTag;
 pub struct NativeTag;
 pub struct JsonTag;
 pub struct UnsupportedTag;
 pub struct SkipTag;
 
-impl<T: BudAttributes + ?Sized> RecordAs<T> for FieldsTag {
+impl FieldsTag {
     #[inline]
-    fn record(self, list: &mut AttributeList, key: &'static str, value: &T) {
+    pub fn record<T: BudAttributes + ?Sized>(self, list: &mut AttributeList, key: &'static str, value: &T) {
         list.push_fields(key, value);
     }
 }
 
-impl<T: NativeValue + ?Sized> RecordAs<T> for NativeTag {
+impl NativeTag {
     #[inline]
-    fn record(self, list: &mut AttributeList, key: &'static str, value: &T) {
+    pub fn record<T: NativeValue + ?Sized>(self, list: &mut AttributeList, key: &'static str, value: &T) {
         list.push_native(key, value);
     }
 }
 
-impl<T: Serialize + ?Sized> RecordAs<T> for JsonTag {
+impl JsonTag {
     #[inline]
-    fn record(self, list: &mut AttributeList, key: &'static str, value: &T) {
+    pub fn record<T: Serialize + ?Sized>(self, list: &mut AttributeList, key: &'static str, value: &T) {
         list.push_json(key, value);
     }
 }
@@ -216,13 +211,13 @@ impl<T: Serialize + ?Sized> RecordAs<T> for JsonTag {
 )]
 pub trait Recordable {}
 
-impl<T: Recordable + ?Sized> RecordAs<T> for UnsupportedTag {
-    fn record(self, _list: &mut AttributeList, _key: &'static str, _value: &T) {}
+impl UnsupportedTag {
+    pub fn record<T: Recordable + ?Sized>(self, _list: &mut AttributeList, _key: &'static str, _value: &T) {}
 }
 
-impl<T: ?Sized> RecordAs<T> for SkipTag {
+impl SkipTag {
     #[inline]
-    fn record(self, _list: &mut AttributeList, _key: &'static str, _value: &T) {}
+    pub fn record<T: ?Sized>(self, _list: &mut AttributeList, _key: &'static str, _value: &T) {}
 }
 
 /// The kind methods, one trait per rank. `$method` is the method the macros call; `$fallback` is what a value of
@@ -472,8 +467,8 @@ pub mod kinds {
     pub use super::{
         ArgFieldsKind as _, ArgJsonKind as _, ArgNativeKind as _, ArgOtherKind as _, AttrFieldsKind as _,
         AttrJsonKind as _, AttrNativeKind as _, AttrOtherKind as _, DebugErrorKind as _, DisplayErrorKind as _,
-        DynErrorKind as _, LinkTarget as _, OpaqueErrorKind as _, ParentContext as _, PlainKind as _, RecordAs as _,
-        ResultKind as _, ShowDisplayKind as _, ShowFieldsKind as _, ShowJsonKind as _, ShowNativeKind as _,
-        ShowOtherKind as _, StdErrorKind as _,
+        DynErrorKind as _, LinkTarget as _, OpaqueErrorKind as _, ParentContext as _, PlainKind as _, ResultKind as _,
+        ShowDisplayKind as _, ShowFieldsKind as _, ShowJsonKind as _, ShowNativeKind as _, ShowOtherKind as _,
+        StdErrorKind as _,
     };
 }

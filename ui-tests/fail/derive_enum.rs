@@ -1,0 +1,7 @@
+#[derive(budobserve::BudAttributes)]
+enum Role {
+    User,
+    Assistant,
+}
+
+fn main() {}

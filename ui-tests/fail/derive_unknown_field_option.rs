@@ -1,0 +1,7 @@
+#[derive(budobserve::BudAttributes)]
+struct Request {
+    #[bud(hide)]
+    token: String,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(budobserve::BudAttributes)]
+#[bud(namespace = "http")]
+struct Request {
+    method: String,
+}
+
+fn main() {}

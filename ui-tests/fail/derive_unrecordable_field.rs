@@ -1,0 +1,8 @@
+struct Connection;
+
+#[derive(budobserve::BudAttributes)]
+struct Request {
+    connection: Connection,
+}
+
+fn main() {}

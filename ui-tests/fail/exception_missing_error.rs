@@ -1,0 +1,3 @@
+fn main() {
+    budobserve::bud_exception!("no error given");
+}

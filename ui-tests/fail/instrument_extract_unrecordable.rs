@@ -1,0 +1,10 @@
+struct Connection;
+
+#[budobserve::instrument(extract_args = [connection])]
+fn query(connection: &Connection) {
+    let _ = connection;
+}
+
+fn main() {
+    query(&Connection);
+}

@@ -1,0 +1,4 @@
+#[budobserve::instrument]
+struct Client;
+
+fn main() {}

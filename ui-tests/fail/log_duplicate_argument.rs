@@ -1,0 +1,3 @@
+fn main() {
+    budobserve::bud_info!("user {id}", id = 1, id = 2);
+}

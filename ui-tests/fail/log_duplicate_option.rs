@@ -1,0 +1,3 @@
+fn main() {
+    budobserve::bud_info!("started", _tags = ["a"], _tags = ["b"]);
+}

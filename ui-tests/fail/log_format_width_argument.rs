@@ -1,0 +1,4 @@
+fn main() {
+    let ratio = 0.5;
+    budobserve::bud_info!("ratio {ratio:width$}");
+}

@@ -1,0 +1,3 @@
+fn main() {
+    budobserve::bud_info!("started", 1 + 2);
+}

@@ -1,0 +1,3 @@
+fn main() {
+    budobserve::bud_info!("started", _span_name = "start");
+}

@@ -1,0 +1,4 @@
+fn main() {
+    let template = "user logged in";
+    budobserve::bud_info!(template);
+}

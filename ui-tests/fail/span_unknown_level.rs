@@ -1,0 +1,3 @@
+fn main() {
+    let _span = budobserve::bud_span!("work", _level = "loud");
+}
