@@ -4,28 +4,37 @@
 //! cargo run --example quickstart
 //! ```
 //!
-//! Needs nothing but this repository. Set `BUD_OBSERVE_MIN_LEVEL=debug` to see the debug log too, or
-//! `BUD_OBSERVE_CONSOLE=false` to silence the console.
+//! Needs nothing but this repository. Set `BUD_OBSERVE_CONSOLE=false` to silence the console, or
+//! `BUD_OBSERVE_MIN_LEVEL=info` to drop the debug log.
 
-use std::error::Error;
-use std::fmt;
 use std::time::Duration;
 
 use budobserve::exporters::ConsoleOptions;
-use budobserve::{Instrument, KeyValue, Level};
+use budobserve::{
+    BudAttributes, Instrument, Level, bud_debug, bud_exception, bud_info, bud_notice, bud_span, bud_warn,
+};
+
+#[derive(BudAttributes)]
+struct ChatRequest {
+    #[bud(key = "gen_ai.request.model")]
+    model: String,
+    max_tokens: u32,
+    #[bud(redact)]
+    api_key: String,
+}
 
 #[derive(Debug)]
 struct QuotaExceeded {
-    used: u64,
+    used: u32,
 }
 
-impl fmt::Display for QuotaExceeded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl std::fmt::Display for QuotaExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "quota exceeded: {} tokens used", self.used)
     }
 }
 
-impl Error for QuotaExceeded {}
+impl std::error::Error for QuotaExceeded {}
 
 #[tokio::main]
 async fn main() -> Result<(), budobserve::ConfigError> {
@@ -37,35 +46,33 @@ async fn main() -> Result<(), budobserve::ConfigError> {
         .install()?;
 
     let requests = budobserve::meter().u64_counter("quickstart.requests").with_unit("{request}").build();
-    let api = budobserve::global().with_tags(["api"]);
+    let service = "quickstart";
+    bud_info!("service {service} started");
 
-    budobserve::info("service {service} started", [KeyValue::new("service", "quickstart")]);
-    for user_id in [42_i64, 7] {
-        let request = api.span("chat request from user {user_id}", [KeyValue::new("user_id", user_id)]);
-        handle(user_id).instrument(request).await;
-        requests.add(1, &[KeyValue::new("route", "/chat")]);
+    for (user_id, max_tokens) in [(42_u64, 256_u32), (7, 4096)] {
+        let request = ChatRequest { model: "llama-3-8b".into(), max_tokens, api_key: "sk-demo".into() };
+        let span = bud_span!("chat request from user {user_id}", _tags = ["api"]);
+        if let Err(err) = handle(user_id, &request).instrument(span).await {
+            bud_warn!("user {user_id} was refused: {err}");
+        }
+        requests.add(1, &[budobserve::KeyValue::new("route", "/chat")]);
     }
-    budobserve::debug("debug details are shown because the console level is debug", []);
-    budobserve::notice("shutting down", []);
+    bud_debug!("debug details are shown because the console level is debug");
+    bud_notice!("shutting down");
     Ok(())
 }
 
-async fn handle(user_id: i64) {
-    budobserve::info("user {user_id} logged in", [KeyValue::new("user_id", user_id)]);
-    let items = [3_i64, 5, 8];
-    let processing = budobserve::span("processing {count} items", [KeyValue::new("count", items.len() as i64)]);
-    async {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        let used = items.iter().sum::<i64>() as f64 * 6.0;
-        budobserve::warn("quota at {pct:.1}%", [KeyValue::new("pct", used)]);
+#[budobserve::instrument(msg_template = "chat with {request.model} ({request.max_tokens} tokens)")]
+async fn handle(user_id: u64, request: &ChatRequest) -> Result<u32, QuotaExceeded> {
+    bud_info!("user {user_id} logged in");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let used = request.max_tokens / 64 * 60;
+    let pct = f64::from(used) / 64.0;
+    bud_warn!("quota at {pct:.1}%");
+    if used > 1000 {
+        let err = QuotaExceeded { used };
+        bud_exception!(&err, "request rejected for user {user_id}");
+        return Err(err);
     }
-    .instrument(processing)
-    .await;
-    if user_id == 7 {
-        budobserve::exception(
-            &QuotaExceeded { used: 1024 },
-            "request rejected for user {user_id}",
-            [KeyValue::new("user_id", user_id)],
-        );
-    }
+    Ok(used)
 }

@@ -190,7 +190,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         let mode_span = options.mode_span;
         statements.extend(match options.mode {
             Mode::Skip => TokenStream::new(),
-            Mode::Redact => quote_spanned!(mode_span=> #list.push_redacted(#key);),
+            // Reading the field marks it used: recording it (as the marker) is a use, as for any other field.
+            Mode::Redact => quote_spanned!(mode_span=> let _ = &self.#ident; #list.push_redacted(#key);),
             Mode::Json => quote_spanned!(span=> #list.push_json(#key, &self.#ident);),
             Mode::Display => quote_spanned!(span=> #list.push_display(#key, &self.#ident);),
             Mode::Debug => quote_spanned!(span=> #list.push_debug(#key, &self.#ident);),
@@ -207,14 +208,15 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 #[allow(clippy::needless_borrow)]
                 let #value = &self.#ident;
                 #[allow(clippy::needless_borrow)]
-                (&&&::budobserve::__private::Wrap(#value)).__bud_attr_kind().record(#list, #key, #value);
+                (&&&&::budobserve::__private::Wrap(#value)).__bud_attr_kind().record(#list, #key, #value);
             }),
         });
     }
 
     let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
     Ok(quote! {
-        #[automatically_derived]
+        // Not `#[automatically_derived]`: recording a field is a real use of it, so the compiler's dead-code
+        // analysis should count it (it ignores derived impls).
         impl #impl_generics ::budobserve::BudAttributes for #name #type_generics #where_clause {
             fn record_attributes(
                 &self,

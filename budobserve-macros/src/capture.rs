@@ -144,7 +144,7 @@ pub(crate) fn capture(
         } else {
             quote_spanned!(extra.span=>
                 #[allow(clippy::needless_borrow)]
-                (&&&::budobserve::__private::Wrap(#binding)).__bud_arg_kind().record(&mut #list, #key, #binding);
+                (&&&&::budobserve::__private::Wrap(#binding)).__bud_arg_kind().record(&mut #list, #key, #binding);
             )
         });
     }
@@ -157,7 +157,7 @@ pub(crate) fn capture(
 fn record_strict(binding: &Ident, key: &str, list: &Ident, span: Span) -> TokenStream {
     quote_spanned!(span=>
         #[allow(clippy::needless_borrow)]
-        (&&&::budobserve::__private::Wrap(#binding)).__bud_attr_kind().record(&mut #list, #key, #binding);
+        (&&&&::budobserve::__private::Wrap(#binding)).__bud_attr_kind().record(&mut #list, #key, #binding);
     )
 }
 

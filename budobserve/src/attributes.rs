@@ -7,7 +7,8 @@
 //!    those (`None` is recorded as absent) and slices, arrays and `Vec`s of them (OpenTelemetry arrays);
 //! 3. `serde::Serialize`: JSON — strings, numbers and bools stay native, objects and arrays are compact JSON text
 //!    whose shape is added to `budobserve_json_schema`;
-//! 4. anything else is a compile error that says what to derive, or to use `{name:?}` (the `Debug` text).
+//! 4. `Display`: its text (errors, addresses, URLs);
+//! 5. anything else is a compile error that says what to derive, or to use `{name:?}` (the `Debug` text).
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -22,7 +22,14 @@
 //! [`configure`]`().install()` sets up, unless [`with_instance`] made another current on this thread. Explicit
 //! instances come from [`BudObserve::new`]; [`testing::capture`] builds one for tests.
 
+//!
+//! The macros ([`bud_info!`], [`bud_span!`], [`#[instrument]`](macro@instrument), [`BudAttributes`]…) check message
+//! templates at compile time: see [the macro guide](macros).
+
 #![warn(missing_docs)]
+
+#[doc = include_str!("../docs/macros.md")]
+pub mod macros {}
 
 #[doc(hidden)]
 #[path = "private.rs"]

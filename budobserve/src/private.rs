@@ -177,8 +177,16 @@ impl<T: ?Sized> Copy for Wrap<'_, T> {}
 pub struct FieldsTag;
 pub struct NativeTag;
 pub struct JsonTag;
+pub struct DisplayTextTag;
 pub struct UnsupportedTag;
 pub struct SkipTag;
+
+impl DisplayTextTag {
+    #[inline]
+    pub fn record<T: fmt::Display + ?Sized>(self, list: &mut AttributeList, key: &'static str, value: &T) {
+        list.push_display(key, value);
+    }
+}
 
 impl FieldsTag {
     #[inline]
@@ -205,7 +213,7 @@ impl JsonTag {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be recorded as a BudObserve attribute",
     label = "this value has no attribute form",
-    note = "derive or implement `serde::Serialize` to record it as JSON",
+    note = "derive or implement `serde::Serialize` to record it as JSON, or implement `Display` to record its text",
     note = "derive `budobserve::BudAttributes` to record its fields as attributes",
     note = "or write the placeholder as `{{name:?}}` to record its `Debug` text"
 )]
@@ -223,7 +231,7 @@ impl SkipTag {
 /// The kind methods, one trait per rank. `$method` is the method the macros call; `$fallback` is what a value of
 /// no known kind gets (a compile error for values the user named, nothing for arguments extracted by default).
 macro_rules! attribute_kinds {
-    ($method:ident, $fields:ident, $native:ident, $json:ident, $last:ident => $fallback:ident) => {
+    ($method:ident, $fields:ident, $native:ident, $json:ident, $display:ident, $last:ident => $fallback:ident) => {
         pub trait $fields {
             #[inline]
             fn $method(self) -> FieldsTag
@@ -233,7 +241,7 @@ macro_rules! attribute_kinds {
                 FieldsTag
             }
         }
-        impl<T: BudAttributes + ?Sized> $fields for &&&Wrap<'_, T> {}
+        impl<T: BudAttributes + ?Sized> $fields for &&&&Wrap<'_, T> {}
 
         pub trait $native {
             #[inline]
@@ -244,7 +252,7 @@ macro_rules! attribute_kinds {
                 NativeTag
             }
         }
-        impl<T: NativeValue + ?Sized> $native for &&Wrap<'_, T> {}
+        impl<T: NativeValue + ?Sized> $native for &&&Wrap<'_, T> {}
 
         pub trait $json {
             #[inline]
@@ -255,7 +263,18 @@ macro_rules! attribute_kinds {
                 JsonTag
             }
         }
-        impl<T: Serialize + ?Sized> $json for &Wrap<'_, T> {}
+        impl<T: Serialize + ?Sized> $json for &&Wrap<'_, T> {}
+
+        pub trait $display {
+            #[inline]
+            fn $method(self) -> DisplayTextTag
+            where
+                Self: Sized,
+            {
+                DisplayTextTag
+            }
+        }
+        impl<T: fmt::Display + ?Sized> $display for &Wrap<'_, T> {}
 
         pub trait $last {
             #[inline]
@@ -270,8 +289,8 @@ macro_rules! attribute_kinds {
     };
 }
 
-attribute_kinds!(__bud_attr_kind, AttrFieldsKind, AttrNativeKind, AttrJsonKind, AttrOtherKind => UnsupportedTag);
-attribute_kinds!(__bud_arg_kind, ArgFieldsKind, ArgNativeKind, ArgJsonKind, ArgOtherKind => SkipTag);
+attribute_kinds!(__bud_attr_kind, AttrFieldsKind, AttrNativeKind, AttrJsonKind, AttrDisplayKind, AttrOtherKind => UnsupportedTag);
+attribute_kinds!(__bud_arg_kind, ArgFieldsKind, ArgNativeKind, ArgJsonKind, ArgDisplayKind, ArgOtherKind => SkipTag);
 
 // ---- message formatting ----
 
@@ -465,10 +484,10 @@ pub fn set_error_status(span: &mut BudSpan) {
 /// All kind traits, for `use … ::kinds::*` in expansions.
 pub mod kinds {
     pub use super::{
-        ArgFieldsKind as _, ArgJsonKind as _, ArgNativeKind as _, ArgOtherKind as _, AttrFieldsKind as _,
-        AttrJsonKind as _, AttrNativeKind as _, AttrOtherKind as _, DebugErrorKind as _, DisplayErrorKind as _,
-        DynErrorKind as _, LinkTarget as _, OpaqueErrorKind as _, ParentContext as _, PlainKind as _, ResultKind as _,
-        ShowDisplayKind as _, ShowFieldsKind as _, ShowJsonKind as _, ShowNativeKind as _, ShowOtherKind as _,
-        StdErrorKind as _,
+        ArgDisplayKind as _, ArgFieldsKind as _, ArgJsonKind as _, ArgNativeKind as _, ArgOtherKind as _,
+        AttrDisplayKind as _, AttrFieldsKind as _, AttrJsonKind as _, AttrNativeKind as _, AttrOtherKind as _,
+        DebugErrorKind as _, DisplayErrorKind as _, DynErrorKind as _, LinkTarget as _, OpaqueErrorKind as _,
+        ParentContext as _, PlainKind as _, ResultKind as _, ShowDisplayKind as _, ShowFieldsKind as _,
+        ShowJsonKind as _, ShowNativeKind as _, ShowOtherKind as _, StdErrorKind as _,
     };
 }

@@ -218,3 +218,28 @@ fn question_mark_works_inside_arguments() {
     assert_eq!(parse("12").ok(), Some(12));
     assert!(parse("x").is_err());
 }
+
+struct Address(&'static str);
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "tcp://{}", self.0)
+    }
+}
+
+#[test]
+fn display_only_values_are_recorded_as_their_text() {
+    let capture = testing::capture();
+    let peer = Address("10.0.0.7:9000");
+    let err = std::io::Error::other("connection reset");
+    capture.run(|| bud_warn!("lost {peer}: {err}", upstream = Address("10.0.0.8:80")));
+    capture.assert_has_span(
+        "lost {peer}: {err}",
+        &[
+            KeyValue::new("budobserve_msg", "lost tcp://10.0.0.7:9000: connection reset"),
+            KeyValue::new("peer", "tcp://10.0.0.7:9000"),
+            KeyValue::new("err", "connection reset"),
+            KeyValue::new("upstream", "tcp://10.0.0.8:80"),
+        ],
+    );
+}
