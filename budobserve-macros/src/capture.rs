@@ -188,3 +188,29 @@ fn field_tokens(fields: &[String], span: Span) -> TokenStream {
 pub(crate) fn expr_tokens(expr: &Expr) -> TokenStream {
     quote!(#expr)
 }
+
+/// `let <binding>: &'static Callsite = …;` — the static sits in a block of its own, where no user expression can
+/// name it (items are not hygienic).
+pub(crate) fn callsite(
+    binding: &Ident,
+    template: &TokenStream,
+    name: &TokenStream,
+    line: &TokenStream,
+    function: &TokenStream,
+    tags: &[LitStr],
+) -> TokenStream {
+    quote! {
+        let #binding: &'static ::budobserve::__private::Callsite = {
+            static CALLSITE: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
+                template: #template,
+                name: #name,
+                file: ::core::file!(),
+                line: #line,
+                module_path: ::core::module_path!(),
+                function: #function,
+                tags: &[#(#tags),*],
+            };
+            &CALLSITE
+        };
+    }
+}

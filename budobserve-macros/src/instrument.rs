@@ -243,24 +243,20 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
     let tags = &args.tags;
     let new_trace = args.new_trace.then(|| quote!(.new_trace()));
     let line = quote_spanned!(function.sig.ident.span()=> ::core::line!());
+    let callsite_block = capture::callsite(
+        &callsite,
+        &template_tokens,
+        &span_name,
+        &line,
+        &quote!(::core::option::Option::Some(#fn_name)),
+        tags,
+    );
 
     let start_span = quote! {
         let #span = {
             #[allow(unused_imports)]
             use ::budobserve::__private::kinds::*;
-            let #callsite: &'static ::budobserve::__private::Callsite = {
-                // An item inside its own block: user code in the arguments cannot name it.
-                static CALLSITE: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
-                template: #template_tokens,
-                name: #span_name,
-                file: ::core::file!(),
-                line: #line,
-                module_path: ::core::module_path!(),
-                function: ::core::option::Option::Some(#fn_name),
-                tags: &[#(#tags),*],
-            };
-                &CALLSITE
-            };
+            #callsite_block
             let #obs = ::budobserve::__private::current();
             let #level = ::budobserve::Level::#level_variant;
             if #obs.__enabled(#level) {

@@ -355,9 +355,18 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
     });
     let Captured { bindings, message, attributes, count } = captured;
     let count = count + 4;
+    let callsite_block = capture::callsite(
+        &callsite,
+        &quote!(#template_literal),
+        &span_name,
+        &quote!(::core::line!()),
+        &quote!(::core::option::Option::None),
+        tags,
+    );
 
-    let finish = match kind {
-        Kind::Span => quote!(.start()),
+    // The error of `bud_exception!` is evaluated first, inside the level check like every argument.
+    let (error_binding, finish) = match kind {
+        Kind::Span => (TokenStream::new(), quote!(.start())),
         Kind::Exception => {
             let error = internal("__bud_error");
             let span = internal("__bud_span");
@@ -366,38 +375,15 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
             let record = quote_spanned!(error_span=>
                 (&&&&::budobserve::__private::Wrap(#error)).__bud_error_kind().record(#span, #error)
             );
-            return Ok(quote! {{
-                #[allow(unused_imports)]
-                use ::budobserve::__private::kinds::*;
-                let #callsite: &'static ::budobserve::__private::Callsite = {
-                // An item inside its own block: user code in the arguments cannot name it.
-                static CALLSITE: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
-                    template: #template_literal,
-                    name: #span_name,
-                    file: ::core::file!(),
-                    line: ::core::line!(),
-                    module_path: ::core::module_path!(),
-                    function: ::core::option::Option::None,
-                    tags: &[#(#tags),*],
-                };
-                &CALLSITE
-            };
-                #instance
-                let #level = #level_expr;
-                if #obs.__enabled(#level) {
-                    let #error = &(#expr);
-                    #bindings
-                    let mut #list = ::budobserve::__private::AttributeList::with_capacity(#count);
-                    #attributes
-                    #obs.__options(#callsite, #level, #message, #list) #parent
-                        .log_with(|#span| {
-                            #[allow(clippy::needless_borrow)]
-                            #record;
-                        });
-                }
-            }});
+            (
+                quote!(let #error = &(#expr);),
+                quote!(.log_with(|#span| {
+                    #[allow(clippy::needless_borrow)]
+                    #record;
+                })),
+            )
         }
-        _ => quote!(.log()),
+        _ => (TokenStream::new(), quote!(.log())),
     };
     let disabled = match kind {
         Kind::Span => quote!(else { ::budobserve::__private::disabled_span() }),
@@ -406,22 +392,11 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
     Ok(quote! {{
         #[allow(unused_imports)]
         use ::budobserve::__private::kinds::*;
-        let #callsite: &'static ::budobserve::__private::Callsite = {
-                // An item inside its own block: user code in the arguments cannot name it.
-                static CALLSITE: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
-            template: #template_literal,
-            name: #span_name,
-            file: ::core::file!(),
-            line: ::core::line!(),
-            module_path: ::core::module_path!(),
-            function: ::core::option::Option::None,
-            tags: &[#(#tags),*],
-        };
-                &CALLSITE
-            };
+        #callsite_block
         #instance
         let #level: ::budobserve::Level = #level_expr;
         if #obs.__enabled(#level) {
+            #error_binding
             #bindings
             let mut #list = ::budobserve::__private::AttributeList::with_capacity(#count);
             #attributes

@@ -62,7 +62,7 @@ pub use instance::{WithInstance, current, global, with_current, with_instance, w
 pub use level::{Level, ParseLevelError, SpanType};
 pub use observe::{BudObserve, LifecycleError, Settings, ShutdownGuard, SpanOptions};
 pub use providers::{ProxyLoggerProvider, ProxyMeterProvider, ProxyTracer, ProxyTracerProvider};
-pub use span::{BudSpan, Entered, EnteredSpan, Instrument, Instrumented};
+pub use span::{BudSpan, Completion, Entered, EnteredSpan, Instrument, Instrumented, InstrumentedFn, NoCompletion};
 
 pub use opentelemetry;
 pub use opentelemetry::KeyValue;

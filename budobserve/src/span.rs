@@ -366,57 +366,37 @@ impl fmt::Debug for Entered<'_> {
 pub trait Instrument: Future + Sized {
     /// Wraps this future so that `span` is current whenever it is polled.
     fn instrument(self, span: BudSpan) -> Instrumented<Self> {
-        let context = span.context();
-        Instrumented { future: self, span: Some(span), context }
+        instrumented(self, span, NoCompletion)
     }
 }
 
 impl<F: Future> Instrument for F {}
 
-pin_project_lite::pin_project! {
-    /// A future with its span (see [`Instrument`]).
-    pub struct Instrumented<F> {
-        #[pin]
-        future: F,
-        span: Option<BudSpan>,
-        context: Context,
-    }
+/// What an instrumented future does with its span and output when it completes, before the span ends.
+pub trait Completion<T> {
+    /// Records what it needs of `output` on `span`.
+    fn complete(self, span: &mut BudSpan, output: &T);
 }
 
-impl<F> Instrumented<F> {
-    /// The span this future carries (`None` once the future has completed).
-    pub fn span_mut(self: Pin<&mut Self>) -> Option<&mut BudSpan> {
-        self.project().span.as_mut()
-    }
+/// Records nothing (plain [`Instrument::instrument`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCompletion;
+
+impl<T> Completion<T> for NoCompletion {
+    #[inline]
+    fn complete(self, _span: &mut BudSpan, _output: &T) {}
 }
 
-impl<F: Future> Future for Instrumented<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let _current = this.context.clone().attach();
-        // Executors such as tokio catch a task's panic before dropping it, so the span must see the panic here.
-        let guard = PanicGuard { span: this.span };
-        let poll = this.future.poll(cx);
-        if poll.is_ready() {
-            // The span ends when its future completes, not when the wrapper is dropped.
-            drop(guard.span.take());
-        }
-        poll
-    }
-}
-
-impl<F> fmt::Debug for Instrumented<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Instrumented").field("span", &self.span).finish_non_exhaustive()
+impl<T, C: FnOnce(&mut BudSpan, &T)> Completion<T> for C {
+    #[inline]
+    fn complete(self, span: &mut BudSpan, output: &T) {
+        self(span, output);
     }
 }
 
 pin_project_lite::pin_project! {
-    /// The future of an instrumented `async fn` (see `#[budobserve::instrument]`): like [`Instrumented`], and when
-    /// the future completes, `on_complete` sees the span and the output (to record an error or the return value)
-    /// before the span ends.
+    /// A future with its span (see [`Instrument`]; `#[budobserve::instrument]` on an `async fn` also records the
+    /// function's result through `C`).
     pub struct InstrumentedFn<F, C> {
         #[pin]
         future: F,
@@ -426,6 +406,14 @@ pin_project_lite::pin_project! {
     }
 }
 
+/// A future with its span, as returned by [`Instrument::instrument`].
+pub type Instrumented<F> = InstrumentedFn<F, NoCompletion>;
+
+fn instrumented<F, C>(future: F, span: BudSpan, on_complete: C) -> InstrumentedFn<F, C> {
+    let context = span.context();
+    InstrumentedFn { future, span: Some(span), context, on_complete: Some(on_complete) }
+}
+
 /// Wraps the future of an instrumented function.
 #[doc(hidden)]
 pub fn instrument_fn<F, C>(future: F, span: BudSpan, on_complete: C) -> InstrumentedFn<F, C>
@@ -433,28 +421,36 @@ where
     F: Future,
     C: FnOnce(&mut BudSpan, &F::Output),
 {
-    let context = span.context();
-    InstrumentedFn { future, span: Some(span), context, on_complete: Some(on_complete) }
+    instrumented(future, span, on_complete)
+}
+
+impl<F, C> InstrumentedFn<F, C> {
+    /// The span this future carries (`None` once the future has completed).
+    pub fn span_mut(self: Pin<&mut Self>) -> Option<&mut BudSpan> {
+        self.project().span.as_mut()
+    }
 }
 
 impl<F, C> Future for InstrumentedFn<F, C>
 where
     F: Future,
-    C: FnOnce(&mut BudSpan, &F::Output),
+    C: Completion<F::Output>,
 {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
         let _current = this.context.clone().attach();
+        // Executors such as tokio catch a task's panic before dropping it, so the span must see the panic here.
         let guard = PanicGuard { span: this.span };
         let poll = this.future.poll(cx);
         if let Poll::Ready(output) = &poll
             && let Some(mut span) = guard.span.take()
         {
             if let Some(on_complete) = this.on_complete.take() {
-                on_complete(&mut span, output);
+                on_complete.complete(&mut span, output);
             }
+            // The span ends when its future completes, not when the wrapper is dropped.
             drop(span);
         }
         poll
@@ -463,7 +459,7 @@ where
 
 impl<F, C> fmt::Debug for InstrumentedFn<F, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InstrumentedFn").field("span", &self.span).finish_non_exhaustive()
+        f.debug_struct("Instrumented").field("span", &self.span).finish_non_exhaustive()
     }
 }
 

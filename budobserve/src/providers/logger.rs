@@ -1,46 +1,21 @@
 //! The proxy logger provider.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use arc_swap::ArcSwapOption;
 use opentelemetry::logs::{AnyValue, LogRecord, LoggerProvider, Severity};
 use opentelemetry::{InstrumentationScope, Key, SpanId, TraceFlags, TraceId};
 use opentelemetry_sdk::logs::{SdkLogger, SdkLoggerProvider};
 
-use super::{WeakList, lock};
+use super::registry::{Registry, Slot};
 
 /// A logger provider that forwards to a swappable [`SdkLoggerProvider`], for the OpenTelemetry logs signal (the
 /// `log`/`tracing` appenders and OTLP logs). BudObserve's own logs are spans and do not go through it.
 #[derive(Clone, Default)]
 pub struct ProxyLoggerProvider {
-    shared: Arc<Mutex<LoggerProviderState>>,
-}
-
-#[derive(Default)]
-struct LoggerProviderState {
-    provider: Option<SdkLoggerProvider>,
-    suppressed: HashSet<Cow<'static, str>>,
-    slots: WeakList<LoggerSlot>,
-}
-
-impl LoggerProviderState {
-    fn sdk_logger_for(&self, scope: &InstrumentationScope) -> Option<Arc<SdkLogger>> {
-        if self.suppressed.contains(scope.name()) {
-            return None;
-        }
-        let provider = self.provider.as_ref()?;
-        Some(Arc::new(provider.logger_with_scope(scope.clone())))
-    }
-
-    fn repoint_all(&self) {
-        for slot in self.slots.live() {
-            slot.current.store(self.sdk_logger_for(&slot.scope));
-        }
-    }
+    registry: Registry<SdkLoggerProvider>,
 }
 
 impl ProxyLoggerProvider {
@@ -51,15 +26,12 @@ impl ProxyLoggerProvider {
 
     /// Points every logger handed out so far, and later, at `provider` (or at nothing). Returns the one it replaces.
     pub fn set_provider(&self, provider: Option<SdkLoggerProvider>) -> Option<SdkLoggerProvider> {
-        let mut state = lock(&self.shared);
-        let previous = std::mem::replace(&mut state.provider, provider);
-        state.repoint_all();
-        previous
+        self.registry.set_provider(provider)
     }
 
     /// The SDK provider records go to now, if any.
     pub fn provider(&self) -> Option<SdkLoggerProvider> {
-        lock(&self.shared).provider.clone()
+        self.registry.provider()
     }
 
     /// Silences the named instrumentation scopes (adds to those suppressed before).
@@ -68,19 +40,13 @@ impl ProxyLoggerProvider {
         I: IntoIterator<Item = S>,
         S: Into<Cow<'static, str>>,
     {
-        let mut state = lock(&self.shared);
-        state.suppressed.extend(scopes.into_iter().map(Into::into));
-        state.repoint_all();
+        self.registry.suppress_scopes(scopes);
     }
 }
 
 impl fmt::Debug for ProxyLoggerProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = lock(&self.shared);
-        f.debug_struct("ProxyLoggerProvider")
-            .field("has_provider", &state.provider.is_some())
-            .field("suppressed", &state.suppressed)
-            .finish()
+        self.registry.debug("ProxyLoggerProvider", f)
     }
 }
 
@@ -88,22 +54,14 @@ impl LoggerProvider for ProxyLoggerProvider {
     type Logger = ProxyLogger;
 
     fn logger_with_scope(&self, scope: InstrumentationScope) -> ProxyLogger {
-        let mut state = lock(&self.shared);
-        let slot = Arc::new(LoggerSlot { current: ArcSwapOption::new(state.sdk_logger_for(&scope)), scope });
-        state.slots.push(Arc::downgrade(&slot));
-        ProxyLogger { slot }
+        ProxyLogger { slot: self.registry.slot(scope) }
     }
-}
-
-struct LoggerSlot {
-    scope: InstrumentationScope,
-    current: ArcSwapOption<SdkLogger>,
 }
 
 /// A logger from a [`ProxyLoggerProvider`].
 #[derive(Clone)]
 pub struct ProxyLogger {
-    slot: Arc<LoggerSlot>,
+    slot: Arc<Slot<SdkLogger>>,
 }
 
 impl fmt::Debug for ProxyLogger {

@@ -8,6 +8,7 @@
 
 mod logger;
 mod meter;
+mod registry;
 mod tracer;
 
 pub use logger::{ProxyLogRecord, ProxyLogger, ProxyLoggerProvider};

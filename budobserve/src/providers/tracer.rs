@@ -1,17 +1,15 @@
 //! The proxy tracer provider.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use arc_swap::ArcSwapOption;
 use opentelemetry::trace::{SpanBuilder, SpanContext, Status, TraceContextExt as _, Tracer as _, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use super::{WeakList, lock};
+use super::registry::{Registry, Slot};
 
 /// A tracer provider that forwards to a swappable [`SdkTracerProvider`].
 ///
@@ -19,30 +17,7 @@ use super::{WeakList, lock};
 /// propagation works and nothing is recorded. Cloning is cheap; clones share the state.
 #[derive(Clone, Default)]
 pub struct ProxyTracerProvider {
-    shared: Arc<Mutex<TracerProviderState>>,
-}
-
-#[derive(Default)]
-struct TracerProviderState {
-    provider: Option<SdkTracerProvider>,
-    suppressed: HashSet<Cow<'static, str>>,
-    slots: WeakList<TracerSlot>,
-}
-
-impl TracerProviderState {
-    fn sdk_tracer_for(&self, scope: &InstrumentationScope) -> Option<Arc<SdkTracer>> {
-        if self.suppressed.contains(scope.name()) {
-            return None;
-        }
-        let provider = self.provider.as_ref()?;
-        Some(Arc::new(provider.tracer_with_scope(scope.clone())))
-    }
-
-    fn repoint_all(&self) {
-        for slot in self.slots.live() {
-            slot.current.store(self.sdk_tracer_for(&slot.scope));
-        }
-    }
+    registry: Registry<SdkTracerProvider>,
 }
 
 impl ProxyTracerProvider {
@@ -54,15 +29,12 @@ impl ProxyTracerProvider {
     /// Points every tracer handed out so far, and every one handed out later, at `provider` (or at nothing with
     /// `None`). Returns the provider it replaces; shutting that one down is the caller's choice.
     pub fn set_provider(&self, provider: Option<SdkTracerProvider>) -> Option<SdkTracerProvider> {
-        let mut state = lock(&self.shared);
-        let previous = std::mem::replace(&mut state.provider, provider);
-        state.repoint_all();
-        previous
+        self.registry.set_provider(provider)
     }
 
     /// The SDK provider spans go to now, if any.
     pub fn provider(&self) -> Option<SdkTracerProvider> {
-        lock(&self.shared).provider.clone()
+        self.registry.provider()
     }
 
     /// Silences the named instrumentation scopes: their tracers make non-recording spans from now on (their children
@@ -72,24 +44,18 @@ impl ProxyTracerProvider {
         I: IntoIterator<Item = S>,
         S: Into<Cow<'static, str>>,
     {
-        let mut state = lock(&self.shared);
-        state.suppressed.extend(scopes.into_iter().map(Into::into));
-        state.repoint_all();
+        self.registry.suppress_scopes(scopes);
     }
 
     /// Whether spans of the named scope are suppressed.
     pub fn is_suppressed(&self, scope: &str) -> bool {
-        lock(&self.shared).suppressed.contains(scope)
+        self.registry.is_suppressed(scope)
     }
 }
 
 impl fmt::Debug for ProxyTracerProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = lock(&self.shared);
-        f.debug_struct("ProxyTracerProvider")
-            .field("has_provider", &state.provider.is_some())
-            .field("suppressed", &state.suppressed)
-            .finish()
+        self.registry.debug("ProxyTracerProvider", f)
     }
 }
 
@@ -97,22 +63,14 @@ impl TracerProvider for ProxyTracerProvider {
     type Tracer = ProxyTracer;
 
     fn tracer_with_scope(&self, scope: InstrumentationScope) -> ProxyTracer {
-        let mut state = lock(&self.shared);
-        let slot = Arc::new(TracerSlot { current: ArcSwapOption::new(state.sdk_tracer_for(&scope)), scope });
-        state.slots.push(Arc::downgrade(&slot));
-        ProxyTracer { slot }
+        ProxyTracer { slot: self.registry.slot(scope) }
     }
-}
-
-struct TracerSlot {
-    scope: InstrumentationScope,
-    current: ArcSwapOption<SdkTracer>,
 }
 
 /// A tracer from a [`ProxyTracerProvider`]. Cloning is cheap.
 #[derive(Clone)]
 pub struct ProxyTracer {
-    slot: Arc<TracerSlot>,
+    slot: Arc<Slot<SdkTracer>>,
 }
 
 impl fmt::Debug for ProxyTracer {
