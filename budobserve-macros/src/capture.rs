@@ -18,6 +18,8 @@ pub(crate) struct NamedArg {
     pub(crate) name: String,
     pub(crate) name_span: Span,
     pub(crate) expr: TokenStream,
+    /// The value when it is a string literal: recorded as a static string, without a copy.
+    pub(crate) literal: Option<LitStr>,
 }
 
 /// A value recorded as an attribute though not in the template (an extracted function argument).
@@ -33,7 +35,7 @@ pub(crate) struct ExtraValue {
 pub(crate) struct Captured {
     /// `let` statements binding every value.
     pub(crate) bindings: TokenStream,
-    /// An expression of type `String`.
+    /// An expression of type `Cow<'static, str>`.
     pub(crate) message: TokenStream,
     /// Statements adding attributes to the list bound to `list`.
     pub(crate) attributes: TokenStream,
@@ -112,9 +114,11 @@ pub(crate) fn capture(
 
         if recorded.insert(key.clone()) {
             count += 1;
-            attributes.extend(match hole.trait_kind {
-                FmtTrait::Debug => quote_spanned!(hole.span=> #list.push_debug(#key, #binding);),
-                FmtTrait::Display | FmtTrait::Other => record_strict(&binding, &key, list, hole.span),
+            let literal = named_index(&key).and_then(|i| named[i].literal.as_ref());
+            attributes.extend(match (hole.trait_kind, literal) {
+                (FmtTrait::Debug, _) => quote_spanned!(hole.span=> #list.push_debug(#key, #binding);),
+                (_, Some(literal)) => quote!(#list.push_static(#key, #literal);),
+                (FmtTrait::Display | FmtTrait::Other, None) => record_strict(&binding, &key, list, hole.span),
             });
         }
     }
@@ -127,7 +131,11 @@ pub(crate) fn capture(
             continue;
         }
         count += 1;
-        attributes.extend(record_strict(binding, &arg.name, list, arg.name_span));
+        let key = &arg.name;
+        attributes.extend(match &arg.literal {
+            Some(literal) => quote!(#list.push_static(#key, #literal);),
+            None => record_strict(binding, key, list, arg.name_span),
+        });
     }
 
     for (i, extra) in extras.iter().enumerate() {
@@ -149,8 +157,14 @@ pub(crate) fn capture(
         });
     }
 
-    let format_string = LitStr::new(&template.format_string, literal.span());
-    let message = quote!(::std::format!(#format_string #(, #format_args)*));
+    // A `Cow<'static, str>`: a template with nothing to format is its own message, with no allocation.
+    let message = if template.holes.is_empty() {
+        let text = LitStr::new(&template.format_string.replace("{{", "{").replace("}}", "}"), literal.span());
+        quote!(::std::borrow::Cow::<'static, str>::Borrowed(#text))
+    } else {
+        let format_string = LitStr::new(&template.format_string, literal.span());
+        quote!(::std::borrow::Cow::<'static, str>::Owned(::std::format!(#format_string #(, #format_args)*)))
+    };
     Captured { bindings, message, attributes, count }
 }
 

@@ -228,9 +228,8 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
     let message = if args.msg_template.is_some() {
         captured_message(&literal, &template)
     } else {
-        quote!(::std::string::String::from(#template_tokens))
+        quote!(::std::borrow::Cow::Borrowed(#template_tokens))
     };
-    let count = count + 5;
     let obs = internal("__bud_obs");
     let level = internal("__bud_level");
     let callsite = internal("__bud_callsite");
@@ -241,7 +240,7 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
         None => quote!(::core::option::Option::None),
     };
     let tags = &args.tags;
-    let new_trace = args.new_trace.then(|| quote!(.new_trace()));
+    let new_trace = args.new_trace;
     let line = quote_spanned!(function.sig.ident.span()=> ::core::line!());
     let callsite_block = capture::callsite(
         &callsite,
@@ -261,9 +260,9 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
             let #level = ::budobserve::Level::#level_variant;
             if #obs.__enabled(#level) {
                 #bindings
-                let mut #list = ::budobserve::__private::AttributeList::with_capacity(#count);
+                let mut #list = ::budobserve::AttributeList::for_span(#count);
                 #attributes
-                #obs.__options(#callsite, #level, #message, #list) #new_trace .start()
+                #obs.__span(#callsite, #level, #message, #list, #new_trace)
             } else {
                 ::budobserve::__private::disabled_span()
             }

@@ -108,3 +108,14 @@ pub fn derive_bud_attributes(input: TokenStream) -> TokenStream {
         Err(err) => err.to_compile_error().into(),
     }
 }
+
+/// Formats a template exactly as the log macros format their message, and returns the `String`. Not part of the
+/// API: it exists so that formatting can be measured and tested alone.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __bud_format(input: TokenStream) -> TokenStream {
+    match log::parse_input(input, Kind::Log("Info")) {
+        Ok(parsed) => log::expand_format(parsed).into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}

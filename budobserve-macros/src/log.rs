@@ -185,10 +185,15 @@ impl LogInput {
                         ));
                     }
                     let expr: Expr = input.parse()?;
+                    let literal = match &expr {
+                        Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(literal), .. }) => Some(literal.clone()),
+                        _ => None,
+                    };
                     args.push(NamedArg {
                         name: name_string,
                         name_span: name.span(),
                         expr: capture::expr_tokens(&expr),
+                        literal,
                     });
                 }
             } else {
@@ -205,7 +210,7 @@ impl LogInput {
                         format!("duplicate argument `{name}`: each value can be given once"),
                     ));
                 }
-                args.push(NamedArg { name, name_span: expr.span(), expr: capture::expr_tokens(&expr) });
+                args.push(NamedArg { name, name_span: expr.span(), expr: capture::expr_tokens(&expr), literal: None });
             }
         }
         Ok(LogInput { instance, level, error, template, parsed, args, options })
@@ -354,7 +359,6 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
         )
     });
     let Captured { bindings, message, attributes, count } = captured;
-    let count = count + 4;
     let callsite_block = capture::callsite(
         &callsite,
         &quote!(#template_literal),
@@ -365,11 +369,10 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
     );
 
     // The error of `bud_exception!` is evaluated first, inside the level check like every argument.
-    let (error_binding, finish) = match kind {
-        Kind::Span => (TokenStream::new(), quote!(.start())),
+    let span = internal("__bud_span");
+    let (error_binding, record) = match kind {
         Kind::Exception => {
             let error = internal("__bud_error");
-            let span = internal("__bud_span");
             let expr = input.error.as_ref().map(ToTokens::to_token_stream).unwrap_or_default();
             let error_span = input.error.as_ref().map_or_else(Span::call_site, Spanned::span);
             let record = quote_spanned!(error_span=>
@@ -377,13 +380,21 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
             );
             (
                 quote!(let #error = &(#expr);),
-                quote!(.log_with(|#span| {
+                quote!(|#span: &mut ::budobserve::BudSpan| {
                     #[allow(clippy::needless_borrow)]
                     #record;
-                })),
+                }),
             )
         }
-        _ => (TokenStream::new(), quote!(.log())),
+        _ => (TokenStream::new(), quote!(|_: &mut ::budobserve::BudSpan| {})),
+    };
+    let has_options = input.options.parent.is_some() || !input.options.links.is_empty();
+    // Without `_parent`/`_links`, straight to the span; with them, through the options builder.
+    let start = match (kind, has_options) {
+        (Kind::Span, false) => quote!(#obs.__span(#callsite, #level, #message, #list, false)),
+        (Kind::Span, true) => quote!(#obs.__options(#callsite, #level, #message, #list) #parent #(#links)* .start()),
+        (_, false) => quote!(#obs.__log(#callsite, #level, #message, #list, #record)),
+        (_, true) => quote!(#obs.__options(#callsite, #level, #message, #list) #parent .log_with(#record)),
     };
     let disabled = match kind {
         Kind::Span => quote!(else { ::budobserve::__private::disabled_span() }),
@@ -398,14 +409,26 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
         if #obs.__enabled(#level) {
             #error_binding
             #bindings
-            let mut #list = ::budobserve::__private::AttributeList::with_capacity(#count);
+            let mut #list = ::budobserve::AttributeList::for_span(#count);
             #attributes
-            #obs.__options(#callsite, #level, #message, #list) #parent #(#links)* #finish
+            #start
         } #disabled
     }})
 }
 
 use capture::Captured;
+
+/// `__bud_format!`: the message alone, as the log macros format it (for benchmarks and tests of formatting).
+pub(crate) fn expand_format(input: LogInput) -> TokenStream {
+    let list = internal("__bud_unused");
+    let Captured { bindings, message, .. } = capture::capture(&input.template, &input.parsed, &input.args, &[], &list);
+    quote! {{
+        #[allow(unused_imports)]
+        use ::budobserve::__private::kinds::*;
+        #bindings
+        #message
+    }}
+}
 
 /// Parses with the kind known (syn's `Parse` has no context).
 pub(crate) fn parse_input(tokens: proc_macro::TokenStream, kind: Kind) -> syn::Result<LogInput> {

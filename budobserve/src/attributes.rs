@@ -208,10 +208,25 @@ impl AttributeList {
         AttributeList { values: Vec::with_capacity(capacity), schema: None }
     }
 
+    /// The list of a span or log: room for `values` recorded values and for what every span adds (code location,
+    /// schema, BudObserve's own attributes), so that the span is started with this one vector.
+    #[doc(hidden)]
+    #[inline]
+    pub fn for_span(values: usize) -> AttributeList {
+        const ADDED: usize = 4 /* code.* */ + 1 /* schema */;
+        AttributeList::with_capacity(values + ADDED + crate::observe::INTERNAL_ATTRIBUTES)
+    }
+
     /// Adds a value.
     #[inline]
     pub fn push(&mut self, key: &'static str, value: Value) {
         self.values.push(KeyValue::new(key, value));
+    }
+
+    /// Adds a static string (no copy).
+    #[inline]
+    pub fn push_static(&mut self, key: &'static str, value: &'static str) {
+        self.push(key, Value::String(StringValue::from(value)));
     }
 
     /// Adds a value unless it is `None`.
@@ -277,6 +292,7 @@ impl AttributeList {
     }
 
     /// The attributes, followed by `budobserve_json_schema` when any value was recorded as JSON.
+    #[inline]
     pub fn into_values(mut self) -> Vec<KeyValue> {
         if let Some(properties) = self.schema.take() {
             let schema = serde_json::json!({ "type": "object", "properties": properties });

@@ -52,6 +52,8 @@ use std::borrow::Cow;
 use std::error::Error;
 
 pub use attributes::{AttributeList, BudAttributes, NativeValue};
+#[doc(hidden)]
+pub use budobserve_macros::__bud_format;
 pub use budobserve_macros::{
     BudAttributes, bud_debug, bud_error, bud_exception, bud_fatal, bud_info, bud_log, bud_notice, bud_span, bud_trace,
     bud_warn, instrument,

@@ -115,7 +115,7 @@ pub struct LifecycleError {
 
 /// Where a span's parent comes from.
 #[derive(Clone, Debug, Default)]
-enum Parent {
+pub(crate) enum Parent {
     /// The current context of this thread.
     #[default]
     Current,
@@ -125,13 +125,58 @@ enum Parent {
     Root,
 }
 
+/// How many attributes BudObserve adds to every span and log (type, level, template, message, tags), for capacity.
+pub(crate) const INTERNAL_ATTRIBUTES: usize = 5;
+
+/// What [`BudObserve::launch`] needs besides the attributes.
+pub(crate) struct Launch {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) template: Cow<'static, str>,
+    pub(crate) message: Cow<'static, str>,
+    pub(crate) level: Level,
+    pub(crate) span_type: SpanType,
+    pub(crate) tags: Tags,
+    pub(crate) kind: SpanKind,
+}
+
+/// Tags of one span or log, besides the handle's.
+pub(crate) enum Tags {
+    Static(&'static [&'static str]),
+    Owned(Vec<Cow<'static, str>>),
+}
+
+/// A string value without the generic conversion's detour (the hot path builds two per span).
+#[inline]
+fn cow_string(text: Cow<'static, str>) -> StringValue {
+    match text {
+        Cow::Borrowed(text) => StringValue::from(text),
+        Cow::Owned(text) => StringValue::from(text),
+    }
+}
+
+/// The parent and links of a span that starts a new trace: no parent, a link to the current span if any.
+pub(crate) fn new_trace_parent() -> (Parent, Vec<Link>) {
+    let current = Context::map_current(|cx| cx.span().span_context().clone());
+    let links = if current.is_valid() { vec![Link::with_context(current)] } else { Vec::new() };
+    (Parent::Root, links)
+}
+
+/// A span that records nothing, with the context `parent` stands for.
+pub(crate) fn non_recording(parent: &Parent) -> BudSpan {
+    match parent {
+        Parent::Current => Context::map_current(BudSpan::non_recording),
+        Parent::Context(cx) => BudSpan::non_recording(cx),
+        Parent::Root => BudSpan::non_recording(&Context::new()),
+    }
+}
+
 /// A span or log to start: see [`BudObserve::span_builder`].
 #[must_use = "call `.start()` for a span or `.log()` for a log"]
 pub struct SpanOptions<'a> {
     observe: &'a BudObserve,
     template: Cow<'static, str>,
     name: Option<Cow<'static, str>>,
-    message: Option<String>,
+    message: Option<Cow<'static, str>>,
     level: Level,
     attributes: Vec<KeyValue>,
     tags: Vec<Cow<'static, str>>,
@@ -163,7 +208,7 @@ impl SpanOptions<'_> {
 
     /// The formatted message, when the caller has already formatted it (default: the template rendered with the
     /// attributes).
-    pub fn message(mut self, message: impl Into<String>) -> Self {
+    pub fn message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
         self.message = Some(message.into());
         self
     }
@@ -204,11 +249,9 @@ impl SpanOptions<'_> {
 
     /// Starts a new trace, linked to the current span if there is one.
     pub fn new_trace(mut self) -> Self {
-        let current = Context::map_current(|cx| cx.span().span_context().clone());
-        if current.is_valid() {
-            self.links.push(Link::with_context(current));
-        }
-        self.parent = Parent::Root;
+        let (parent, links) = new_trace_parent();
+        self.links.extend(links);
+        self.parent = parent;
         self
     }
 
@@ -423,13 +466,18 @@ impl BudObserve {
     /// Options for a span or log with this message template, for what the shorthand methods do not cover (name,
     /// parent, links, kind, new trace, pre-formatted message).
     pub fn span_builder(&self, template: impl Into<Cow<'static, str>>) -> SpanOptions<'_> {
+        self.options_with(template.into(), Vec::new())
+    }
+
+    /// Options with these attributes already collected (room is made for BudObserve's own when it starts).
+    pub(crate) fn options_with(&self, template: Cow<'static, str>, attributes: Vec<KeyValue>) -> SpanOptions<'_> {
         SpanOptions {
             observe: self,
-            template: template.into(),
+            template,
             name: None,
             message: None,
             level: Level::Info,
-            attributes: Vec::new(),
+            attributes,
             tags: Vec::new(),
             parent: Parent::Current,
             links: Vec::new(),
@@ -477,35 +525,58 @@ impl BudObserve {
             .log_with(|span| span.record_exception(error));
     }
 
-    /// The common path of every span and log.
+    /// The common path of the option-built spans and logs.
     fn start(&self, options: SpanOptions<'_>, span_type: SpanType) -> (BudSpan, SystemTime) {
+        let SpanOptions { template, name, message, level, attributes, tags, parent, links, kind, .. } = options;
+        if !self.is_enabled(level) || !self.handle.tracer.is_active() {
+            return (non_recording(&parent), SystemTime::UNIX_EPOCH);
+        }
+        let message = match message {
+            Some(message) => message,
+            None => Cow::Owned(template::render(&template, &attributes)),
+        };
+        let name = name.unwrap_or_else(|| template.clone());
+        let launch = Launch { name, template, message, level, span_type, tags: Tags::Owned(tags), kind };
+        self.launch(launch, attributes, parent, links)
+    }
+
+    /// Starts a span with `attributes` (the caller's), adding BudObserve's own after them. One vector goes from
+    /// the caller to the exporter.
+    #[inline]
+    pub(crate) fn launch(
+        &self,
+        launch: Launch,
+        mut attributes: Vec<KeyValue>,
+        parent: Parent,
+        links: Vec<Link>,
+    ) -> (BudSpan, SystemTime) {
+        let Launch { name, template, message, level, span_type, tags, kind } = launch;
+        // One `extend` from an array rather than four pushes: each pushed `KeyValue` is built on the stack and
+        // copied back with wider loads than the stores that built it, a store-forwarding stall per push.
+        attributes.extend([
+            KeyValue::new(constants::SPAN_TYPE, span_type.as_str()),
+            KeyValue::new(constants::LEVEL_NUM, i64::from(level.number())),
+            KeyValue::new(constants::MSG_TEMPLATE, Value::String(cow_string(template))),
+            KeyValue::new(constants::MSG, Value::String(cow_string(message))),
+        ]);
+        let no_tags = self.handle.tags.is_empty()
+            && match &tags {
+                Tags::Static(tags) => tags.is_empty(),
+                Tags::Owned(tags) => tags.is_empty(),
+            };
+        if !no_tags {
+            let tags = match tags {
+                Tags::Static(tags) => self.tags_value(tags.iter().map(|t| Cow::Borrowed(*t))),
+                Tags::Owned(tags) => self.tags_value(tags.into_iter()),
+            };
+            if let Some(tags) = tags {
+                attributes.push(KeyValue::new(constants::TAGS, tags));
+            }
+        }
         let clock = &self.instance.clock;
         let tracer = &self.handle.tracer;
-        if !self.is_enabled(options.level) || !tracer.is_active() {
-            let span = match &options.parent {
-                Parent::Current => Context::map_current(BudSpan::non_recording),
-                Parent::Context(cx) => BudSpan::non_recording(cx),
-                Parent::Root => BudSpan::non_recording(&Context::new()),
-            };
-            return (span, SystemTime::UNIX_EPOCH);
-        }
-        let SpanOptions {
-            template, name, message, level, attributes: user_attributes, tags, parent, links, kind, ..
-        } = options;
-        let message = message.unwrap_or_else(|| template::render(&template, &user_attributes));
-        let mut attributes = Vec::with_capacity(user_attributes.len() + 5);
-        // The level is second: `Pipeline::on_end` relies on it to replace it when the span's level changed.
-        attributes.push(KeyValue::new(constants::SPAN_TYPE, span_type.as_str()));
-        attributes.push(KeyValue::new(constants::LEVEL_NUM, i64::from(level.number())));
-        attributes.push(KeyValue::new(constants::MSG_TEMPLATE, template.clone()));
-        attributes.push(KeyValue::new(constants::MSG, message));
-        if let Some(tags) = self.tags_value(tags) {
-            attributes.push(KeyValue::new(constants::TAGS, tags));
-        }
-        attributes.extend(user_attributes);
-
         let now = clock.now();
-        let mut builder = SpanBuilder::from_name(name.unwrap_or(template));
+        let mut builder = SpanBuilder::from_name(name);
         builder.span_kind = Some(kind);
         builder.start_time = Some(now);
         builder.attributes = Some(attributes);
@@ -523,9 +594,9 @@ impl BudObserve {
     }
 
     /// The handle's tags followed by `extra`, without duplicates; `None` when there are none.
-    fn tags_value(&self, extra: Vec<Cow<'static, str>>) -> Option<Value> {
+    fn tags_value(&self, extra: impl ExactSizeIterator<Item = Cow<'static, str>>) -> Option<Value> {
         let own = &self.handle.tags;
-        if own.is_empty() && extra.is_empty() {
+        if own.is_empty() && extra.len() == 0 {
             return None;
         }
         let mut tags: Vec<StringValue> = Vec::with_capacity(own.len() + extra.len());

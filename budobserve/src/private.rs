@@ -6,11 +6,12 @@
 
 #![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 use std::ops::Deref;
 
-use opentelemetry::trace::{SpanContext, Status, TraceContextExt as _};
+use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue, Value};
 use serde::Serialize;
 
@@ -18,7 +19,8 @@ pub use crate::attributes::{AttributeList, BudAttributes, NativeValue, field_key
 use crate::constants;
 use crate::instance;
 use crate::level::Level;
-use crate::observe::{BudObserve, SpanOptions};
+use crate::level::SpanType;
+use crate::observe::{BudObserve, Launch, Parent, SpanOptions, Tags};
 use crate::span::{BudSpan, EnteredSpan};
 pub use crate::span::{InstrumentedFn, instrument_fn};
 
@@ -57,31 +59,28 @@ pub fn current() -> Current {
 }
 
 impl BudObserve {
-    /// Whether a log or span at `level` would be recorded (level, then whether anything is configured).
+    /// Whether a log or span at `level` would be recorded (level, then whether anything is configured): two
+    /// relaxed atomic loads.
     #[doc(hidden)]
     #[inline]
     pub fn __enabled(&self, level: Level) -> bool {
         self.is_enabled(level) && self.tracer().is_active()
     }
 
-    /// The options of a macro's log or span.
+    /// The options of a macro's log or span, when it has options (`_parent`, `_links`) the direct paths below do
+    /// not take.
     #[doc(hidden)]
     pub fn __options(
         &self,
         callsite: &'static Callsite,
         level: Level,
-        message: String,
+        message: Cow<'static, str>,
         attributes: AttributeList,
     ) -> SpanOptions<'_> {
-        let mut values = attributes.into_values();
-        values.reserve(4);
-        values.push(KeyValue::new(constants::CODE_FILEPATH, callsite.file));
-        values.push(KeyValue::new(constants::CODE_LINENO, i64::from(callsite.line)));
-        values.push(KeyValue::new(constants::CODE_NAMESPACE, callsite.module_path));
-        if let Some(function) = callsite.function {
-            values.push(KeyValue::new(constants::CODE_FUNCTION, function));
-        }
-        let mut options = self.span_builder(callsite.template).level(level).message(message).attributes(values);
+        let mut options = self
+            .options_with(Cow::Borrowed(callsite.template), callsite_values(callsite, attributes))
+            .level(level)
+            .message(message);
         if let Some(name) = callsite.name {
             options = options.name(name);
         }
@@ -90,6 +89,76 @@ impl BudObserve {
         }
         options
     }
+
+    /// `bud_span!` (and `#[instrument]`) without options: straight to the span.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __span(
+        &self,
+        callsite: &'static Callsite,
+        level: Level,
+        message: Cow<'static, str>,
+        attributes: AttributeList,
+        new_trace: bool,
+    ) -> BudSpan {
+        let (parent, links) =
+            if new_trace { crate::observe::new_trace_parent() } else { (Parent::Current, Vec::new()) };
+        let launch = callsite_launch(callsite, level, message, SpanType::Span);
+        self.launch(launch, callsite_values(callsite, attributes), parent, links).0
+    }
+
+    /// A log macro without options: straight to the log.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __log(
+        &self,
+        callsite: &'static Callsite,
+        level: Level,
+        message: Cow<'static, str>,
+        attributes: AttributeList,
+        record: impl FnOnce(&mut BudSpan),
+    ) {
+        let launch = callsite_launch(callsite, level, message, SpanType::Log);
+        let (mut span, at) = self.launch(launch, callsite_values(callsite, attributes), Parent::Current, Vec::new());
+        if span.is_recording() {
+            record(&mut span);
+        }
+        span.end_log(at);
+    }
+}
+
+/// What a macro's span or log is started with, besides its attributes.
+#[inline]
+fn callsite_launch(
+    callsite: &'static Callsite,
+    level: Level,
+    message: Cow<'static, str>,
+    span_type: SpanType,
+) -> Launch {
+    Launch {
+        name: Cow::Borrowed(callsite.name.unwrap_or(callsite.template)),
+        template: Cow::Borrowed(callsite.template),
+        message,
+        level,
+        span_type,
+        tags: Tags::Static(callsite.tags),
+        kind: SpanKind::Internal,
+    }
+}
+
+/// The recorded values followed by the callsite's code location (the list has room for it: `for_span`).
+#[inline]
+fn callsite_values(callsite: &'static Callsite, attributes: AttributeList) -> Vec<KeyValue> {
+    let mut values = attributes.into_values();
+    values.extend([
+        KeyValue::new(constants::CODE_FILEPATH, callsite.file),
+        KeyValue::new(constants::CODE_LINENO, i64::from(callsite.line)),
+        KeyValue::new(constants::CODE_NAMESPACE, callsite.module_path),
+    ]);
+    if let Some(function) = callsite.function {
+        values.push(KeyValue::new(constants::CODE_FUNCTION, function));
+    }
+    values
 }
 
 /// A span that records nothing, for a disabled `bud_span!`.

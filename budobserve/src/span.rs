@@ -38,6 +38,7 @@ pub struct BudSpan {
 
 impl BudSpan {
     /// Wraps a started span whose attributes hold `level` (as [`LEVEL_NUM`](constants::LEVEL_NUM), second).
+    #[inline(always)]
     pub(crate) fn new(span: ProxySpan, clock: Clock, level: Level) -> BudSpan {
         BudSpan { span, clock, level, written_level: level, panic_recorded: false }
     }

@@ -12,18 +12,17 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
 use crate::constants;
 
-/// Where BudObserve writes `budobserve_level_num` when a span starts.
-const LEVEL_INDEX: usize = 1;
-
 /// A span whose level changed after it started (`set_level`, an exception) gets the new level appended when it
 /// ends, as its last attribute; it replaces the one written at start, so exporters see one level. One comparison
-/// per span when nothing changed.
+/// per span when nothing changed (the level written at start is never last: the message follows it).
 fn replace_changed_level(attributes: &mut Vec<KeyValue>) {
-    let changed = attributes.len() > LEVEL_INDEX + 1
-        && attributes.last().is_some_and(|kv| kv.key.as_str() == constants::LEVEL_NUM)
-        && attributes[LEVEL_INDEX].key.as_str() == constants::LEVEL_NUM;
-    if changed {
-        attributes.swap_remove(LEVEL_INDEX);
+    let changed = attributes.last().is_some_and(|kv| kv.key.as_str() == constants::LEVEL_NUM);
+    if !changed {
+        return;
+    }
+    let last = attributes.len() - 1;
+    if let Some(first) = attributes[..last].iter().position(|kv| kv.key.as_str() == constants::LEVEL_NUM) {
+        attributes.swap_remove(first);
     }
 }
 

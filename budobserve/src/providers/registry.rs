@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
@@ -42,6 +43,15 @@ impl ScopedProvider for SdkLoggerProvider {
 pub(crate) struct Slot<T> {
     pub(crate) scope: InstrumentationScope,
     pub(crate) current: ArcSwapOption<T>,
+    /// Whether `current` is `Some`: one relaxed load for the checks made before any work.
+    pub(crate) active: AtomicBool,
+}
+
+impl<T> Slot<T> {
+    fn store(&self, item: Option<Arc<T>>) {
+        self.active.store(item.is_some(), Ordering::Relaxed);
+        self.current.store(item);
+    }
 }
 
 /// The shared state of a proxy. Cloning shares it.
@@ -83,7 +93,7 @@ impl<P: ScopedProvider> State<P> {
 
     fn repoint_all(&self) {
         for slot in self.slots.live() {
-            slot.current.store(self.item_for(&slot.scope));
+            slot.store(self.item_for(&slot.scope));
         }
     }
 }
@@ -117,7 +127,8 @@ impl<P: ScopedProvider> Registry<P> {
     /// A new slot for `scope`, pointed at the current provider and re-pointed with it.
     pub(crate) fn slot(&self, scope: InstrumentationScope) -> Arc<Slot<P::Item>> {
         let mut state = lock(&self.state);
-        let slot = Arc::new(Slot { current: ArcSwapOption::new(state.item_for(&scope)), scope });
+        let item = state.item_for(&scope);
+        let slot = Arc::new(Slot { active: AtomicBool::new(item.is_some()), current: ArcSwapOption::new(item), scope });
         state.slots.push(Arc::downgrade(&slot));
         slot
     }

@@ -91,11 +91,11 @@ impl ProxyTracer {
     /// Whether spans started now would go to an SDK provider (a provider is set and the scope is not suppressed).
     #[inline]
     pub fn is_active(&self) -> bool {
-        self.slot.current.load().is_some()
+        self.slot.active.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Starts a span with `parent` as its parent context.
-    #[inline]
+    #[inline(always)]
     pub fn start_span(&self, builder: SpanBuilder, parent: &Context) -> ProxySpan {
         match &*self.slot.current.load() {
             Some(tracer) => ProxySpan::Sdk(tracer.build_with_context(builder, parent)),

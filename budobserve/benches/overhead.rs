@@ -1,0 +1,456 @@
+//! Overhead of BudObserve against its peers, each scenario measured for every implementation in the same run.
+//!
+//! Run through `scripts/bench.sh`, which turns the results into `BENCHMARKS.md`. Every scenario uses the same
+//! processor for every implementation that has one (the SDK's batch processor into an exporter that drops
+//! everything); allocations are counted on the calling thread, once per implementation, beside the timings.
+
+// The counting allocator is the one place in the workspace that needs `unsafe`: `GlobalAlloc` is an unsafe trait.
+#![allow(unsafe_code)]
+#![allow(missing_docs)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::hint::black_box;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use budobserve::opentelemetry::trace::{
+    FutureExt as _, Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _,
+};
+use budobserve::opentelemetry::{Context, KeyValue};
+use budobserve::opentelemetry_sdk::error::OTelSdkResult;
+use budobserve::opentelemetry_sdk::trace::{
+    BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
+};
+use budobserve::{EnvSource, Instrument as _, Level, bud_debug, bud_info, bud_span};
+use criterion::{Criterion, criterion_group};
+use tracing_subscriber::layer::SubscriberExt as _;
+
+// ---- allocations on the calling thread ----
+
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_allocation() {
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
+
+// SAFETY: every method forwards to the system allocator with the same arguments; counting touches only a
+// const-initialised thread-local `Cell`, which never allocates.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: forwarded as received.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: forwarded as received.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        // SAFETY: forwarded as received.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as received.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// Allocations per call of `f` on this thread, averaged over many calls after a warm-up.
+fn allocations_per_call(mut f: impl FnMut()) -> f64 {
+    const CALLS: u64 = 20_000;
+    for _ in 0..1_000 {
+        f();
+    }
+    let before = ALLOCATIONS.with(Cell::get);
+    for _ in 0..CALLS {
+        f();
+    }
+    let after = ALLOCATIONS.with(Cell::get);
+    (after - before) as f64 / CALLS as f64
+}
+
+static ALLOCATION_TABLE: Mutex<BTreeMap<String, f64>> = Mutex::new(BTreeMap::new());
+
+fn record_allocations(id: &str, f: impl FnMut()) {
+    let per_call = allocations_per_call(f);
+    if let Ok(mut table) = ALLOCATION_TABLE.lock() {
+        table.insert(id.to_owned(), per_call);
+    }
+}
+
+/// Measures `f` under `group/name` and counts its allocations.
+fn bench(c: &mut Criterion, group: &str, name: &str, mut f: impl FnMut()) {
+    record_allocations(&format!("{group}/{name}"), &mut f);
+    c.benchmark_group(group).bench_function(name, |b| b.iter(&mut f));
+}
+
+// ---- the setups ----
+
+/// Drops everything: the cost measured is the instrumentation's, not an exporter's.
+#[derive(Debug)]
+struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        drop(black_box(batch));
+        std::future::ready(Ok(()))
+    }
+}
+
+fn batch() -> BatchSpanProcessor {
+    BatchSpanProcessor::builder(NoopExporter).build()
+}
+
+fn sdk_provider(sampler: Sampler) -> SdkTracerProvider {
+    SdkTracerProvider::builder().with_span_processor(batch()).with_sampler(sampler).build()
+}
+
+/// Configures the global BudObserve instance (the one the macros use), batch processor, no console.
+fn install_budobserve(min_level: Level, sampler: Sampler) -> budobserve::ShutdownGuard {
+    let guard = budobserve::configure()
+        .env(EnvSource::Map(Default::default()))
+        .service_name("bench")
+        .console(false)
+        .min_level(min_level)
+        .sampler(sampler)
+        .span_processor(batch())
+        .install();
+    match guard {
+        Ok(guard) => guard,
+        Err(err) => panic!("bench configuration: {err}"),
+    }
+}
+
+/// `tracing` with `tracing-opentelemetry` in its leanest settings, into the same batch processor.
+fn tracing_dispatch(provider: &SdkTracerProvider) -> tracing::Dispatch {
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("bench"))
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_level(false)
+        .with_target(false);
+    tracing::Dispatch::new(tracing_subscriber::registry().with(layer))
+}
+
+/// fastrace with a reporter that drops everything; local spans run under one root, as its `#[trace]` does.
+#[derive(Debug)]
+struct NoopReporter;
+
+impl fastrace::collector::Reporter for NoopReporter {
+    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
+        drop(black_box(spans));
+    }
+}
+
+// ---- the scenarios ----
+
+fn span_with_three_attributes(c: &mut Criterion) {
+    const GROUP: &str = "span_3_attributes";
+    {
+        let _guard = install_budobserve(Level::Trace, Sampler::AlwaysOn);
+        bench(c, GROUP, "budobserve", || {
+            let span = bud_span!("work", a = 1, b = "text", c = 2.5);
+            black_box(&span);
+        });
+    }
+    let provider = sdk_provider(Sampler::AlwaysOn);
+    let tracer = provider.tracer("bench");
+    bench(c, GROUP, "raw_sdk", || {
+        let mut span = tracer
+            .span_builder("work")
+            .with_attributes([KeyValue::new("a", 1), KeyValue::new("b", "text"), KeyValue::new("c", 2.5)])
+            .start(&tracer);
+        black_box(&span);
+        span.end();
+    });
+    // The same span with the same attributes BudObserve writes (its schema and code location): the SDK's floor for
+    // what `bud_span!` records.
+    bench(c, GROUP, "raw_sdk_same_attributes", || {
+        let mut span = tracer
+            .span_builder("work")
+            .with_attributes([
+                KeyValue::new("a", 1),
+                KeyValue::new("b", "text"),
+                KeyValue::new("c", 2.5),
+                KeyValue::new("code.filepath", file!()),
+                KeyValue::new("code.lineno", i64::from(line!())),
+                KeyValue::new("code.namespace", module_path!()),
+                KeyValue::new("budobserve_span_type", "span"),
+                KeyValue::new("budobserve_level_num", 9),
+                KeyValue::new("budobserve_msg_template", "work"),
+                KeyValue::new("budobserve_msg", "work"),
+            ])
+            .start(&tracer);
+        black_box(&span);
+        span.end();
+    });
+    let dispatch = tracing_dispatch(&provider);
+    tracing::dispatcher::with_default(&dispatch, || {
+        bench(c, GROUP, "tracing_otel", || {
+            let span = tracing::info_span!("work", a = 1, b = "text", c = 2.5);
+            let _entered = span.enter();
+            black_box(&span);
+        });
+    });
+    // fastrace collects local spans under a root and submits them when the root ends (and caps how many one root
+    // holds): a root per 256 spans, its submission timed with them.
+    fastrace::set_reporter(NoopReporter, fastrace::collector::Config::default());
+    let fastrace_span = || {
+        let span = fastrace::local::LocalSpan::enter_with_local_parent("work")
+            .with_properties(|| [("a", "1"), ("b", "text"), ("c", "2.5")]);
+        black_box(&span);
+    };
+    {
+        let root = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
+        let _parent = root.set_local_parent();
+        record_allocations(&format!("{GROUP}/fastrace"), fastrace_span);
+    }
+    c.benchmark_group(GROUP).bench_function("fastrace", |b| {
+        b.iter_custom(|iters| {
+            time_logs_in_a_span(iters, |n| {
+                let start = Instant::now();
+                let root = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
+                let parent = root.set_local_parent();
+                for _ in 0..n {
+                    fastrace_span();
+                }
+                drop(parent);
+                drop(root);
+                start.elapsed()
+            })
+        });
+    });
+}
+
+fn disabled_log(c: &mut Criterion) {
+    const GROUP: &str = "disabled_log";
+    {
+        let _guard = install_budobserve(Level::Info, Sampler::AlwaysOn);
+        let user_id = 42;
+        bench(c, GROUP, "budobserve", || bud_debug!("user {user_id} did something", extra = black_box(1)));
+    }
+    let provider = sdk_provider(Sampler::AlwaysOn);
+    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::registry().with(layer).with(tracing_subscriber::filter::LevelFilter::INFO),
+    );
+    tracing::dispatcher::with_default(&dispatch, || {
+        let user_id = 42;
+        bench(c, GROUP, "tracing", || tracing::debug!(user_id, extra = black_box(1), "user {} did something", user_id));
+    });
+}
+
+/// Splits `iters` into batches of at most 256 for `in_batch`, which times what it needs to: logs inside a span
+/// created and ended outside the measured time (so the span does not grow without bound), or fastrace's roots.
+fn time_logs_in_a_span(iters: u64, mut in_span: impl FnMut(u64) -> Duration) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut remaining = iters;
+    while remaining > 0 {
+        let n = remaining.min(256);
+        total += in_span(n);
+        remaining -= n;
+    }
+    total
+}
+
+fn enabled_log(c: &mut Criterion) {
+    const GROUP: &str = "enabled_log_2_attributes";
+    let user_id = 42_u64;
+    let ip = "10.0.0.7";
+    {
+        let _guard = install_budobserve(Level::Trace, Sampler::AlwaysOn);
+        record_allocations(&format!("{GROUP}/budobserve"), || {
+            let _parent = bud_span!("parent").entered();
+            bud_info!("user {user_id} from {ip}");
+        });
+        c.benchmark_group(GROUP).bench_function("budobserve", |b| {
+            b.iter_custom(|iters| {
+                time_logs_in_a_span(iters, |n| {
+                    let _parent = bud_span!("parent").entered();
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        bud_info!("user {user_id} from {ip}");
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+    }
+    let provider = sdk_provider(Sampler::AlwaysOn);
+    let dispatch = tracing_dispatch(&provider);
+    tracing::dispatcher::with_default(&dispatch, || {
+        record_allocations(&format!("{GROUP}/tracing_otel"), || {
+            let parent = tracing::info_span!("parent");
+            let _entered = parent.enter();
+            tracing::info!(user_id, ip, "user {} from {}", user_id, ip);
+        });
+        c.benchmark_group(GROUP).bench_function("tracing_otel", |b| {
+            b.iter_custom(|iters| {
+                time_logs_in_a_span(iters, |n| {
+                    let parent = tracing::info_span!("parent");
+                    let _entered = parent.enter();
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        tracing::info!(user_id, ip, "user {} from {}", user_id, ip);
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+    });
+}
+
+#[budobserve::instrument]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+fn add_by_hand(a: i64, b: i64) -> i64 {
+    let span = bud_span!("Calling overhead::add_by_hand", a, b);
+    let _entered = span.enter();
+    a + b
+}
+
+fn instrument_attribute(c: &mut Criterion) {
+    const GROUP: &str = "instrument_2_arguments";
+    let _guard = install_budobserve(Level::Trace, Sampler::AlwaysOn);
+    bench(c, GROUP, "instrument", || {
+        black_box(add(black_box(1), black_box(2)));
+    });
+    bench(c, GROUP, "hand_written_span", || {
+        black_box(add_by_hand(black_box(1), black_box(2)));
+    });
+}
+
+fn formatting(c: &mut Criterion) {
+    const GROUP: &str = "message_formatting";
+    let user_id = 42_u64;
+    let ip = "10.0.0.7";
+    let latency = 12.3456_f64;
+    bench(c, GROUP, "budobserve", || {
+        black_box(budobserve::__bud_format!("user {user_id} from {ip} took {latency:.2} ms"));
+    });
+    bench(c, GROUP, "format", || {
+        black_box(format!("user {user_id} from {ip} took {latency:.2} ms"));
+    });
+}
+
+fn unsampled_span(c: &mut Criterion) {
+    const GROUP: &str = "span_not_sampled";
+    {
+        let _guard = install_budobserve(Level::Trace, Sampler::TraceIdRatioBased(0.0));
+        bench(c, GROUP, "budobserve", || {
+            let span = bud_span!("work", a = 1, b = "text", c = 2.5);
+            black_box(&span);
+        });
+    }
+    let provider = sdk_provider(Sampler::TraceIdRatioBased(0.0));
+    let tracer = provider.tracer("bench");
+    bench(c, GROUP, "raw_sdk", || {
+        let mut span = tracer
+            .span_builder("work")
+            .with_attributes([KeyValue::new("a", 1), KeyValue::new("b", "text"), KeyValue::new("c", 2.5)])
+            .start(&tracer);
+        black_box(&span);
+        span.end();
+    });
+}
+
+fn nested_async(c: &mut Criterion) {
+    const GROUP: &str = "nested_spans_depth_3_async";
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(runtime) => runtime,
+        Err(err) => panic!("tokio runtime: {err}"),
+    };
+    {
+        let _guard = install_budobserve(Level::Trace, Sampler::AlwaysOn);
+        bench(c, GROUP, "budobserve", || {
+            runtime.block_on(
+                async {
+                    async { async { black_box(1) }.instrument(bud_span!("c")).await }.instrument(bud_span!("b")).await
+                }
+                .instrument(bud_span!("a")),
+            );
+        });
+    }
+    let provider = sdk_provider(Sampler::AlwaysOn);
+    let tracer: SdkTracer = provider.tracer("bench");
+    bench(c, GROUP, "raw_sdk", || {
+        let a = Context::current_with_span(tracer.start("a"));
+        runtime.block_on(
+            async {
+                let b = Context::current_with_span(tracer.start("b"));
+                async {
+                    let c = Context::current_with_span(tracer.start("c"));
+                    async { black_box(1) }.with_context(c).await
+                }
+                .with_context(b)
+                .await
+            }
+            .with_context(a),
+        );
+    });
+    let dispatch = tracing_dispatch(&provider);
+    tracing::dispatcher::with_default(&dispatch, || {
+        bench(c, GROUP, "tracing_otel", || {
+            use tracing::Instrument as TracingInstrument;
+            runtime.block_on(TracingInstrument::instrument(
+                async {
+                    TracingInstrument::instrument(
+                        async { TracingInstrument::instrument(async { black_box(1) }, tracing::info_span!("c")).await },
+                        tracing::info_span!("b"),
+                    )
+                    .await
+                },
+                tracing::info_span!("a"),
+            ));
+        });
+    });
+}
+
+/// Writes the allocation counts where `scripts/bench.sh` asked (nowhere when run as a test).
+fn write_allocations() {
+    let Ok(path) = std::env::var("BUDOBSERVE_BENCH_ALLOCATIONS") else { return };
+    let Ok(table) = ALLOCATION_TABLE.lock() else { return };
+    let lines: String = table.iter().map(|(id, count)| format!("{id}\t{count}\n")).collect();
+    if let Err(err) = std::fs::write(&path, lines) {
+        eprintln!("could not write {path}: {err}");
+    }
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(800))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(40)
+        .configure_from_args()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = span_with_three_attributes, disabled_log, enabled_log, instrument_attribute, formatting,
+        unsampled_span, nested_async
+}
+
+fn main() {
+    benches();
+    write_allocations();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,71 @@
+//! Profiling driver: starts and ends N spans through BudObserve (`bud`) or the raw OpenTelemetry SDK with the same
+//! attributes (`raw`), one thread, simple processor into an exporter that drops everything.
+//!
+//! ```sh
+//! cargo build --release --example span_profile
+//! time target/release/examples/span_profile bud 10000000
+//! valgrind --tool=callgrind target/release/examples/span_profile raw 20000
+//! perf record -e cpu-clock target/release/examples/span_profile bud 3000000
+//! ```
+//!
+//! Needs nothing else. The numbers in `BENCHMARKS.md` ("profile") come from it.
+
+use std::future::Future;
+use std::hint::black_box;
+
+use budobserve::opentelemetry::KeyValue;
+use budobserve::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use budobserve::opentelemetry_sdk::error::OTelSdkResult;
+use budobserve::opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter};
+
+#[derive(Debug)]
+struct DropEverything;
+
+impl SpanExporter for DropEverything {
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        drop(black_box(batch));
+        std::future::ready(Ok(()))
+    }
+}
+
+fn main() -> Result<(), budobserve::ConfigError> {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_else(|| "bud".to_owned());
+    let count: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    if which == "bud" {
+        let _guard = budobserve::configure()
+            .env(budobserve::EnvSource::Map(Default::default()))
+            .console(false)
+            .span_processor(SimpleSpanProcessor::new(DropEverything))
+            .install()?;
+        for _ in 0..count {
+            let span = budobserve::bud_span!("work", a = 1, b = "text", c = 2.5);
+            black_box(&span);
+        }
+    } else {
+        let provider =
+            SdkTracerProvider::builder().with_span_processor(SimpleSpanProcessor::new(DropEverything)).build();
+        let tracer = provider.tracer("bench");
+        for _ in 0..count {
+            // The attributes `bud_span!` writes: the three given, the code location and BudObserve's own.
+            let mut span = tracer
+                .span_builder("work")
+                .with_attributes([
+                    KeyValue::new("a", 1),
+                    KeyValue::new("b", "text"),
+                    KeyValue::new("c", 2.5),
+                    KeyValue::new("code.filepath", file!()),
+                    KeyValue::new("code.lineno", i64::from(line!())),
+                    KeyValue::new("code.namespace", module_path!()),
+                    KeyValue::new("budobserve_span_type", "span"),
+                    KeyValue::new("budobserve_level_num", 9),
+                    KeyValue::new("budobserve_msg_template", "work"),
+                    KeyValue::new("budobserve_msg", "work"),
+                ])
+                .start(&tracer);
+            black_box(&span);
+            span.end();
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+"""Turns criterion's estimates and the allocation counts into BENCHMARKS.md (printed on stdout)."""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+
+criterion_dir, allocations_path = sys.argv[1], sys.argv[2]
+
+SCENARIOS = [
+    ("span_3_attributes", "Recorded span, 3 attributes, batch processor → no-op exporter", "budobserve",
+     ["raw_sdk_same_attributes", "raw_sdk", "tracing_otel", "fastrace"]),
+    ("disabled_log", "Log below the minimum level", "budobserve", ["tracing"]),
+    ("enabled_log_2_attributes", "Enabled log, 2 attributes, formatted, inside a span", "budobserve",
+     ["tracing_otel"]),
+    ("instrument_2_arguments", "`#[instrument]` on a 2-argument fn vs the same span by hand", "instrument",
+     ["hand_written_span"]),
+    ("message_formatting", "Message formatting alone vs `format!`", "budobserve", ["format"]),
+    ("span_not_sampled", "Span not sampled (ratio sampler 0)", "budobserve", ["raw_sdk"]),
+    ("nested_spans_depth_3_async", "3 nested spans carried across `.await` (tokio, current thread)", "budobserve",
+     ["raw_sdk", "tracing_otel"]),
+]
+
+TARGETS = [
+    ("span_3_attributes", "budobserve", "raw_sdk_same_attributes", 1.15,
+     "recorded `bud_span!` ≤ 1.15× raw SDK with the same attributes and processor"),
+    ("span_3_attributes", "budobserve", "tracing_otel", 0.33, "recorded `bud_span!` ≤ 0.33× tracing + tracing-opentelemetry"),
+    ("instrument_2_arguments", "instrument", "hand_written_span", 1.05, "`#[instrument]` ≤ 1.05× the hand-written span"),
+    ("message_formatting", "budobserve", "format", 1.2, "formatting ≤ 1.2× `format!`"),
+]
+
+
+def median(group, name):
+    path = os.path.join(criterion_dir, group, name, "new", "estimates.json")
+    try:
+        with open(path) as f:
+            return json.load(f)["median"]["point_estimate"]
+    except OSError:
+        return None
+
+
+allocations = {}
+with open(allocations_path) as f:
+    for line in f:
+        key, value = line.rstrip("\n").split("\t")
+        allocations[key] = float(value)
+
+
+def fmt_ns(ns):
+    return "—" if ns is None else (f"{ns:.2f}" if ns < 10 else f"{ns:.0f}")
+
+
+def fmt_alloc(key):
+    value = allocations.get(key)
+    return "—" if value is None else f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+cpu = "unknown CPU"
+try:
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+except OSError:
+    pass
+
+out = []
+out.append("# Benchmarks\n")
+out.append("Written by `scripts/bench.sh` (criterion, release build). Every implementation of a scenario is measured in "
+           "the same run, on the same machine, with the same processor (the SDK's batch processor into an exporter "
+           "that drops everything); absolute times move between machines, the **ratios** are the result. "
+           "Allocations are counted on the calling thread (the batch processor's worker is not counted for anyone).\n")
+out.append(f"Machine: {os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}; {rustc}.\n")
+out.append("| scenario | implementation | median ns/op | allocations/op | BudObserve ÷ this |")
+out.append("|---|---|---:|---:|---:|")
+for group, title, ours, peers in SCENARIOS:
+    ours_ns = median(group, ours)
+    out.append(f"| {title} | **{ours}** | {fmt_ns(ours_ns)} | {fmt_alloc(group + '/' + ours)} | |")
+    for peer in peers:
+        ns = median(group, peer)
+        ratio = "—" if ns in (None, 0) or ours_ns is None else f"{ours_ns / ns:.2f}×"
+        out.append(f"| | {peer} | {fmt_ns(ns)} | {fmt_alloc(group + '/' + peer)} | {ratio} |")
+out.append("")
+out.append("## Targets\n")
+out.append("| target | measured | met |")
+out.append("|---|---:|:---:|")
+for group, ours, peer, limit, text in TARGETS:
+    a, b = median(group, ours), median(group, peer)
+    if a is None or b is None:
+        out.append(f"| {text} | not measured | — |")
+        continue
+    ratio = a / b
+    out.append(f"| {text} | {ratio:.2f}× | {'yes' if ratio <= limit else 'no'} |")
+disabled = median("disabled_log", "budobserve")
+disabled_allocs = allocations.get("disabled_log/budobserve")
+if disabled is not None:
+    met = disabled <= 2.0 and (disabled_allocs or 0) == 0
+    out.append(f"| disabled-level log ≤ 2 ns and 0 allocations | {disabled:.2f} ns, "
+               f"{fmt_alloc('disabled_log/budobserve')} allocations | {'yes' if met else 'no'} |")
+out.append("")
+notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_notes.md")
+if os.path.exists(notes):
+    with open(notes) as f:
+        out.append(f.read().rstrip() + "\n")
+print("\n".join(out))
