@@ -1,9 +1,11 @@
 //! Profiling driver: starts and ends N spans through BudObserve (`bud`) or the raw OpenTelemetry SDK with the same
-//! attributes (`raw`), one thread, simple processor into an exporter that drops everything.
+//! attributes (`raw`), into an exporter that drops everything, through the simple processor (one thread, the
+//! default) or the batch processor (`batch`).
 //!
 //! ```sh
 //! cargo build --release --example span_profile
 //! time target/release/examples/span_profile bud 10000000
+//! time target/release/examples/span_profile raw 10000000 batch
 //! valgrind --tool=callgrind target/release/examples/span_profile raw 20000
 //! perf record -e cpu-clock target/release/examples/span_profile bud 3000000
 //! ```
@@ -16,7 +18,9 @@ use std::hint::black_box;
 use budobserve::opentelemetry::KeyValue;
 use budobserve::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use budobserve::opentelemetry_sdk::error::OTelSdkResult;
-use budobserve::opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter};
+use budobserve::opentelemetry_sdk::trace::{
+    BatchSpanProcessor, SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter, SpanProcessor,
+};
 
 #[derive(Debug)]
 struct DropEverything;
@@ -32,19 +36,26 @@ fn main() -> Result<(), budobserve::ConfigError> {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "bud".to_owned());
     let count: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    let batch = args.next().is_some_and(|p| p == "batch");
+    let processor = || -> Box<dyn SpanProcessor> {
+        if batch {
+            Box::new(BatchSpanProcessor::builder(DropEverything).build())
+        } else {
+            Box::new(SimpleSpanProcessor::new(DropEverything))
+        }
+    };
     if which == "bud" {
         let _guard = budobserve::configure()
             .env(budobserve::EnvSource::Map(Default::default()))
             .console(false)
-            .span_processor(SimpleSpanProcessor::new(DropEverything))
+            .span_processor(BoxedProcessor(processor()))
             .install()?;
         for _ in 0..count {
             let span = budobserve::bud_span!("work", a = 1, b = "text", c = 2.5);
             black_box(&span);
         }
     } else {
-        let provider =
-            SdkTracerProvider::builder().with_span_processor(SimpleSpanProcessor::new(DropEverything)).build();
+        let provider = SdkTracerProvider::builder().with_span_processor(BoxedProcessor(processor())).build();
         let tracer = provider.tracer("bench");
         for _ in 0..count {
             // The attributes `bud_span!` writes: the three given, the code location and BudObserve's own.
@@ -68,4 +79,26 @@ fn main() -> Result<(), budobserve::ConfigError> {
         }
     }
     Ok(())
+}
+
+/// A processor chosen at run time.
+#[derive(Debug)]
+struct BoxedProcessor(Box<dyn SpanProcessor>);
+
+impl SpanProcessor for BoxedProcessor {
+    fn on_start(&self, span: &mut budobserve::opentelemetry_sdk::trace::Span, cx: &budobserve::opentelemetry::Context) {
+        self.0.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.0.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
 }

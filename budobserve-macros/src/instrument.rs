@@ -225,6 +225,8 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
     let list = internal("__bud_attrs");
     let captured = capture::capture(&literal, &template, &[], &extras, &list);
     let capture::Captured { bindings, attributes, count, .. } = captured;
+    // `code.function`, and the tags when there are any.
+    let tag_slot = usize::from(!args.tags.is_empty());
     let message = if args.msg_template.is_some() {
         captured_message(&literal, &template)
     } else {
@@ -260,7 +262,7 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
             let #level = ::budobserve::Level::#level_variant;
             if #obs.__enabled(#level) {
                 #bindings
-                let mut #list = ::budobserve::AttributeList::for_span(#count);
+                let mut #list = ::budobserve::AttributeList::for_span(#count + ::budobserve::__private::ADDED_ATTRIBUTES + 1 + #tag_slot);
                 #attributes
                 #obs.__span(#callsite, #level, #message, #list, #new_trace)
             } else {

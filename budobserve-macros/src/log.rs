@@ -359,6 +359,7 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
         )
     });
     let Captured { bindings, message, attributes, count } = captured;
+    let tag_slot = usize::from(!tags.is_empty());
     let callsite_block = capture::callsite(
         &callsite,
         &quote!(#template_literal),
@@ -409,7 +410,7 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
         if #obs.__enabled(#level) {
             #error_binding
             #bindings
-            let mut #list = ::budobserve::AttributeList::for_span(#count);
+            let mut #list = ::budobserve::AttributeList::for_span(#count + ::budobserve::__private::ADDED_ATTRIBUTES + #tag_slot);
             #attributes
             #start
         } #disabled

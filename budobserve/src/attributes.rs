@@ -208,13 +208,13 @@ impl AttributeList {
         AttributeList { values: Vec::with_capacity(capacity), schema: None }
     }
 
-    /// The list of a span or log: room for `values` recorded values and for what every span adds (code location,
-    /// schema, BudObserve's own attributes), so that the span is started with this one vector.
+    /// The list of a span or log, sized exactly: the macros pass the number of attributes the span will have
+    /// (recorded values, code location, BudObserve's own, static tags), computed at compile time. The exact size
+    /// matters: the vector goes to the exporter's thread, which frees it, and an oversized one costs more there.
     #[doc(hidden)]
     #[inline]
-    pub fn for_span(values: usize) -> AttributeList {
-        const ADDED: usize = 4 /* code.* */ + 1 /* schema */;
-        AttributeList::with_capacity(values + ADDED + crate::observe::INTERNAL_ATTRIBUTES)
+    pub fn for_span(attributes: usize) -> AttributeList {
+        AttributeList::with_capacity(attributes)
     }
 
     /// Adds a value.
@@ -296,6 +296,7 @@ impl AttributeList {
     pub fn into_values(mut self) -> Vec<KeyValue> {
         if let Some(properties) = self.schema.take() {
             let schema = serde_json::json!({ "type": "object", "properties": properties });
+            self.values.reserve_exact(1);
             self.values.push(KeyValue::new(constants::JSON_SCHEMA, schema.to_string()));
         }
         self.values

@@ -5,7 +5,6 @@ use std::error::Error;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use opentelemetry::metrics::{
     AsyncInstrument, AsyncInstrumentBuilder, Counter, Gauge, Histogram, HistogramBuilder, InstrumentBuilder, Meter,
@@ -125,8 +124,8 @@ pub(crate) enum Parent {
     Root,
 }
 
-/// How many attributes BudObserve adds to every span and log (type, level, template, message, tags), for capacity.
-pub(crate) const INTERNAL_ATTRIBUTES: usize = 5;
+/// How many attributes BudObserve adds to every span and log (type, level, template, message).
+pub(crate) const INTERNAL_ATTRIBUTES: usize = 4;
 
 /// What [`BudObserve::launch`] needs besides the attributes.
 pub(crate) struct Launch {
@@ -269,7 +268,7 @@ impl SpanOptions<'_> {
 
     /// Starts the span.
     pub fn start(self) -> BudSpan {
-        self.observe.start(self, SpanType::Span).0
+        self.observe.start(self, SpanType::Span)
     }
 
     /// Writes a log: a zero-duration span at the options' level.
@@ -280,11 +279,11 @@ impl SpanOptions<'_> {
     /// Writes a log, letting `record` add to it first (events and errors are at the log's time).
     pub fn log_with(self, record: impl FnOnce(&mut BudSpan)) {
         let observe = self.observe;
-        let (mut span, at) = observe.start(self, SpanType::Log);
+        let mut span = observe.start(self, SpanType::Log);
         if span.is_recording() {
             record(&mut span);
         }
-        span.end_log(at);
+        span.end_log();
     }
 }
 
@@ -526,10 +525,10 @@ impl BudObserve {
     }
 
     /// The common path of the option-built spans and logs.
-    fn start(&self, options: SpanOptions<'_>, span_type: SpanType) -> (BudSpan, SystemTime) {
+    fn start(&self, options: SpanOptions<'_>, span_type: SpanType) -> BudSpan {
         let SpanOptions { template, name, message, level, attributes, tags, parent, links, kind, .. } = options;
         if !self.is_enabled(level) || !self.handle.tracer.is_active() {
-            return (non_recording(&parent), SystemTime::UNIX_EPOCH);
+            return non_recording(&parent);
         }
         let message = match message {
             Some(message) => message,
@@ -549,10 +548,12 @@ impl BudObserve {
         mut attributes: Vec<KeyValue>,
         parent: Parent,
         links: Vec<Link>,
-    ) -> (BudSpan, SystemTime) {
+    ) -> BudSpan {
         let Launch { name, template, message, level, span_type, tags, kind } = launch;
-        // One `extend` from an array rather than four pushes: each pushed `KeyValue` is built on the stack and
-        // copied back with wider loads than the stores that built it, a store-forwarding stall per push.
+        // Exact growth only (a no-op for the macros, which size the vector at compile time). One `extend` from an
+        // array rather than four pushes: each pushed `KeyValue` is built on the stack and copied back with wider
+        // loads than the stores that built it, a store-forwarding stall per push.
+        attributes.reserve_exact(INTERNAL_ATTRIBUTES);
         attributes.extend([
             KeyValue::new(constants::SPAN_TYPE, span_type.as_str()),
             KeyValue::new(constants::LEVEL_NUM, i64::from(level.number())),
@@ -570,6 +571,7 @@ impl BudObserve {
                 Tags::Owned(tags) => self.tags_value(tags.into_iter()),
             };
             if let Some(tags) = tags {
+                attributes.reserve_exact(1);
                 attributes.push(KeyValue::new(constants::TAGS, tags));
             }
         }
@@ -590,7 +592,7 @@ impl BudObserve {
         };
         // A log's events (an exception) are at the log's own time.
         let span_clock = if span_type == SpanType::Log { Clock::Fixed(now) } else { clock.clone() };
-        (BudSpan::new(span, span_clock, level), now)
+        BudSpan::new(span, span_clock, level)
     }
 
     /// The handle's tags followed by `extra`, without duplicates; `None` when there are none.

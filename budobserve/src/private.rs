@@ -24,6 +24,10 @@ use crate::observe::{BudObserve, Launch, Parent, SpanOptions, Tags};
 use crate::span::{BudSpan, EnteredSpan};
 pub use crate::span::{InstrumentedFn, instrument_fn};
 
+/// How many attributes every macro span adds to its recorded values: `code.filepath`, `code.lineno`,
+/// `code.namespace` and BudObserve's own four (`code.function` and tags are counted by the macro when present).
+pub const ADDED_ATTRIBUTES: usize = 3 + crate::observe::INTERNAL_ATTRIBUTES;
+
 /// What a macro invocation knows at compile time.
 pub struct Callsite {
     pub template: &'static str,
@@ -104,7 +108,7 @@ impl BudObserve {
         let (parent, links) =
             if new_trace { crate::observe::new_trace_parent() } else { (Parent::Current, Vec::new()) };
         let launch = callsite_launch(callsite, level, message, SpanType::Span);
-        self.launch(launch, callsite_values(callsite, attributes), parent, links).0
+        self.launch(launch, callsite_values(callsite, attributes), parent, links)
     }
 
     /// A log macro without options: straight to the log.
@@ -119,11 +123,11 @@ impl BudObserve {
         record: impl FnOnce(&mut BudSpan),
     ) {
         let launch = callsite_launch(callsite, level, message, SpanType::Log);
-        let (mut span, at) = self.launch(launch, callsite_values(callsite, attributes), Parent::Current, Vec::new());
+        let mut span = self.launch(launch, callsite_values(callsite, attributes), Parent::Current, Vec::new());
         if span.is_recording() {
             record(&mut span);
         }
-        span.end_log(at);
+        span.end_log();
     }
 }
 

@@ -225,10 +225,11 @@ impl BudSpan {
         self.finish();
     }
 
-    /// Ends a log at its own timestamp (zero duration).
-    pub(crate) fn end_log(mut self, at: SystemTime) {
+    /// Ends a log at its own timestamp (zero duration: a log's clock is fixed at its start).
+    pub(crate) fn end_log(mut self) {
         if self.span.is_recording() {
             self.write_changed_level();
+            let at = self.clock.now();
             self.span.end_with_timestamp(at);
         }
     }
