@@ -158,6 +158,16 @@ impl fastrace::collector::Reporter for NoopReporter {
     }
 }
 
+/// The raw SDK's span of the first and unsampled scenarios: the three attributes only.
+fn raw_span(tracer: &SdkTracer) {
+    let mut span = tracer
+        .span_builder("work")
+        .with_attributes([KeyValue::new("a", 1), KeyValue::new("b", "text"), KeyValue::new("c", 2.5)])
+        .start(tracer);
+    black_box(&span);
+    span.end();
+}
+
 // ---- the scenarios ----
 
 fn span_with_three_attributes(c: &mut Criterion) {
@@ -172,12 +182,7 @@ fn span_with_three_attributes(c: &mut Criterion) {
     let provider = sdk_provider(Sampler::AlwaysOn);
     let tracer = provider.tracer("bench");
     bench(c, GROUP, "raw_sdk", || {
-        let mut span = tracer
-            .span_builder("work")
-            .with_attributes([KeyValue::new("a", 1), KeyValue::new("b", "text"), KeyValue::new("c", 2.5)])
-            .start(&tracer);
-        black_box(&span);
-        span.end();
+        raw_span(&tracer);
     });
     // The same span with the same attributes BudObserve writes (its schema and code location): the SDK's floor for
     // what `bud_span!` records.
@@ -363,12 +368,7 @@ fn unsampled_span(c: &mut Criterion) {
     let provider = sdk_provider(Sampler::TraceIdRatioBased(0.0));
     let tracer = provider.tracer("bench");
     bench(c, GROUP, "raw_sdk", || {
-        let mut span = tracer
-            .span_builder("work")
-            .with_attributes([KeyValue::new("a", 1), KeyValue::new("b", "text"), KeyValue::new("c", 2.5)])
-            .start(&tracer);
-        black_box(&span);
-        span.end();
+        raw_span(&tracer);
     });
 }
 
