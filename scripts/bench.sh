@@ -9,10 +9,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/budobserve/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 criterion_dir="$CARGO_TARGET_DIR/criterion"
 allocations=$(mktemp)
-trap 'rm -f "$allocations"' EXIT
+paired=$(mktemp)
+trap 'rm -f "$allocations" "$paired"' EXIT
 
 rm -rf "$criterion_dir"
-BUDOBSERVE_BENCH_ALLOCATIONS="$allocations" cargo bench --locked -p budobserve --bench overhead -- "$@"
+BUDOBSERVE_BENCH_ALLOCATIONS="$allocations" BUDOBSERVE_BENCH_PAIRED="$paired" \
+  cargo bench --locked -p budobserve --bench overhead -- "$@"
 
-python3 scripts/bench_report.py "$criterion_dir" "$allocations" > BENCHMARKS.md
+python3 scripts/bench_report.py "$criterion_dir" "$allocations" "$paired" > BENCHMARKS.md
 cat BENCHMARKS.md

@@ -93,6 +93,45 @@ fn record_allocations(id: &str, f: impl FnMut()) {
     }
 }
 
+static PAIRED_TABLE: Mutex<BTreeMap<String, f64>> = Mutex::new(BTreeMap::new());
+
+/// Times `a` and `b` in alternating blocks (many rounds, so drift, frequency changes and the other core's load hit
+/// both alike) and records each one's median ns per call under `group/a_name` and `group/b_name`.
+fn paired(group: &str, (a_name, mut a): (&str, impl FnMut()), (b_name, mut b): (&str, impl FnMut())) {
+    const BLOCK: u32 = 20_000;
+    const ROUNDS: usize = 41;
+    let time_block = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        for _ in 0..BLOCK {
+            f();
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(BLOCK)
+    };
+    for _ in 0..3 {
+        time_block(&mut a);
+        time_block(&mut b);
+    }
+    let (mut times_a, mut times_b) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
+    for round in 0..ROUNDS {
+        // Alternate which goes first, so neither always follows the other's garbage.
+        if round % 2 == 0 {
+            times_a.push(time_block(&mut a));
+            times_b.push(time_block(&mut b));
+        } else {
+            times_b.push(time_block(&mut b));
+            times_a.push(time_block(&mut a));
+        }
+    }
+    let median = |times: &mut Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    if let Ok(mut table) = PAIRED_TABLE.lock() {
+        table.insert(format!("{group}/{a_name}"), median(&mut times_a));
+        table.insert(format!("{group}/{b_name}"), median(&mut times_b));
+    }
+}
+
 /// Measures `f` under `group/name` and counts its allocations.
 fn bench(c: &mut Criterion, group: &str, name: &str, mut f: impl FnMut()) {
     record_allocations(&format!("{group}/{name}"), &mut f);
@@ -158,6 +197,28 @@ impl fastrace::collector::Reporter for NoopReporter {
     }
 }
 
+/// The raw SDK's span with the attributes BudObserve writes (its schema and code location): the SDK's floor for
+/// what `bud_span!` records.
+fn raw_span_same_attributes(tracer: &SdkTracer) {
+    let mut span = tracer
+        .span_builder("work")
+        .with_attributes([
+            KeyValue::new("a", 1),
+            KeyValue::new("b", "text"),
+            KeyValue::new("c", 2.5),
+            KeyValue::new("code.filepath", file!()),
+            KeyValue::new("code.lineno", i64::from(line!())),
+            KeyValue::new("code.namespace", module_path!()),
+            KeyValue::new("budobserve_span_type", "span"),
+            KeyValue::new("budobserve_level_num", 9),
+            KeyValue::new("budobserve_msg_template", "work"),
+            KeyValue::new("budobserve_msg", "work"),
+        ])
+        .start(tracer);
+    black_box(&span);
+    span.end();
+}
+
 /// The raw SDK's span of the first and unsampled scenarios: the three attributes only.
 fn raw_span(tracer: &SdkTracer) {
     let mut span = tracer
@@ -186,25 +247,7 @@ fn span_with_three_attributes(c: &mut Criterion) {
     });
     // The same span with the same attributes BudObserve writes (its schema and code location): the SDK's floor for
     // what `bud_span!` records.
-    bench(c, GROUP, "raw_sdk_same_attributes", || {
-        let mut span = tracer
-            .span_builder("work")
-            .with_attributes([
-                KeyValue::new("a", 1),
-                KeyValue::new("b", "text"),
-                KeyValue::new("c", 2.5),
-                KeyValue::new("code.filepath", file!()),
-                KeyValue::new("code.lineno", i64::from(line!())),
-                KeyValue::new("code.namespace", module_path!()),
-                KeyValue::new("budobserve_span_type", "span"),
-                KeyValue::new("budobserve_level_num", 9),
-                KeyValue::new("budobserve_msg_template", "work"),
-                KeyValue::new("budobserve_msg", "work"),
-            ])
-            .start(&tracer);
-        black_box(&span);
-        span.end();
-    });
+    bench(c, GROUP, "raw_sdk_same_attributes", || raw_span_same_attributes(&tracer));
     let dispatch = tracing_dispatch(&provider);
     tracing::dispatcher::with_default(&dispatch, || {
         bench(c, GROUP, "tracing_otel", || {
@@ -213,6 +256,18 @@ fn span_with_three_attributes(c: &mut Criterion) {
             black_box(&span);
         });
     });
+    // The same pair again, interleaved: BudObserve (configured as above) against the same-attribute raw span.
+    {
+        let _guard = install_budobserve(Level::Trace, Sampler::AlwaysOn);
+        paired(
+            GROUP,
+            ("budobserve", || {
+                let span = bud_span!("work", a = 1, b = "text", c = 2.5);
+                black_box(&span);
+            }),
+            ("raw_sdk_same_attributes", || raw_span_same_attributes(&tracer)),
+        );
+    }
     // fastrace collects local spans under a root and submits them when the root ends (and caps how many one root
     // holds): a root per 256 spans, its submission timed with them.
     fastrace::set_reporter(NoopReporter, fastrace::collector::Config::default());
@@ -341,6 +396,15 @@ fn instrument_attribute(c: &mut Criterion) {
     bench(c, GROUP, "hand_written_span", || {
         black_box(add_by_hand(black_box(1), black_box(2)));
     });
+    paired(
+        GROUP,
+        ("instrument", || {
+            black_box(add(black_box(1), black_box(2)));
+        }),
+        ("hand_written_span", || {
+            black_box(add_by_hand(black_box(1), black_box(2)));
+        }),
+    );
 }
 
 fn formatting(c: &mut Criterion) {
@@ -424,10 +488,15 @@ fn nested_async(c: &mut Criterion) {
     });
 }
 
-/// Writes the allocation counts where `scripts/bench.sh` asked (nowhere when run as a test).
-fn write_allocations() {
-    let Ok(path) = std::env::var("BUDOBSERVE_BENCH_ALLOCATIONS") else { return };
-    let Ok(table) = ALLOCATION_TABLE.lock() else { return };
+/// Writes the allocation counts and the paired timings where `scripts/bench.sh` asked (nowhere when run as a test).
+fn write_tables() {
+    write_table("BUDOBSERVE_BENCH_ALLOCATIONS", &ALLOCATION_TABLE);
+    write_table("BUDOBSERVE_BENCH_PAIRED", &PAIRED_TABLE);
+}
+
+fn write_table(variable: &str, table: &Mutex<BTreeMap<String, f64>>) {
+    let Ok(path) = std::env::var(variable) else { return };
+    let Ok(table) = table.lock() else { return };
     let lines: String = table.iter().map(|(id, count)| format!("{id}\t{count}\n")).collect();
     if let Err(err) = std::fs::write(&path, lines) {
         eprintln!("could not write {path}: {err}");
@@ -451,6 +520,6 @@ criterion_group! {
 
 fn main() {
     benches();
-    write_allocations();
+    write_tables();
     Criterion::default().configure_from_args().final_summary();
 }
