@@ -17,7 +17,7 @@ SCENARIOS = [
     ("instrument_2_arguments", "`#[instrument]` on a 2-argument fn vs the same span by hand", "instrument",
      ["hand_written_span"]),
     ("message_formatting", "Message formatting alone vs `format!`", "budobserve", ["format"]),
-    ("span_not_sampled", "Span not sampled (ratio sampler 0)", "budobserve", ["raw_sdk"]),
+    ("span_not_sampled", "Span not sampled (sample rate 0; raw SDK: ratio sampler 0)", "budobserve", ["raw_sdk"]),
     ("nested_spans_depth_3_async", "3 nested spans carried across `.await` (tokio, current thread)", "budobserve",
      ["raw_sdk", "tracing_otel"]),
 ]

@@ -236,6 +236,7 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
     let level = internal("__bud_level");
     let callsite = internal("__bud_callsite");
     let span = internal("__bud_span");
+    let dropped = internal("__bud_dropped");
     let level_variant = args.level.clone().unwrap_or_else(|| Ident::new("Info", Span::call_site()));
     let span_name = match &args.span_name {
         Some(name) => quote!(::core::option::Option::Some(#name)),
@@ -260,13 +261,18 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
             #callsite_block
             let #obs = ::budobserve::__private::current();
             let #level = ::budobserve::Level::#level_variant;
-            if #obs.__enabled(#level) {
+            let #dropped = if #obs.__enabled(#level) {
+                #obs.__sample_span(#new_trace)
+            } else {
+                ::core::option::Option::Some(::budobserve::__private::disabled_span())
+            };
+            if let ::core::option::Option::Some(#dropped) = #dropped {
+                #dropped
+            } else {
                 #bindings
                 let mut #list = ::budobserve::AttributeList::for_span(#count + ::budobserve::__private::ADDED_ATTRIBUTES + 1 + #tag_slot);
                 #attributes
                 #obs.__span(#callsite, #level, #message, #list, #new_trace)
-            } else {
-                ::budobserve::__private::disabled_span()
             }
         };
     };

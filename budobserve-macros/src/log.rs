@@ -401,19 +401,35 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
         Kind::Span => quote!(else { ::budobserve::__private::disabled_span() }),
         _ => TokenStream::new(),
     };
+    let body = quote! {
+        #error_binding
+        #bindings
+        let mut #list = ::budobserve::AttributeList::for_span(#count + ::budobserve::__private::ADDED_ATTRIBUTES + #tag_slot);
+        #attributes
+        #start
+    };
+    // The head sampler decides before anything is evaluated (with `_parent`/`_links`, the options path decides
+    // with the explicit parent).
+    let dropped = internal("__bud_dropped");
+    let checked = match (kind, has_options) {
+        (_, true) => quote!(if #obs.__enabled(#level) { #body } #disabled),
+        (Kind::Span, false) => quote! {
+            if #obs.__enabled(#level) {
+                match #obs.__sample_span(false) {
+                    ::core::option::Option::Some(#dropped) => #dropped,
+                    ::core::option::Option::None => { #body }
+                }
+            } #disabled
+        },
+        (_, false) => quote!(if #obs.__enabled(#level) && #obs.__sample_log() { #body }),
+    };
     Ok(quote! {{
         #[allow(unused_imports)]
         use ::budobserve::__private::kinds::*;
         #callsite_block
         #instance
         let #level: ::budobserve::Level = #level_expr;
-        if #obs.__enabled(#level) {
-            #error_binding
-            #bindings
-            let mut #list = ::budobserve::AttributeList::for_span(#count + ::budobserve::__private::ADDED_ATTRIBUTES + #tag_slot);
-            #attributes
-            #start
-        } #disabled
+        #checked
     }})
 }
 

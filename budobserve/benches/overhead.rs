@@ -160,13 +160,13 @@ fn sdk_provider(sampler: Sampler) -> SdkTracerProvider {
 }
 
 /// Configures the global BudObserve instance (the one the macros use), batch processor, no console.
-fn install_budobserve(min_level: Level, sampler: Sampler) -> budobserve::ShutdownGuard {
+fn install_budobserve(min_level: Level, sample_rate: f64) -> budobserve::ShutdownGuard {
     let guard = budobserve::configure()
         .env(EnvSource::Map(Default::default()))
         .service_name("bench")
         .console(false)
         .min_level(min_level)
-        .sampler(sampler)
+        .sample_rate(sample_rate)
         .span_processor(batch())
         .install();
     match guard {
@@ -234,7 +234,7 @@ fn raw_span(tracer: &SdkTracer) {
 fn span_with_three_attributes(c: &mut Criterion) {
     const GROUP: &str = "span_3_attributes";
     {
-        let _guard = install_budobserve(Level::Trace, Sampler::AlwaysOn);
+        let _guard = install_budobserve(Level::Trace, 1.0);
         bench(c, GROUP, "budobserve", || {
             let span = bud_span!("work", a = 1, b = "text", c = 2.5);
             black_box(&span);
@@ -258,7 +258,7 @@ fn span_with_three_attributes(c: &mut Criterion) {
     });
     // The same pair again, interleaved: BudObserve (configured as above) against the same-attribute raw span.
     {
-        let _guard = install_budobserve(Level::Trace, Sampler::AlwaysOn);
+        let _guard = install_budobserve(Level::Trace, 1.0);
         paired(
             GROUP,
             ("budobserve", || {
@@ -301,7 +301,7 @@ fn span_with_three_attributes(c: &mut Criterion) {
 fn disabled_log(c: &mut Criterion) {
     const GROUP: &str = "disabled_log";
     {
-        let _guard = install_budobserve(Level::Info, Sampler::AlwaysOn);
+        let _guard = install_budobserve(Level::Info, 1.0);
         let user_id = 42;
         bench(c, GROUP, "budobserve", || bud_debug!("user {user_id} did something", extra = black_box(1)));
     }
@@ -334,7 +334,7 @@ fn enabled_log(c: &mut Criterion) {
     let user_id = 42_u64;
     let ip = "10.0.0.7";
     {
-        let _guard = install_budobserve(Level::Trace, Sampler::AlwaysOn);
+        let _guard = install_budobserve(Level::Trace, 1.0);
         record_allocations(&format!("{GROUP}/budobserve"), || {
             let _parent = bud_span!("parent").entered();
             bud_info!("user {user_id} from {ip}");
@@ -389,7 +389,7 @@ fn add_by_hand(a: i64, b: i64) -> i64 {
 
 fn instrument_attribute(c: &mut Criterion) {
     const GROUP: &str = "instrument_2_arguments";
-    let _guard = install_budobserve(Level::Trace, Sampler::AlwaysOn);
+    let _guard = install_budobserve(Level::Trace, 1.0);
     bench(c, GROUP, "instrument", || {
         black_box(add(black_box(1), black_box(2)));
     });
@@ -423,7 +423,7 @@ fn formatting(c: &mut Criterion) {
 fn unsampled_span(c: &mut Criterion) {
     const GROUP: &str = "span_not_sampled";
     {
-        let _guard = install_budobserve(Level::Trace, Sampler::TraceIdRatioBased(0.0));
+        let _guard = install_budobserve(Level::Trace, 0.0);
         bench(c, GROUP, "budobserve", || {
             let span = bud_span!("work", a = 1, b = "text", c = 2.5);
             black_box(&span);
@@ -443,7 +443,7 @@ fn nested_async(c: &mut Criterion) {
         Err(err) => panic!("tokio runtime: {err}"),
     };
     {
-        let _guard = install_budobserve(Level::Trace, Sampler::AlwaysOn);
+        let _guard = install_budobserve(Level::Trace, 1.0);
         bench(c, GROUP, "budobserve", || {
             runtime.block_on(
                 async {

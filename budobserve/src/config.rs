@@ -11,6 +11,7 @@
 //! | `BUD_OBSERVE_RESOURCE_ATTRIBUTES` (then `OTEL_RESOURCE_ATTRIBUTES`), `k=v,k=v` | [`resource_attribute`](ConfigBuilder::resource_attribute) | none |
 //! | `BUD_OBSERVE_CONSOLE` (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`) | [`console`](ConfigBuilder::console) | on |
 //! | `BUD_OBSERVE_MIN_LEVEL` (`trace` … `fatal`) | [`min_level`](ConfigBuilder::min_level) | `trace` (everything) |
+//! | `BUD_OBSERVE_SAMPLE_RATE` (`0` … `1`) | [`sample_rate`](ConfigBuilder::sample_rate) | `1` (every trace) |
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -129,6 +130,7 @@ pub struct ConfigBuilder {
     console: Option<bool>,
     console_options: Option<ConsoleOptions>,
     min_level: Option<Level>,
+    sample_rate: Option<f64>,
     span_processors: Vec<Box<dyn SpanProcessor>>,
     metric_readers: Vec<MeterStep>,
     log_processors: Vec<LoggerStep>,
@@ -195,6 +197,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// The fraction of traces recorded, decided at their root before anything is built (see
+    /// [`sampling`](crate::sampling)); children follow their parent. `1` keeps everything.
+    pub fn sample_rate(mut self, rate: f64) -> Self {
+        self.sample_rate = Some(rate);
+        self
+    }
+
     /// Adds a span processor; every span goes to it after the console.
     pub fn span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
         self.span_processors.push(Box::new(processor));
@@ -219,7 +228,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// Replaces the sampler (default: parent-based, always on).
+    /// Replaces the sampler (default: parent-based, always on, after BudObserve's head sampling). A custom sampler
+    /// decides on its own, after the span is built; [`sample_rate`](Self::sample_rate) is then not applied.
     pub fn sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
         self.sampler = Some(Box::new(sampler));
         self
@@ -285,6 +295,29 @@ impl ConfigBuilder {
                 None => Level::Trace,
             },
         };
+        let sample_rate = match self.sample_rate {
+            Some(rate) if (0.0..=1.0).contains(&rate) => Some(rate),
+            Some(rate) => {
+                return Err(ConfigError::InvalidOption {
+                    option: "sample_rate",
+                    value: rate.to_string(),
+                    expected: SAMPLE_RATE_EXPECTED.into(),
+                });
+            }
+            None => match env.get(env::SAMPLE_RATE)? {
+                Some(value) => match value.trim().parse::<f64>() {
+                    Ok(rate) if (0.0..=1.0).contains(&rate) => Some(rate),
+                    _ => {
+                        return Err(ConfigError::InvalidEnvVar {
+                            variable: env::SAMPLE_RATE,
+                            value,
+                            expected: SAMPLE_RATE_EXPECTED.into(),
+                        });
+                    }
+                },
+                None => None,
+            },
+        };
         let console = console.then(|| self.console_options.unwrap_or_default());
         Ok(BudObserveConfig {
             service_name,
@@ -293,6 +326,7 @@ impl ConfigBuilder {
             resource_attributes,
             console,
             min_level,
+            sample_rate,
             span_processors: self.span_processors,
             metric_readers: self.metric_readers,
             log_processors: self.log_processors,
@@ -339,6 +373,7 @@ pub struct BudObserveConfig {
     resource_attributes: Vec<KeyValue>,
     pub(crate) console: Option<ConsoleOptions>,
     pub(crate) min_level: Level,
+    pub(crate) sample_rate: Option<f64>,
     pub(crate) span_processors: Vec<Box<dyn SpanProcessor>>,
     pub(crate) metric_readers: Vec<MeterStep>,
     pub(crate) log_processors: Vec<LoggerStep>,
@@ -371,6 +406,11 @@ impl BudObserveConfig {
     /// The minimum level of logs and spans.
     pub fn min_level(&self) -> Level {
         self.min_level
+    }
+
+    /// The fraction of traces recorded (`None`: every trace, or a custom sampler decides).
+    pub fn sample_rate(&self) -> Option<f64> {
+        self.sample_rate
     }
 
     /// The resource every span, metric and log is sent with.
@@ -423,6 +463,7 @@ impl BudObserve {
 }
 
 const BOOL_EXPECTED: &str = "true or false (also 1/0, yes/no, on/off)";
+const SAMPLE_RATE_EXPECTED: &str = "a number from 0 (no trace) to 1 (every trace)";
 
 fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -515,6 +556,24 @@ mod tests {
         );
         let err = configure().env(env(&[(env::RESOURCE_ATTRIBUTES, "a=1,oops")])).build().unwrap_err();
         assert!(matches!(err, ConfigError::InvalidEnvVar { variable: "BUD_OBSERVE_RESOURCE_ATTRIBUTES", .. }), "{err}");
+    }
+
+    #[test]
+    fn sample_rate_is_validated() {
+        let config = configure().env(env(&[(env::SAMPLE_RATE, "0.25")])).build().unwrap();
+        assert_eq!(config.sample_rate(), Some(0.25));
+        for bad in ["2", "-0.1", "half", "NaN"] {
+            let err = configure().env(env(&[(env::SAMPLE_RATE, bad)])).build().unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "invalid value \"{bad}\" in environment variable `BUD_OBSERVE_SAMPLE_RATE`: expected a number \
+                     from 0 (no trace) to 1 (every trace)"
+                )
+            );
+        }
+        let err = configure().env(env(&[])).sample_rate(1.5).build().unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidOption { option: "sample_rate", .. }), "{err}");
     }
 
     #[test]

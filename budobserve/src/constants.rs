@@ -92,6 +92,8 @@ pub mod env {
     pub const CONSOLE: &str = "BUD_OBSERVE_CONSOLE";
     /// The minimum level of logs and spans.
     pub const MIN_LEVEL: &str = "BUD_OBSERVE_MIN_LEVEL";
+    /// The fraction of traces recorded, `0` to `1`.
+    pub const SAMPLE_RATE: &str = "BUD_OBSERVE_SAMPLE_RATE";
     /// Extra resource attributes, `key=value,key=value`.
     pub const RESOURCE_ATTRIBUTES: &str = "BUD_OBSERVE_RESOURCE_ATTRIBUTES";
     /// The standard OpenTelemetry service name, a fallback for [`SERVICE_NAME`].

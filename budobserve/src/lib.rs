@@ -44,6 +44,7 @@ mod level;
 mod observe;
 mod panic;
 pub mod providers;
+pub mod sampling;
 mod span;
 pub mod template;
 pub mod testing;

@@ -25,6 +25,7 @@ use crate::exporters::processor::Pipeline;
 use crate::level::{Level, SpanType};
 use crate::panic;
 use crate::providers::{ProxyLoggerProvider, ProxyMeterProvider, ProxySpan, ProxyTracer, ProxyTracerProvider, lock};
+use crate::sampling::{Decision, HeadSampler};
 use crate::span::BudSpan;
 use crate::template;
 
@@ -58,6 +59,7 @@ struct Instance {
     /// Bumped by every configuration, so a guard shuts down only what it installed.
     generation: AtomicU64,
     configure_lock: Mutex<()>,
+    head: HeadSampler,
 }
 
 /// What differs between handles of one instance.
@@ -150,6 +152,15 @@ fn cow_string(text: Cow<'static, str>) -> StringValue {
     match text {
         Cow::Borrowed(text) => StringValue::from(text),
         Cow::Owned(text) => StringValue::from(text),
+    }
+}
+
+/// The span that stands for one the head sampler dropped; `None` when it is to be recorded.
+pub(crate) fn dropped_span(decision: Decision, parent: &Parent) -> Option<BudSpan> {
+    match decision {
+        Decision::Record => None,
+        Decision::DropWithParent => Some(non_recording(parent)),
+        Decision::DropRoot(span_context) => Some(BudSpan::dropped(span_context)),
     }
 }
 
@@ -304,6 +315,7 @@ impl BudObserve {
                 meter,
                 generation: AtomicU64::new(0),
                 configure_lock: Mutex::new(()),
+                head: HeadSampler::default(),
             }),
             handle: Arc::new(Handle { tags: Vec::new(), tracer }),
         }
@@ -317,6 +329,7 @@ impl BudObserve {
         let _configuring = lock(&instance.configure_lock);
         let resource = config.resource();
 
+        instance.head.configure(config.sample_rate, config.sampler.is_some());
         let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::with_capacity(config.span_processors.len() + 1);
         if let Some(console) = config.console {
             processors.push(Box::new(ConsoleProcessor::new(console)));
@@ -373,6 +386,10 @@ impl BudObserve {
             metrics: self.instance.meter_provider.provider(),
             logs: self.instance.logger_provider.provider(),
         }
+    }
+
+    pub(crate) fn head_sampler(&self) -> &HeadSampler {
+        &self.instance.head
     }
 
     pub(crate) fn generation(&self) -> u64 {
@@ -529,6 +546,14 @@ impl BudObserve {
         let SpanOptions { template, name, message, level, attributes, tags, parent, links, kind, .. } = options;
         if !self.is_enabled(level) || !self.handle.tracer.is_active() {
             return non_recording(&parent);
+        }
+        let decision = match &parent {
+            Parent::Current => self.instance.head.decide_current(),
+            Parent::Context(cx) => self.instance.head.decide(cx),
+            Parent::Root => self.instance.head.decide(&Context::new()),
+        };
+        if let Some(dropped) = dropped_span(decision, &parent) {
+            return dropped;
         }
         let message = match message {
             Some(message) => message,

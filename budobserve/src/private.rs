@@ -71,6 +71,25 @@ impl BudObserve {
         self.is_enabled(level) && self.tracer().is_active()
     }
 
+    /// The head sampler's word on a macro span about to start: `None` to record it, else the span that stands for
+    /// it (evaluated before any argument).
+    #[doc(hidden)]
+    #[inline]
+    pub fn __sample_span(&self, new_trace: bool) -> Option<BudSpan> {
+        if new_trace {
+            let decision = self.head_sampler().decide(&opentelemetry::Context::new());
+            return crate::observe::dropped_span(decision, &Parent::Root);
+        }
+        crate::observe::dropped_span(self.head_sampler().decide_current(), &Parent::Current)
+    }
+
+    /// Whether a macro log is recorded by the head sampler (evaluated before any argument).
+    #[doc(hidden)]
+    #[inline]
+    pub fn __sample_log(&self) -> bool {
+        matches!(self.head_sampler().decide_current(), crate::sampling::Decision::Record)
+    }
+
     /// The options of a macro's log or span, when it has options (`_parent`, `_links`) the direct paths below do
     /// not take.
     #[doc(hidden)]

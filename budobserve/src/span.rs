@@ -43,6 +43,12 @@ impl BudSpan {
         BudSpan { span, clock, level, written_level: level, panic_recorded: false }
     }
 
+    /// A span dropped by the head sampler at the root of a trace: it records nothing, and its unsampled context
+    /// makes its children drop too.
+    pub(crate) fn dropped(span_context: SpanContext) -> BudSpan {
+        BudSpan::new(ProxySpan::NonRecording(span_context), Clock::System, Level::Info)
+    }
+
     /// A span that records nothing and carries `parent`'s span context on.
     pub fn non_recording(parent: &Context) -> BudSpan {
         BudSpan::new(ProxySpan::non_recording(parent), Clock::System, Level::Info)

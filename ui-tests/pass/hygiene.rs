@@ -3,9 +3,9 @@
 #![no_implicit_prelude]
 #![deny(warnings)]
 
-#[::budobserve::instrument(msg_template = "{__bud_obs} {__bud_span}")]
-fn instrumented(__bud_obs: u32, __bud_span: u32) -> u32 {
-    __bud_obs + __bud_span
+#[::budobserve::instrument(msg_template = "{__bud_obs} {__bud_span} {__bud_dropped}")]
+fn instrumented(__bud_obs: u32, __bud_span: u32, __bud_dropped: u32) -> u32 {
+    __bud_obs + __bud_span + __bud_dropped
 }
 
 fn main() {
@@ -13,10 +13,11 @@ fn main() {
     let __bud_level = "level";
     let __bud_attrs = 2_i64;
     let __bud_a0 = 3_u8;
+    let __bud_dropped = 4_u16;
     #[allow(non_snake_case)]
     let __BUD_CALLSITE = "callsite";
-    ::budobserve::bud_info!("{__bud_obs} {__bud_level} {__bud_attrs} {__bud_a0} {__BUD_CALLSITE}");
+    ::budobserve::bud_info!("{__bud_obs} {__bud_level} {__bud_attrs} {__bud_a0} {__BUD_CALLSITE} {__bud_dropped}");
     ::budobserve::bud_warn!("named", h = __bud_obs);
     let _span = ::budobserve::bud_span!("span {__bud_obs}");
-    let _ = instrumented(1, 2);
+    let _ = instrumented(1, 2, 3);
 }
