@@ -98,11 +98,26 @@ fn instruments_and_tracers_from_before_configure_record_after_it() {
     let resource_name = finished[1].attributes.iter().find(|kv| kv.key.as_str() == "service.name");
     assert!(resource_name.is_none(), "service.name is a resource attribute, not a span attribute");
 
+    // Installing again replaces the configuration; the first guard then no longer owns the instance, so dropping it
+    // leaves the second configuration recording.
+    let second_spans = InMemorySpanExporter::default();
+    let second_guard = budobserve::configure()
+        .env(budobserve::EnvSource::Map(Default::default()))
+        .console(false)
+        .span_processor(SimpleSpanProcessor::new(second_spans.clone()))
+        .install()
+        .expect("valid configuration");
+    drop(guard);
+    budobserve::info("after the first guard dropped", []);
+    let second: Vec<_> = second_spans.get_finished_spans().unwrap_or_default().into_iter().map(|s| s.name).collect();
+    assert_eq!(second, ["after the first guard dropped"]);
+    let guard = second_guard;
+
     // Dropping the guard shuts the configuration down: nothing is recorded afterwards.
     guard.shutdown().expect("shutdown");
     let after = budobserve::span("after shutdown", []);
     assert!(!after.is_recording());
     drop(after);
     early_tracer.start("tracer after shutdown").end();
-    assert!(!spans.get_finished_spans().unwrap_or_default().iter().any(|s| s.name == "tracer after shutdown"));
+    assert!(!second_spans.get_finished_spans().unwrap_or_default().iter().any(|s| s.name == "tracer after shutdown"));
 }
