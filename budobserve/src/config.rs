@@ -50,7 +50,9 @@ pub fn configure() -> ConfigBuilder {
 }
 
 /// A configuration error: always names what was wrong and what is accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Its `Debug` output is its message, so that `fn main() -> Result<(), ConfigError>` prints a readable line.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// An environment variable holds a value that cannot be used.
@@ -73,6 +75,12 @@ pub enum ConfigError {
         /// What is accepted.
         expected: Cow<'static, str>,
     },
+}
+
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 /// Where environment variables are read from.
@@ -184,9 +192,9 @@ impl ConfigBuilder {
         self
     }
 
-    /// Turns the console exporter on with these options.
+    /// How the console looks when it is on (whether it is on stays [`console`](Self::console)'s, then
+    /// `BUD_OBSERVE_CONSOLE`'s, to decide).
     pub fn console_options(mut self, options: ConsoleOptions) -> Self {
-        self.console = Some(true);
         self.console_options = Some(options);
         self
     }
@@ -556,6 +564,20 @@ mod tests {
         );
         let err = configure().env(env(&[(env::RESOURCE_ATTRIBUTES, "a=1,oops")])).build().unwrap_err();
         assert!(matches!(err, ConfigError::InvalidEnvVar { variable: "BUD_OBSERVE_RESOURCE_ATTRIBUTES", .. }), "{err}");
+    }
+
+    #[test]
+    fn console_options_do_not_override_the_environment() {
+        let off = configure().env(env(&[(env::CONSOLE, "false")])).console_options(ConsoleOptions::new()).build();
+        assert!(!off.unwrap().console_enabled());
+        let on = configure().env(env(&[])).console_options(ConsoleOptions::new()).build();
+        assert!(on.unwrap().console_enabled());
+    }
+
+    #[test]
+    fn debug_output_is_the_message() {
+        let err = configure().env(env(&[(env::CONSOLE, "maybe")])).build().unwrap_err();
+        assert_eq!(format!("{err:?}"), err.to_string());
     }
 
     #[test]

@@ -7,7 +7,9 @@ use budobserve::{KeyValue, Level, testing};
 
 fn console_capture(options: ConsoleOptions) -> (testing::Capture, Arc<Mutex<Vec<u8>>>) {
     let buffer = Arc::new(Mutex::new(Vec::new()));
-    let capture = testing::capture_with(|b| b.console_options(options.writer(ConsoleWriter::Shared(buffer.clone()))));
+    let capture = testing::capture_with(|b| {
+        b.console(true).console_options(options.writer(ConsoleWriter::Shared(buffer.clone())))
+    });
     (capture, buffer)
 }
 
