@@ -31,6 +31,11 @@
 #[doc = include_str!("../docs/macros.md")]
 pub mod macros {}
 
+// The README's examples are compiled and run as doctests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
