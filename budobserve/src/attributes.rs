@@ -306,14 +306,6 @@ impl AttributeList {
     pub fn into_values_without_schema(self) -> Vec<KeyValue> {
         self.values
     }
-
-    /// Appends the attributes of `other`.
-    pub fn extend(&mut self, other: AttributeList) {
-        self.values.extend(other.values);
-        if let Some(schema) = other.schema {
-            self.schema.get_or_insert_with(Map::new).extend(schema);
-        }
-    }
 }
 
 /// The JSON schema of a value's shape, nested up to a few levels.
