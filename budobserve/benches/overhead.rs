@@ -11,7 +11,6 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::hint::black_box;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,12 +19,12 @@ use budobserve::opentelemetry::trace::{
     FutureExt as _, Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _,
 };
 use budobserve::opentelemetry::{Context, KeyValue};
-use budobserve::opentelemetry_sdk::error::OTelSdkResult;
-use budobserve::opentelemetry_sdk::trace::{
-    BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
-};
+use budobserve::opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider};
 use budobserve::{EnvSource, Instrument as _, Level, bud_debug, bud_info, bud_span};
 use criterion::{Criterion, criterion_group};
+
+mod common;
+use common::{DropEverything, raw_span_same_attributes};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 // ---- allocations on the calling thread ----
@@ -140,19 +139,8 @@ fn bench(c: &mut Criterion, group: &str, name: &str, mut f: impl FnMut()) {
 
 // ---- the setups ----
 
-/// Drops everything: the cost measured is the instrumentation's, not an exporter's.
-#[derive(Debug)]
-struct NoopExporter;
-
-impl SpanExporter for NoopExporter {
-    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
-        drop(black_box(batch));
-        std::future::ready(Ok(()))
-    }
-}
-
 fn batch() -> BatchSpanProcessor {
-    BatchSpanProcessor::builder(NoopExporter).build()
+    BatchSpanProcessor::builder(DropEverything).build()
 }
 
 fn sdk_provider(sampler: Sampler) -> SdkTracerProvider {
@@ -195,28 +183,6 @@ impl fastrace::collector::Reporter for NoopReporter {
     fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
         drop(black_box(spans));
     }
-}
-
-/// The raw SDK's span with the attributes BudObserve writes (its schema and code location): the SDK's floor for
-/// what `bud_span!` records.
-fn raw_span_same_attributes(tracer: &SdkTracer) {
-    let mut span = tracer
-        .span_builder("work")
-        .with_attributes([
-            KeyValue::new("a", 1),
-            KeyValue::new("b", "text"),
-            KeyValue::new("c", 2.5),
-            KeyValue::new("code.filepath", file!()),
-            KeyValue::new("code.lineno", i64::from(line!())),
-            KeyValue::new("code.namespace", module_path!()),
-            KeyValue::new("budobserve_span_type", "span"),
-            KeyValue::new("budobserve_level_num", 9),
-            KeyValue::new("budobserve_msg_template", "work"),
-            KeyValue::new("budobserve_msg", "work"),
-        ])
-        .start(tracer);
-    black_box(&span);
-    span.end();
 }
 
 /// The raw SDK's span of the first and unsampled scenarios: the three attributes only.

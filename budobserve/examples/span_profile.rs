@@ -10,27 +10,20 @@
 //! perf record -e cpu-clock target/release/examples/span_profile bud 3000000
 //! ```
 //!
-//! Needs nothing else. The numbers in `BENCHMARKS.md` ("profile") come from it.
+//! Needs nothing else. The numbers in `BENCHMARKS.md` ("profile") come from it; the raw SDK's span is the one
+//! the benchmarks use (`benches/common/mod.rs`).
 
-use std::future::Future;
 use std::hint::black_box;
 
-use budobserve::opentelemetry::KeyValue;
-use budobserve::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use budobserve::opentelemetry::trace::TracerProvider as _;
 use budobserve::opentelemetry_sdk::error::OTelSdkResult;
 use budobserve::opentelemetry_sdk::trace::{
-    BatchSpanProcessor, SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter, SpanProcessor,
+    BatchSpanProcessor, SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanProcessor,
 };
 
-#[derive(Debug)]
-struct DropEverything;
-
-impl SpanExporter for DropEverything {
-    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
-        drop(black_box(batch));
-        std::future::ready(Ok(()))
-    }
-}
+#[path = "../benches/common/mod.rs"]
+mod common;
+use common::{DropEverything, raw_span_same_attributes};
 
 fn main() -> Result<(), budobserve::ConfigError> {
     let mut args = std::env::args().skip(1);
@@ -58,24 +51,7 @@ fn main() -> Result<(), budobserve::ConfigError> {
         let provider = SdkTracerProvider::builder().with_span_processor(BoxedProcessor(processor())).build();
         let tracer = provider.tracer("bench");
         for _ in 0..count {
-            // The attributes `bud_span!` writes: the three given, the code location and BudObserve's own.
-            let mut span = tracer
-                .span_builder("work")
-                .with_attributes([
-                    KeyValue::new("a", 1),
-                    KeyValue::new("b", "text"),
-                    KeyValue::new("c", 2.5),
-                    KeyValue::new("code.filepath", file!()),
-                    KeyValue::new("code.lineno", i64::from(line!())),
-                    KeyValue::new("code.namespace", module_path!()),
-                    KeyValue::new("budobserve_span_type", "span"),
-                    KeyValue::new("budobserve_level_num", 9),
-                    KeyValue::new("budobserve_msg_template", "work"),
-                    KeyValue::new("budobserve_msg", "work"),
-                ])
-                .start(&tracer);
-            black_box(&span);
-            span.end();
+            raw_span_same_attributes(&tracer);
         }
     }
     Ok(())

@@ -1,0 +1,43 @@
+//! What the overhead benchmarks and the profiling example (`examples/span_profile.rs`) share: the exporter that
+//! drops everything and the raw SDK span with the attributes `bud_span!` writes.
+
+use std::future::Future;
+use std::hint::black_box;
+
+use budobserve::opentelemetry::KeyValue;
+use budobserve::opentelemetry::trace::{Span as _, Tracer as _};
+use budobserve::opentelemetry_sdk::error::OTelSdkResult;
+use budobserve::opentelemetry_sdk::trace::{SdkTracer, SpanData, SpanExporter};
+
+/// Drops everything: the cost measured is the instrumentation's, not an exporter's.
+#[derive(Debug)]
+pub(crate) struct DropEverything;
+
+impl SpanExporter for DropEverything {
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        drop(black_box(batch));
+        std::future::ready(Ok(()))
+    }
+}
+
+/// The raw SDK's span with the attributes BudObserve writes for `bud_span!("work", a = 1, b = "text", c = 2.5)`
+/// (the three given, the code location and BudObserve's own): the SDK's floor for what the macro records.
+pub(crate) fn raw_span_same_attributes(tracer: &SdkTracer) {
+    let mut span = tracer
+        .span_builder("work")
+        .with_attributes([
+            KeyValue::new("a", 1),
+            KeyValue::new("b", "text"),
+            KeyValue::new("c", 2.5),
+            KeyValue::new("code.filepath", file!()),
+            KeyValue::new("code.lineno", i64::from(line!())),
+            KeyValue::new("code.namespace", module_path!()),
+            KeyValue::new("budobserve_span_type", "span"),
+            KeyValue::new("budobserve_level_num", 9),
+            KeyValue::new("budobserve_msg_template", "work"),
+            KeyValue::new("budobserve_msg", "work"),
+        ])
+        .start(tracer);
+    black_box(&span);
+    span.end();
+}
