@@ -5,7 +5,7 @@
 //! the bindings, the message and the attributes are all emitted inside the caller's level check, so a disabled log
 //! evaluates nothing.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -35,8 +35,11 @@ pub(crate) struct ExtraValue {
 pub(crate) struct Captured {
     /// `let` statements binding every value.
     pub(crate) bindings: TokenStream,
-    /// An expression of type `Cow<'static, str>`.
-    pub(crate) message: TokenStream,
+    /// A `bool` expression: whether the message only shows recorded values and is left to be rendered from them
+    /// on the export side (see the runtime's callsite completion).
+    pub(crate) defer: TokenStream,
+    /// An expression of type `Cow<'static, str>`: the message formatted here, always.
+    pub(crate) formatted: TokenStream,
     /// Statements adding attributes to the list bound to `list`.
     pub(crate) attributes: TokenStream,
     /// How many attributes at most.
@@ -45,6 +48,27 @@ pub(crate) struct Captured {
 
 pub(crate) fn internal(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
+}
+
+/// The statements that bind `message` to an `Option<Cow<'static, str>>` (`None` when deferred) and `list` to an
+/// attribute list sized for `count` attributes plus the message, for the instance `obs`.
+pub(crate) fn message_and_list(
+    captured_defer: &TokenStream,
+    formatted: &TokenStream,
+    count: &TokenStream,
+    obs: &Ident,
+    list: &Ident,
+    message: &Ident,
+    attributes: &TokenStream,
+) -> TokenStream {
+    let defer = internal("__bud_defer");
+    quote! {
+        let #defer: bool = #captured_defer;
+        let mut #list = #obs.__attributes(#count + if #defer { 0 } else { 1 });
+        #attributes
+        let #message: ::core::option::Option<::std::borrow::Cow<'static, str>> =
+            if #defer { ::core::option::Option::None } else { ::core::option::Option::Some(#formatted) };
+    }
 }
 
 /// Generates the bindings, message and attributes of `template` with `named` arguments and `extras`.
@@ -70,8 +94,14 @@ pub(crate) fn capture(
     // Holes: one binding per distinct path, one attribute per distinct key.
     let mut path_bindings: Vec<(String, Ident)> = Vec::new();
     let mut format_args = Vec::new();
+    // Whether the export side renders the message exactly as `format!` would here: each hole's attribute must
+    // display as the value does (no format spec; `{x:?}` records the `Debug` text itself). `None`: it cannot.
+    let mut deferrable: Option<Vec<(Ident, TokenStream)>> = Some(Vec::new());
+    let mut hole_forms: HashMap<String, (FmtTrait, &str)> = HashMap::new();
     for (index, hole) in template.holes.iter().enumerate() {
         let key = hole.key();
+        let form = (hole.trait_kind, hole.spec.as_str());
+        let same_form = *hole_forms.entry(key.clone()).or_insert(form) == form;
         let binding = match path_bindings.iter().find(|(k, _)| *k == key) {
             Some((_, binding)) => binding.clone(),
             None => {
@@ -111,6 +141,24 @@ pub(crate) fn capture(
             FmtTrait::Debug | FmtTrait::Other => quote!(#binding),
         };
         format_args.push(quote!(#arg_name = #shown));
+        let literal = named_index(&key).and_then(|i| named[i].literal.as_ref());
+        let defers = match (hole.trait_kind, hole.spec.as_str(), literal) {
+            _ if !same_form => None,
+            (FmtTrait::Debug, "?", _) | (FmtTrait::Display, "", Some(_)) => Some(None),
+            (FmtTrait::Display, "", None) => {
+                let check = internal(&format!("__bud_d{index}"));
+                let statement = quote_spanned!(hole.span=>
+                    #[allow(clippy::needless_borrow)]
+                    let #check: bool = (&&&&::budobserve::__private::Wrap(#binding)).__bud_attr_kind().defers(#binding);
+                );
+                Some(Some((check, statement)))
+            }
+            _ => None,
+        };
+        match (defers, &mut deferrable) {
+            (Some(check), Some(checks)) => checks.extend(check),
+            _ => deferrable = None,
+        }
 
         if recorded.insert(key.clone()) {
             count += 1;
@@ -157,15 +205,28 @@ pub(crate) fn capture(
         });
     }
 
-    // A `Cow<'static, str>`: a template with nothing to format is its own message, with no allocation.
-    let message = if template.holes.is_empty() {
-        let text = LitStr::new(&template.format_string.replace("{{", "{").replace("}}", "}"), literal.span());
+    // A template with nothing to format is its own message, with no allocation.
+    let formatted = if template.holes.is_empty() {
+        let text = unescaped(literal, template);
         quote!(::std::borrow::Cow::<'static, str>::Borrowed(#text))
     } else {
         let format_string = LitStr::new(&template.format_string, literal.span());
         quote!(::std::borrow::Cow::<'static, str>::Owned(::std::format!(#format_string #(, #format_args)*)))
     };
-    Captured { bindings, message, attributes, count }
+    // Whether the message is left to the export side is known at compile time (the checks are constants once the
+    // kinds are resolved), so the formatting branch not taken is compiled out.
+    let defer = match deferrable {
+        Some(checks) if checks.is_empty() => quote!(true),
+        Some(checks) => {
+            let (names, statements): (Vec<Ident>, Vec<TokenStream>) = checks.into_iter().unzip();
+            quote!({
+                #(#statements)*
+                #(#names)&&*
+            })
+        }
+        None => quote!(false),
+    };
+    Captured { bindings, defer, formatted, attributes, count }
 }
 
 fn record_strict(binding: &Ident, key: &str, list: &Ident, span: Span) -> TokenStream {
@@ -203,11 +264,27 @@ pub(crate) fn expr_tokens(expr: &Expr) -> TokenStream {
     quote!(#expr)
 }
 
+/// The text of a template without placeholders.
+fn unescaped(literal: &LitStr, template: &Template) -> LitStr {
+    LitStr::new(&template.format_string.replace("{{", "{").replace("}}", "}"), literal.span())
+}
+
+/// The `Option<&'static str>` message of a template without placeholders (its text, braces unescaped).
+pub(crate) fn fixed_message(literal: &LitStr, template: &Template) -> TokenStream {
+    if template.holes.is_empty() {
+        let text = unescaped(literal, template);
+        quote!(::core::option::Option::Some(#text))
+    } else {
+        quote!(::core::option::Option::None)
+    }
+}
+
 /// `let <binding>: &'static Callsite = …;` — the static sits in a block of its own, where no user expression can
 /// name it (items are not hygienic).
 pub(crate) fn callsite(
     binding: &Ident,
     template: &TokenStream,
+    fixed_message: &TokenStream,
     name: &TokenStream,
     line: &TokenStream,
     function: &TokenStream,
@@ -217,12 +294,14 @@ pub(crate) fn callsite(
         let #binding: &'static ::budobserve::__private::Callsite = {
             static CALLSITE: ::budobserve::__private::Callsite = ::budobserve::__private::Callsite {
                 template: #template,
+                fixed_message: #fixed_message,
                 name: #name,
                 file: ::core::file!(),
                 line: #line,
                 module_path: ::core::module_path!(),
                 function: #function,
                 tags: &[#(#tags),*],
+                id: ::budobserve::__private::CallsiteId::new(),
             };
             &CALLSITE
         };

@@ -227,11 +227,14 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
     let capture::Captured { bindings, attributes, count, .. } = captured;
     // `code.function`, and the tags when there are any.
     let tag_slot = usize::from(!args.tags.is_empty());
-    let message = if args.msg_template.is_some() {
+    // Without a template of its own, the message is the default template, which has no placeholders: the export
+    // side writes it from the callsite.
+    let (defer, formatted) = if args.msg_template.is_some() {
         captured_message(&literal, &template)
     } else {
-        quote!(::std::borrow::Cow::Borrowed(#template_tokens))
+        (quote!(true), quote!(::std::borrow::Cow::Borrowed(#template_tokens)))
     };
+    let message_binding = internal("__bud_message");
     let obs = internal("__bud_obs");
     let level = internal("__bud_level");
     let callsite = internal("__bud_callsite");
@@ -245,15 +248,29 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
     let tags = &args.tags;
     let new_trace = args.new_trace;
     let line = quote_spanned!(function.sig.ident.span()=> ::core::line!());
+    let fixed_message = match &args.msg_template {
+        Some(literal) => capture::fixed_message(literal, &template),
+        None => quote!(::core::option::Option::Some(#template_tokens)),
+    };
     let callsite_block = capture::callsite(
         &callsite,
         &template_tokens,
+        &fixed_message,
         &span_name,
         &line,
         &quote!(::core::option::Option::Some(#fn_name)),
         tags,
     );
 
+    let message_and_list = capture::message_and_list(
+        &defer,
+        &formatted,
+        &quote!(#count + ::budobserve::__private::ADDED_ATTRIBUTES + #tag_slot),
+        &obs,
+        &list,
+        &message_binding,
+        &attributes,
+    );
     let start_span = quote! {
         let #span = {
             #[allow(unused_imports)]
@@ -270,9 +287,8 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
                 #dropped
             } else {
                 #bindings
-                let mut #list = ::budobserve::AttributeList::for_span(#count + ::budobserve::__private::ADDED_ATTRIBUTES + 1 + #tag_slot);
-                #attributes
-                #obs.__span(#callsite, #level, #message, #list, #new_trace)
+                #message_and_list
+                #obs.__span(#callsite, #level, #message_binding, #list, #new_trace)
             }
         };
     };
@@ -288,10 +304,12 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
     })
 }
 
-/// The message of a given template (the same generation as the log macros).
-fn captured_message(literal: &LitStr, template: &template::Template) -> TokenStream {
+/// Whether the message of a given template is deferred, and the message formatted (the same generation as the log
+/// macros).
+fn captured_message(literal: &LitStr, template: &template::Template) -> (TokenStream, TokenStream) {
     let list = internal("__bud_unused");
-    capture::capture(literal, template, &[], &[], &list).message
+    let captured = capture::capture(literal, template, &[], &[], &list);
+    (captured.defer, captured.formatted)
 }
 
 fn ident_tokens(name: &str, span: Span) -> TokenStream {

@@ -358,11 +358,12 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
             .link(::budobserve::__private::LinkTarget::link_context(#expr), ::std::vec::Vec::new())
         )
     });
-    let Captured { bindings, message, attributes, count } = captured;
+    let Captured { bindings, defer, formatted, attributes, count } = captured;
     let tag_slot = usize::from(!tags.is_empty());
     let callsite_block = capture::callsite(
         &callsite,
         &quote!(#template_literal),
+        &capture::fixed_message(&input.template, &input.parsed),
         &span_name,
         &quote!(::core::line!()),
         &quote!(::core::option::Option::None),
@@ -390,12 +391,24 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
         _ => (TokenStream::new(), quote!(|_: &mut ::budobserve::BudSpan| {})),
     };
     let has_options = input.options.parent.is_some() || !input.options.links.is_empty();
+    let message_binding = internal("__bud_message");
+    let message_and_list = capture::message_and_list(
+        &defer,
+        &formatted,
+        &quote!(#count + ::budobserve::__private::ADDED_ATTRIBUTES + #tag_slot),
+        &obs,
+        &list,
+        &message_binding,
+        &attributes,
+    );
     // Without `_parent`/`_links`, straight to the span; with them, through the options builder.
     let start = match (kind, has_options) {
-        (Kind::Span, false) => quote!(#obs.__span(#callsite, #level, #message, #list, false)),
-        (Kind::Span, true) => quote!(#obs.__options(#callsite, #level, #message, #list) #parent #(#links)* .start()),
-        (_, false) => quote!(#obs.__log(#callsite, #level, #message, #list, #record)),
-        (_, true) => quote!(#obs.__options(#callsite, #level, #message, #list) #parent .log_with(#record)),
+        (Kind::Span, false) => quote!(#obs.__span(#callsite, #level, #message_binding, #list, false)),
+        (Kind::Span, true) => {
+            quote!(#obs.__options(#callsite, #level, #message_binding, #list) #parent #(#links)* .start())
+        }
+        (_, false) => quote!(#obs.__log(#callsite, #level, #message_binding, #list, #record)),
+        (_, true) => quote!(#obs.__options(#callsite, #level, #message_binding, #list) #parent .log_with(#record)),
     };
     let disabled = match kind {
         Kind::Span => quote!(else { ::budobserve::__private::disabled_span() }),
@@ -404,8 +417,7 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
     let body = quote! {
         #error_binding
         #bindings
-        let mut #list = ::budobserve::AttributeList::for_span(#count + ::budobserve::__private::ADDED_ATTRIBUTES + #tag_slot);
-        #attributes
+        #message_and_list
         #start
     };
     // The head sampler decides before anything is evaluated (with `_parent`/`_links`, the options path decides
@@ -438,12 +450,13 @@ use capture::Captured;
 /// `__bud_format!`: the message alone, as the log macros format it (for benchmarks and tests of formatting).
 pub(crate) fn expand_format(input: LogInput) -> TokenStream {
     let list = internal("__bud_unused");
-    let Captured { bindings, message, .. } = capture::capture(&input.template, &input.parsed, &input.args, &[], &list);
+    let Captured { bindings, formatted, .. } =
+        capture::capture(&input.template, &input.parsed, &input.args, &[], &list);
     quote! {{
         #[allow(unused_imports)]
         use ::budobserve::__private::kinds::*;
         #bindings
-        #message
+        #formatted
     }}
 }
 

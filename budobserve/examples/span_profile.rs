@@ -38,11 +38,15 @@ fn main() -> Result<(), budobserve::ConfigError> {
         }
     };
     if which == "bud" {
-        let _guard = budobserve::configure()
-            .env(budobserve::EnvSource::Map(Default::default()))
-            .console(false)
-            .span_processor(BoxedProcessor(processor()))
-            .install()?;
+        let builder = budobserve::configure().env(budobserve::EnvSource::Map(Default::default())).console(false);
+        // Batched, spans are completed on the batch thread (`span_exporter`); with the simple processor, which
+        // exports on the caller's thread, they are completed there.
+        let builder = if batch {
+            builder.span_exporter(DropEverything)
+        } else {
+            builder.span_processor(SimpleSpanProcessor::new(DropEverything))
+        };
+        let _guard = builder.install()?;
         for _ in 0..count {
             let span = budobserve::bud_span!("work", a = 1, b = "text", c = 2.5);
             black_box(&span);

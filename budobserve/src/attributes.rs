@@ -49,6 +49,10 @@ forward_bud_attributes!(&T, &mut T, Box<T>, Arc<T>, Rc<T>);
 
 /// A value with a native OpenTelemetry form.
 pub trait NativeValue {
+    /// Whether the recorded value shows (OpenTelemetry's `Display` of [`Value`]) exactly as the Rust value's
+    /// `Display` does, so a message can be rendered from the attribute on the export side. Default `false`.
+    const DISPLAYS_AS_VALUE: bool = false;
+
     /// The value, `None` to record nothing (`Option::None`).
     fn to_value(&self) -> Option<Value>;
 }
@@ -62,6 +66,8 @@ pub trait ArrayElement: Sized {
 macro_rules! native_ints {
     ($($t:ty),*) => {$(
         impl NativeValue for $t {
+            const DISPLAYS_AS_VALUE: bool = true;
+
             #[inline]
             fn to_value(&self) -> Option<Value> {
                 // Beyond i64, the exact number as text rather than a wrapped or saturated one.
@@ -81,8 +87,10 @@ macro_rules! native_ints {
 native_ints!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
 
 macro_rules! native_floats {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $exact:literal),*) => {$(
         impl NativeValue for $t {
+            const DISPLAYS_AS_VALUE: bool = $exact;
+
             #[inline]
             fn to_value(&self) -> Option<Value> {
                 Some(Value::F64(f64::from(*self)))
@@ -95,9 +103,12 @@ macro_rules! native_floats {
         }
     )*};
 }
-native_floats!(f32, f64);
+// An `f32` widened to `f64` shows more digits than the `f32` does (`0.1` → `0.10000000149011612`).
+native_floats!(f32 => false, f64 => true);
 
 impl NativeValue for bool {
+    const DISPLAYS_AS_VALUE: bool = true;
+
     #[inline]
     fn to_value(&self) -> Option<Value> {
         Some(Value::Bool(*self))
@@ -113,6 +124,8 @@ impl ArrayElement for bool {
 macro_rules! native_strings {
     ($($t:ty),*) => {$(
         impl NativeValue for $t {
+            const DISPLAYS_AS_VALUE: bool = true;
+
             #[inline]
             fn to_value(&self) -> Option<Value> {
                 Some(Value::String(StringValue::from(self.to_string())))
@@ -128,6 +141,8 @@ macro_rules! native_strings {
 native_strings!(String, char, Box<str>, Arc<str>, Rc<str>);
 
 impl NativeValue for str {
+    const DISPLAYS_AS_VALUE: bool = true;
+
     #[inline]
     fn to_value(&self) -> Option<Value> {
         Some(Value::String(StringValue::from(self.to_owned())))
@@ -141,6 +156,8 @@ impl ArrayElement for &str {
 }
 
 impl NativeValue for Cow<'_, str> {
+    const DISPLAYS_AS_VALUE: bool = true;
+
     #[inline]
     fn to_value(&self) -> Option<Value> {
         Some(Value::String(StringValue::from(self.to_string())))
@@ -148,18 +165,24 @@ impl NativeValue for Cow<'_, str> {
 }
 
 impl NativeValue for Value {
+    const DISPLAYS_AS_VALUE: bool = true;
+
     fn to_value(&self) -> Option<Value> {
         Some(self.clone())
     }
 }
 
 impl NativeValue for StringValue {
+    const DISPLAYS_AS_VALUE: bool = true;
+
     fn to_value(&self) -> Option<Value> {
         Some(Value::String(self.clone()))
     }
 }
 
 impl<T: NativeValue + ?Sized> NativeValue for &T {
+    const DISPLAYS_AS_VALUE: bool = T::DISPLAYS_AS_VALUE;
+
     #[inline]
     fn to_value(&self) -> Option<Value> {
         (**self).to_value()

@@ -24,11 +24,13 @@ use opentelemetry_sdk::logs::{LogProcessor, LoggerProviderBuilder};
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::{IdGenerator, ShouldSample, SpanProcessor};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, IdGenerator, ShouldSample, SpanExporter, SpanProcessor};
 
+use crate::callsite::CompleteOnExport;
 use crate::clock::Clock;
 use crate::constants::{self, env};
 use crate::exporters::console::ConsoleOptions;
+use crate::exporters::processor::SpanStage;
 use crate::level::Level;
 use crate::observe::{BudObserve, ShutdownGuard};
 
@@ -139,7 +141,7 @@ pub struct ConfigBuilder {
     console_options: Option<ConsoleOptions>,
     min_level: Option<Level>,
     sample_rate: Option<f64>,
-    span_processors: Vec<Box<dyn SpanProcessor>>,
+    span_processors: Vec<SpanStage>,
     metric_readers: Vec<MeterStep>,
     log_processors: Vec<LoggerStep>,
     id_generator: Option<Box<dyn IdGenerator>>,
@@ -212,9 +214,27 @@ impl ConfigBuilder {
         self
     }
 
-    /// Adds a span processor; every span goes to it after the console.
+    /// Adds a span processor; every span goes to it after the console, complete (code location, template and
+    /// message written) when it gets it — completed on the caller's thread, in the span's `on_end`.
+    ///
+    /// To export, prefer [`span_exporter`](Self::span_exporter): its batch processor completes spans on its own
+    /// thread, off the caller's.
     pub fn span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
-        self.span_processors.push(Box::new(processor));
+        self.span_processors.push(SpanStage { processor: Box::new(processor), completes_on_export: false });
+        self
+    }
+
+    /// Adds an exporter behind the SDK's batch processor (bounded queue, default settings). The caller's thread
+    /// only queues a span when it ends: what a macro span gets from its callsite (code location, template, the
+    /// message when it only shows recorded values) is written on the batch processor's thread, before `exporter`
+    /// sees the span.
+    pub fn span_exporter(self, exporter: impl SpanExporter + 'static) -> Self {
+        self.span_processor_completing_on_export(BatchSpanProcessor::builder(CompleteOnExport(exporter)).build())
+    }
+
+    /// Adds a processor whose exporter completes spans itself (wrapped in `CompleteOnExport`).
+    pub(crate) fn span_processor_completing_on_export(mut self, processor: impl SpanProcessor + 'static) -> Self {
+        self.span_processors.push(SpanStage { processor: Box::new(processor), completes_on_export: true });
         self
     }
 
@@ -382,7 +402,7 @@ pub struct BudObserveConfig {
     pub(crate) console: Option<ConsoleOptions>,
     pub(crate) min_level: Level,
     pub(crate) sample_rate: Option<f64>,
-    pub(crate) span_processors: Vec<Box<dyn SpanProcessor>>,
+    pub(crate) span_processors: Vec<SpanStage>,
     pub(crate) metric_readers: Vec<MeterStep>,
     pub(crate) log_processors: Vec<LoggerStep>,
     pub(crate) id_generator: Option<Box<dyn IdGenerator>>,

@@ -19,6 +19,9 @@ pub const TAGS: &str = "budobserve_tags";
 pub const JSON_SCHEMA: &str = "budobserve_json_schema";
 /// The level number (see [`Level`](crate::Level)).
 pub const LEVEL_NUM: &str = "budobserve_level_num";
+/// Internal: the callsite marker of a macro span, replaced before any exporter sees the span (see the
+/// callsite completion in the crate's internals). Reserved: do not write it.
+pub const CALLSITE: &str = "budobserve_callsite";
 /// The position of a cause in an error's source chain (1 = the first `source()`), on `exception` events.
 pub const EXCEPTION_CAUSE_INDEX: &str = "budobserve_exception_cause_index";
 

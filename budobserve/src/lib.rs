@@ -36,10 +36,15 @@ pub mod macros {}
 #[doc = include_str!("../../README.md")]
 mod readme {}
 
+// The macros name `::budobserve`; this lets the crate's own tests use them.
+#[cfg(test)]
+extern crate self as budobserve;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 pub mod attributes;
+mod callsite;
 mod clock;
 pub mod config;
 pub mod constants;

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use opentelemetry::metrics::{
@@ -15,8 +15,9 @@ use opentelemetry::{Array, Context, InstrumentationScope, KeyValue, StringValue,
 use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::{IdGenerator, SdkTracerProvider, SpanProcessor};
+use opentelemetry_sdk::trace::{IdGenerator, SdkTracerProvider};
 
+use crate::callsite::{COMPLETION_ROOM, Callsite};
 use crate::clock::Clock;
 use crate::config::BudObserveConfig;
 use crate::constants;
@@ -60,6 +61,9 @@ struct Instance {
     generation: AtomicU64,
     configure_lock: Mutex<()>,
     head: HeadSampler,
+    /// Room each macro span reserves for its completion on the caller's thread: `COMPLETION_ROOM` when a span
+    /// processor of the current pipeline needs complete spans there, else 0.
+    completion_room: AtomicUsize,
 }
 
 /// What differs between handles of one instance.
@@ -126,18 +130,27 @@ pub(crate) enum Parent {
     Root,
 }
 
-/// How many attributes BudObserve adds to every span and log (type, level, template, message).
+/// The most attributes BudObserve adds to a span or log when it starts: type, level, and template and message (or
+/// a message and the callsite marker; a macro span with a deferred message adds only the marker).
 pub(crate) const INTERNAL_ATTRIBUTES: usize = 4;
 
 /// What [`BudObserve::launch`] needs besides the attributes.
 pub(crate) struct Launch {
     pub(crate) name: Cow<'static, str>,
-    pub(crate) template: Cow<'static, str>,
-    pub(crate) message: Cow<'static, str>,
+    pub(crate) text: Text,
     pub(crate) level: Level,
     pub(crate) span_type: SpanType,
     pub(crate) tags: Tags,
     pub(crate) kind: SpanKind,
+}
+
+/// The template and message of a span or log.
+pub(crate) enum Text {
+    /// Given at run time: both are written when the span starts.
+    Given { template: Cow<'static, str>, message: Cow<'static, str> },
+    /// A macro's: the template comes with the callsite when the span is completed, and so does the message when
+    /// the macro left it to be rendered then (`None`).
+    Callsite { callsite: &'static Callsite, message: Option<Cow<'static, str>> },
 }
 
 /// Tags of one span or log, besides the handle's.
@@ -193,6 +206,7 @@ pub struct SpanOptions<'a> {
     parent: Parent,
     links: Vec<Link>,
     kind: SpanKind,
+    callsite: Option<&'static Callsite>,
 }
 
 impl fmt::Debug for SpanOptions<'_> {
@@ -220,6 +234,12 @@ impl SpanOptions<'_> {
     /// attributes).
     pub fn message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
         self.message = Some(message.into());
+        self
+    }
+
+    /// The macro callsite the span comes from (its template is the options' template).
+    pub(crate) fn callsite(mut self, callsite: &'static Callsite) -> Self {
+        self.callsite = Some(callsite);
         self
     }
 
@@ -316,6 +336,7 @@ impl BudObserve {
                 generation: AtomicU64::new(0),
                 configure_lock: Mutex::new(()),
                 head: HeadSampler::default(),
+                completion_room: AtomicUsize::new(0),
             }),
             handle: Arc::new(Handle { tags: Vec::new(), tracer }),
         }
@@ -330,13 +351,11 @@ impl BudObserve {
         let resource = config.resource();
 
         instance.head.configure(config.sample_rate, config.sampler.is_some());
-        let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::with_capacity(config.span_processors.len() + 1);
-        if let Some(console) = config.console {
-            processors.push(Box::new(ConsoleProcessor::new(console)));
-        }
-        processors.extend(config.span_processors);
+        let console = config.console.map(ConsoleProcessor::new);
+        let pipeline = Pipeline::new(console, config.span_processors);
+        let room = if pipeline.completes_on_caller() { COMPLETION_ROOM } else { 0 };
         let mut tracer_builder =
-            SdkTracerProvider::builder().with_resource(resource.clone()).with_span_processor(Pipeline::new(processors));
+            SdkTracerProvider::builder().with_resource(resource.clone()).with_span_processor(pipeline);
         if let Some(generator) = config.id_generator {
             tracer_builder = tracer_builder.with_id_generator(BoxedIdGenerator(generator));
         }
@@ -353,11 +372,14 @@ impl BudObserve {
         }
 
         instance.min_level.store(config.min_level.number(), Ordering::Relaxed);
+        // Set before the provider: a span started in between gets room it does not need, never too little.
+        instance.completion_room.fetch_max(room, Ordering::Relaxed);
         let replaced = Providers {
             traces: instance.tracer_provider.set_provider(Some(tracer_builder.build())),
             metrics: instance.meter_provider.set_provider(Some(meter_builder.build())),
             logs: instance.logger_provider.set_provider(Some(logger_builder.build())),
         };
+        instance.completion_room.store(room, Ordering::Relaxed);
         // Whatever the replaced providers still hold is exported; their errors are theirs to report.
         let _ = replaced.shutdown();
         instance.generation.fetch_add(1, Ordering::AcqRel) + 1
@@ -386,6 +408,12 @@ impl BudObserve {
             metrics: self.instance.meter_provider.provider(),
             logs: self.instance.logger_provider.provider(),
         }
+    }
+
+    /// See `Instance::completion_room`.
+    #[inline]
+    pub(crate) fn completion_room(&self) -> usize {
+        self.instance.completion_room.load(Ordering::Relaxed)
     }
 
     pub(crate) fn head_sampler(&self) -> &HeadSampler {
@@ -498,6 +526,7 @@ impl BudObserve {
             parent: Parent::Current,
             links: Vec::new(),
             kind: SpanKind::Internal,
+            callsite: None,
         }
     }
 
@@ -543,7 +572,8 @@ impl BudObserve {
 
     /// The common path of the option-built spans and logs.
     fn start(&self, options: SpanOptions<'_>, span_type: SpanType) -> BudSpan {
-        let SpanOptions { template, name, message, level, attributes, tags, parent, links, kind, .. } = options;
+        let SpanOptions { template, name, message, level, attributes, tags, parent, links, kind, callsite, .. } =
+            options;
         if !self.is_enabled(level) || !self.handle.tracer.is_active() {
             return non_recording(&parent);
         }
@@ -555,12 +585,16 @@ impl BudObserve {
         if let Some(dropped) = dropped_span(decision, &parent) {
             return dropped;
         }
-        let message = match message {
-            Some(message) => message,
-            None => Cow::Owned(template::render(&template, &attributes)),
-        };
         let name = name.unwrap_or_else(|| template.clone());
-        let launch = Launch { name, template, message, level, span_type, tags: Tags::Owned(tags), kind };
+        let text = match (callsite, message) {
+            (Some(callsite), message) => Text::Callsite { callsite, message },
+            (None, Some(message)) => Text::Given { template, message },
+            (None, None) => {
+                let message = Cow::Owned(template::render(&template, &attributes));
+                Text::Given { template, message }
+            }
+        };
+        let launch = Launch { name, text, level, span_type, tags: Tags::Owned(tags), kind };
         self.launch(launch, attributes, parent, links)
     }
 
@@ -574,17 +608,34 @@ impl BudObserve {
         parent: Parent,
         links: Vec<Link>,
     ) -> BudSpan {
-        let Launch { name, template, message, level, span_type, tags, kind } = launch;
+        let Launch { name, text, level, span_type, tags, kind } = launch;
         // Exact growth only (a no-op for the macros, which size the vector at compile time). One `extend` from an
-        // array rather than four pushes: each pushed `KeyValue` is built on the stack and copied back with wider
-        // loads than the stores that built it, a store-forwarding stall per push.
-        attributes.reserve_exact(INTERNAL_ATTRIBUTES);
-        attributes.extend([
-            KeyValue::new(constants::SPAN_TYPE, span_type.as_str()),
-            KeyValue::new(constants::LEVEL_NUM, i64::from(level.number())),
-            KeyValue::new(constants::MSG_TEMPLATE, Value::String(cow_string(template))),
-            KeyValue::new(constants::MSG, Value::String(cow_string(message))),
-        ]);
+        // array rather than single pushes: each pushed `KeyValue` is built on the stack and copied back with wider
+        // loads than the stores that built it, a store-forwarding stall per push. The level is never last here:
+        // the pipeline's level fix-up relies on it.
+        attributes.reserve_exact(match text {
+            Text::Callsite { message: None, .. } => INTERNAL_ATTRIBUTES - 1,
+            _ => INTERNAL_ATTRIBUTES,
+        });
+        let span_type_value = KeyValue::new(constants::SPAN_TYPE, span_type.as_str());
+        let level_value = KeyValue::new(constants::LEVEL_NUM, i64::from(level.number()));
+        match text {
+            Text::Callsite { callsite, message: None } => {
+                attributes.extend([span_type_value, level_value, callsite.marker(true)]);
+            }
+            Text::Callsite { callsite, message: Some(message) } => attributes.extend([
+                span_type_value,
+                level_value,
+                KeyValue::new(constants::MSG, Value::String(cow_string(message))),
+                callsite.marker(false),
+            ]),
+            Text::Given { template, message } => attributes.extend([
+                span_type_value,
+                level_value,
+                KeyValue::new(constants::MSG_TEMPLATE, Value::String(cow_string(template))),
+                KeyValue::new(constants::MSG, Value::String(cow_string(message))),
+            ]),
+        }
         let no_tags = self.handle.tags.is_empty()
             && match &tags {
                 Tags::Static(tags) => tags.is_empty(),

@@ -12,32 +12,21 @@ use std::fmt;
 use std::ops::Deref;
 
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt as _};
-use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry::{Context, Value};
 use serde::Serialize;
 
 pub use crate::attributes::{AttributeList, BudAttributes, NativeValue, field_key, fmt_fields};
-use crate::constants;
+pub use crate::callsite::{Callsite, CallsiteId};
 use crate::instance;
 use crate::level::Level;
 use crate::level::SpanType;
-use crate::observe::{BudObserve, Launch, Parent, SpanOptions, Tags};
+use crate::observe::{BudObserve, Launch, Parent, SpanOptions, Tags, Text};
 use crate::span::{BudSpan, EnteredSpan};
 pub use crate::span::{InstrumentedFn, instrument_fn};
 
-/// How many attributes every macro span adds to its recorded values: `code.filepath`, `code.lineno`,
-/// `code.namespace` and BudObserve's own four (`code.function` and tags are counted by the macro when present).
-pub const ADDED_ATTRIBUTES: usize = 3 + crate::observe::INTERNAL_ATTRIBUTES;
-
-/// What a macro invocation knows at compile time.
-pub struct Callsite {
-    pub template: &'static str,
-    pub name: Option<&'static str>,
-    pub file: &'static str,
-    pub line: u32,
-    pub module_path: &'static str,
-    pub function: Option<&'static str>,
-    pub tags: &'static [&'static str],
-}
+/// How many attributes every macro span adds to its recorded values on the caller's thread: the span type, the
+/// level and the callsite marker (the message, when the caller renders it, and tags are counted by the macro).
+pub const ADDED_ATTRIBUTES: usize = 3;
 
 /// The current instance: borrowed from the global one, or a clone of a scoped override.
 pub enum Current {
@@ -90,6 +79,14 @@ impl BudObserve {
         matches!(self.head_sampler().decide_current(), crate::sampling::Decision::Record)
     }
 
+    /// The attribute list of a macro's span: room for `attributes` (counted at compile time), and for completing
+    /// the span on the caller's thread when a span processor needs it there (see `callsite`).
+    #[doc(hidden)]
+    #[inline]
+    pub fn __attributes(&self, attributes: usize) -> AttributeList {
+        AttributeList::for_span(attributes + self.completion_room())
+    }
+
     /// The options of a macro's log or span, when it has options (`_parent`, `_links`) the direct paths below do
     /// not take.
     #[doc(hidden)]
@@ -97,13 +94,16 @@ impl BudObserve {
         &self,
         callsite: &'static Callsite,
         level: Level,
-        message: Cow<'static, str>,
+        message: Option<Cow<'static, str>>,
         attributes: AttributeList,
     ) -> SpanOptions<'_> {
         let mut options = self
-            .options_with(Cow::Borrowed(callsite.template), callsite_values(callsite, attributes))
+            .options_with(Cow::Borrowed(callsite.template), attributes.into_values())
             .level(level)
-            .message(message);
+            .callsite(callsite);
+        if let Some(message) = message {
+            options = options.message(message);
+        }
         if let Some(name) = callsite.name {
             options = options.name(name);
         }
@@ -120,14 +120,14 @@ impl BudObserve {
         &self,
         callsite: &'static Callsite,
         level: Level,
-        message: Cow<'static, str>,
+        message: Option<Cow<'static, str>>,
         attributes: AttributeList,
         new_trace: bool,
     ) -> BudSpan {
         let (parent, links) =
             if new_trace { crate::observe::new_trace_parent() } else { (Parent::Current, Vec::new()) };
         let launch = callsite_launch(callsite, level, message, SpanType::Span);
-        self.launch(launch, callsite_values(callsite, attributes), parent, links)
+        self.launch(launch, attributes.into_values(), parent, links)
     }
 
     /// A log macro without options: straight to the log.
@@ -137,12 +137,12 @@ impl BudObserve {
         &self,
         callsite: &'static Callsite,
         level: Level,
-        message: Cow<'static, str>,
+        message: Option<Cow<'static, str>>,
         attributes: AttributeList,
         record: impl FnOnce(&mut BudSpan),
     ) {
         let launch = callsite_launch(callsite, level, message, SpanType::Log);
-        let mut span = self.launch(launch, callsite_values(callsite, attributes), Parent::Current, Vec::new());
+        let mut span = self.launch(launch, attributes.into_values(), Parent::Current, Vec::new());
         if span.is_recording() {
             record(&mut span);
         }
@@ -155,33 +155,17 @@ impl BudObserve {
 fn callsite_launch(
     callsite: &'static Callsite,
     level: Level,
-    message: Cow<'static, str>,
+    message: Option<Cow<'static, str>>,
     span_type: SpanType,
 ) -> Launch {
     Launch {
         name: Cow::Borrowed(callsite.name.unwrap_or(callsite.template)),
-        template: Cow::Borrowed(callsite.template),
-        message,
+        text: Text::Callsite { callsite, message },
         level,
         span_type,
         tags: Tags::Static(callsite.tags),
         kind: SpanKind::Internal,
     }
-}
-
-/// The recorded values followed by the callsite's code location (the list has room for it: `for_span`).
-#[inline]
-fn callsite_values(callsite: &'static Callsite, attributes: AttributeList) -> Vec<KeyValue> {
-    let mut values = attributes.into_values();
-    values.extend([
-        KeyValue::new(constants::CODE_FILEPATH, callsite.file),
-        KeyValue::new(constants::CODE_LINENO, i64::from(callsite.line)),
-        KeyValue::new(constants::CODE_NAMESPACE, callsite.module_path),
-    ]);
-    if let Some(function) = callsite.function {
-        values.push(KeyValue::new(constants::CODE_FUNCTION, function));
-    }
-    values
 }
 
 /// A span that records nothing, for a disabled `bud_span!`.
@@ -274,6 +258,13 @@ pub struct UnsupportedTag;
 pub struct SkipTag;
 
 impl DisplayTextTag {
+    /// Whether a message can be rendered from the recorded attribute exactly as `format!` shows the value: here
+    /// yes, the attribute is the `Display` text.
+    #[inline]
+    pub fn defers<T: ?Sized>(self, _value: &T) -> bool {
+        true
+    }
+
     #[inline]
     pub fn record<T: fmt::Display + ?Sized>(self, list: &mut AttributeList, key: &'static str, value: &T) {
         list.push_display(key, value);
@@ -282,6 +273,11 @@ impl DisplayTextTag {
 
 impl FieldsTag {
     #[inline]
+    pub fn defers<T: ?Sized>(self, _value: &T) -> bool {
+        false
+    }
+
+    #[inline]
     pub fn record<T: BudAttributes + ?Sized>(self, list: &mut AttributeList, key: &'static str, value: &T) {
         list.push_fields(key, value);
     }
@@ -289,12 +285,22 @@ impl FieldsTag {
 
 impl NativeTag {
     #[inline]
+    pub fn defers<T: NativeValue + ?Sized>(self, _value: &T) -> bool {
+        T::DISPLAYS_AS_VALUE
+    }
+
+    #[inline]
     pub fn record<T: NativeValue + ?Sized>(self, list: &mut AttributeList, key: &'static str, value: &T) {
         list.push_native(key, value);
     }
 }
 
 impl JsonTag {
+    #[inline]
+    pub fn defers<T: ?Sized>(self, _value: &T) -> bool {
+        false
+    }
+
     #[inline]
     pub fn record<T: Serialize + ?Sized>(self, list: &mut AttributeList, key: &'static str, value: &T) {
         list.push_json(key, value);
@@ -312,6 +318,11 @@ impl JsonTag {
 pub trait Recordable {}
 
 impl UnsupportedTag {
+    #[inline]
+    pub fn defers<T: ?Sized>(self, _value: &T) -> bool {
+        false
+    }
+
     pub fn record<T: Recordable + ?Sized>(self, _list: &mut AttributeList, _key: &'static str, _value: &T) {}
 }
 

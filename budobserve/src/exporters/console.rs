@@ -20,6 +20,7 @@ use opentelemetry::{Array, Context, KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
+use crate::callsite;
 use crate::constants;
 use crate::level::{Level, SpanType};
 use crate::providers::lock;
@@ -178,10 +179,7 @@ impl ConsoleProcessor {
         for _ in 0..depth {
             line.push_str("  ");
         }
-        let message = match find(attributes, constants::MSG) {
-            Some(message) => message.as_str(),
-            None => data.name.clone(),
-        };
+        let message = callsite::message(attributes).unwrap_or_else(|| data.name.clone());
         let color = match level {
             Level::Error | Level::Fatal => Some("31"),
             Level::Warn => Some("33"),

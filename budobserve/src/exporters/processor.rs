@@ -2,6 +2,8 @@
 //!
 //! The SDK clones a span's data once per registered processor; registering one pipeline instead clones only for
 //! the processors after the first, and gives later stages (scrubbing) a single place to run before every exporter.
+//! It also completes macro spans (see `callsite`) on the caller's thread when a stage needs them complete there:
+//! once, just before the first such stage.
 
 use std::time::Duration;
 
@@ -10,7 +12,17 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
+use crate::callsite;
 use crate::constants;
+use crate::exporters::console::ConsoleProcessor;
+
+/// One configured span processor, and whether it completes macro spans itself on the export side (the batch
+/// processors of [`ConfigBuilder::span_exporter`](crate::ConfigBuilder::span_exporter)) or needs them complete when
+/// it gets them (any processor given as such).
+pub(crate) struct SpanStage {
+    pub(crate) processor: Box<dyn SpanProcessor>,
+    pub(crate) completes_on_export: bool,
+}
 
 /// A span whose level changed after it started (`set_level`, an exception) gets the new level appended when it
 /// ends, as its last attribute; it replaces the one written at start, so exporters see one level. One comparison
@@ -29,11 +41,30 @@ fn replace_changed_level(attributes: &mut Vec<KeyValue>) {
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     processors: Vec<Box<dyn SpanProcessor>>,
+    /// The index of the first processor that needs complete spans, if any.
+    complete_before: Option<usize>,
 }
 
 impl Pipeline {
-    pub(crate) fn new(processors: Vec<Box<dyn SpanProcessor>>) -> Pipeline {
-        Pipeline { processors }
+    /// The console (which reads macro spans as they are) first, then the stages in order.
+    pub(crate) fn new(console: Option<ConsoleProcessor>, stages: Vec<SpanStage>) -> Pipeline {
+        let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::with_capacity(stages.len() + 1);
+        if let Some(console) = console {
+            processors.push(Box::new(console));
+        }
+        let mut complete_before = None;
+        for stage in stages {
+            if !stage.completes_on_export && complete_before.is_none() {
+                complete_before = Some(processors.len());
+            }
+            processors.push(stage.processor);
+        }
+        Pipeline { processors, complete_before }
+    }
+
+    /// Whether spans are completed on the caller's thread (so need room for it).
+    pub(crate) fn completes_on_caller(&self) -> bool {
+        self.complete_before.is_some()
     }
 
     /// Runs `f` on every processor and returns the first error, after running them all.
@@ -57,11 +88,16 @@ impl SpanProcessor for Pipeline {
 
     fn on_end(&self, mut span: SpanData) {
         replace_changed_level(&mut span.attributes);
-        if let Some((last, rest)) = self.processors.split_last() {
-            for processor in rest {
-                processor.on_end(span.clone());
+        let Some(last) = self.processors.len().checked_sub(1) else { return };
+        for (index, processor) in self.processors.iter().enumerate() {
+            if Some(index) == self.complete_before {
+                callsite::complete(&mut span.attributes);
             }
-            last.on_end(span);
+            if index == last {
+                processor.on_end(span);
+                return;
+            }
+            processor.on_end(span.clone());
         }
     }
 
