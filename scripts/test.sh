@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit, integration, doc and UI (trybuild) tests, and builds the examples.
-# Starts whatever real services the tests need first (none yet for the core: the tests use in-process exporters).
+# The OTLP tests start their own receiver on loopback (a real HTTP server in the test process); the OTLP example
+# runs against a real collector (rotel-agent, fetched from PyPI on first use and cached), started here on loopback.
 #
 # Builds go to $CARGO_TARGET_DIR, by default outside the clone so that repeated runs stay incremental.
 set -euo pipefail
@@ -34,6 +35,37 @@ output=$(BUD_OBSERVE_CONSOLE=true cargo run --quiet --locked --example quickstar
 printf '%s\n' "$output"
 grep -q "user 42 logged in" <<<"$output"
 grep -q "    quota at 3.8%" <<<"$output"
+
+step "the OTLP example against a real collector (rotel-agent on loopback)"
+rotel_dir="$HOME/.cache/budobserve/rotel"
+rotel="$rotel_dir/rotel/rotel-agent"
+if [[ ! -x "$rotel" ]]; then
+  mkdir -p "$rotel_dir"
+  python3 -m pip download --quiet --no-deps --dest "$rotel_dir" rotel
+  python3 -m zipfile -e "$(ls "$rotel_dir"/rotel-*.whl | head -n 1)" "$rotel_dir"
+  chmod +x "$rotel"
+fi
+rotel_log=$(mktemp)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$rotel" start --exporter blackhole --debug-log traces \
+  --otlp-grpc-endpoint 127.0.0.1:0 --otlp-http-endpoint "127.0.0.1:$port" >"$rotel_log" 2>&1 &
+rotel_pid=$!
+trap 'rm -f "$log" "$rotel_log"; kill "$rotel_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  grep -q "Starting Rotel" "$rotel_log" && break
+  sleep 0.1
+done
+output=$(cargo run --quiet --locked --example otlp -- "http://127.0.0.1:$port" 2>&1)
+printf '%s\n' "$output"
+grep -q "exported 9 spans, dropped 0, lost in failed exports 0" <<<"$output"
+received() { sed 's/\x1b\[[0-9;]*m//g' "$rotel_log" | grep "Received traces" || true; }
+for _ in $(seq 1 50); do
+  received | grep -q "spans=9" && break
+  sleep 0.1
+done
+received
+received | grep -q "spans=9"
+kill "$rotel_pid" 2>/dev/null || true
 
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
      END { printf "\ntests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"

@@ -16,6 +16,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapCompositePropagator;
@@ -24,13 +26,21 @@ use opentelemetry_sdk::logs::{LogProcessor, LoggerProviderBuilder};
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::{BatchSpanProcessor, IdGenerator, ShouldSample, SpanExporter, SpanProcessor};
+use opentelemetry_sdk::trace::{IdGenerator, ShouldSample, SpanExporter, SpanProcessor};
 
-use crate::callsite::CompleteOnExport;
 use crate::clock::Clock;
 use crate::constants::{self, env};
+use crate::exporters::batch::{BatchOptions, BatchProcessor};
 use crate::exporters::console::ConsoleOptions;
+#[cfg(feature = "otlp")]
+use crate::exporters::otlp::{self, OtlpConfig, OtlpProtocol};
 use crate::exporters::processor::SpanStage;
+
+/// The backend spans, metrics and logs are exported to.
+#[cfg(feature = "otlp")]
+type Backend = OtlpConfig;
+#[cfg(not(feature = "otlp"))]
+type Backend = std::convert::Infallible;
 use crate::level::Level;
 use crate::observe::{BudObserve, ShutdownGuard};
 
@@ -66,6 +76,16 @@ pub enum ConfigError {
         value: String,
         /// What is accepted.
         expected: Cow<'static, str>,
+    },
+    /// An exporter cannot be built from the configuration.
+    #[error("cannot export {signal} to {endpoint}: {reason}")]
+    Exporter {
+        /// `spans`, `metrics` or `logs`.
+        signal: &'static str,
+        /// The endpoint configured.
+        endpoint: String,
+        /// Why.
+        reason: String,
     },
     /// A builder option holds a value that cannot be used.
     #[error("invalid value {value:?} for option `{option}`: expected {expected}")]
@@ -142,6 +162,14 @@ pub struct ConfigBuilder {
     min_level: Option<Level>,
     sample_rate: Option<f64>,
     span_processors: Vec<SpanStage>,
+    batch_options: Option<BatchOptions>,
+    endpoint: Option<String>,
+    token: Option<String>,
+    headers: Vec<(String, String)>,
+    protocol: Option<String>,
+    gzip: Option<bool>,
+    export_timeout: Option<Duration>,
+    metrics_interval: Option<Duration>,
     metric_readers: Vec<MeterStep>,
     log_processors: Vec<LoggerStep>,
     id_generator: Option<Box<dyn IdGenerator>>,
@@ -156,6 +184,7 @@ impl fmt::Debug for ConfigBuilder {
             .field("service_name", &self.service_name)
             .field("service_version", &self.service_version)
             .field("environment", &self.environment)
+            .field("endpoint", &self.endpoint)
             .field("console", &self.console)
             .field("min_level", &self.min_level)
             .field("span_processors", &self.span_processors.len())
@@ -220,21 +249,77 @@ impl ConfigBuilder {
     /// To export, prefer [`span_exporter`](Self::span_exporter): its batch processor completes spans on its own
     /// thread, off the caller's.
     pub fn span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
-        self.span_processors.push(SpanStage { processor: Box::new(processor), completes_on_export: false });
+        self.span_processors.push(SpanStage::Processor(Box::new(processor)));
         self
     }
 
-    /// Adds an exporter behind the SDK's batch processor (bounded queue, default settings). The caller's thread
-    /// only queues a span when it ends: what a macro span gets from its callsite (code location, template, the
-    /// message when it only shows recorded values) is written on the batch processor's thread, before `exporter`
-    /// sees the span.
-    pub fn span_exporter(self, exporter: impl SpanExporter + 'static) -> Self {
-        self.span_processor_completing_on_export(BatchSpanProcessor::builder(CompleteOnExport(exporter)).build())
+    /// Adds an exporter behind BudObserve's batch processor (bounded queue, a worker thread; see
+    /// [`batch_options`](Self::batch_options)). The caller's thread only queues a span when it ends; what a macro
+    /// span gets from its callsite (code location, template, the message when it only shows recorded values) is
+    /// written on the worker thread, before `exporter` sees the span. A full queue drops spans, never blocks: see
+    /// [`BudObserve::export_stats`].
+    pub fn span_exporter(mut self, exporter: impl SpanExporter + 'static) -> Self {
+        self.span_processors.push(SpanStage::Exporter(Box::new(move |options, counters| {
+            BatchProcessor::start(exporter, options.clone(), Arc::clone(counters))
+        })));
+        self
+    }
+
+    /// The OTLP endpoint, e.g. `http://collector:4318`: spans, metrics and logs are exported to it (see
+    /// [`exporters::otlp`](crate::exporters::otlp)). Also `BUD_OBSERVE_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// A token sent to the OTLP endpoint as `Authorization: Bearer <token>` (a BudMetrics API key through the
+    /// gateway's OTLP proxy). Also `BUD_OBSERVE_TOKEN`.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// An extra header of every OTLP request. Headers given here replace `BUD_OBSERVE_HEADERS` /
+    /// `OTEL_EXPORTER_OTLP_HEADERS`.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// `http/protobuf` (default) or `grpc`. Also `BUD_OBSERVE_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocol = Some(protocol.into());
+        self
+    }
+
+    /// Whether OTLP requests are gzip-compressed (default no). Also `OTEL_EXPORTER_OTLP_COMPRESSION`.
+    pub fn gzip(mut self, gzip: bool) -> Self {
+        self.gzip = Some(gzip);
+        self
+    }
+
+    /// How long one OTLP export may take, retries included (default 10 s). Also `OTEL_EXPORTER_OTLP_TIMEOUT`
+    /// (milliseconds).
+    pub fn export_timeout(mut self, timeout: Duration) -> Self {
+        self.export_timeout = Some(timeout);
+        self
+    }
+
+    /// How often metrics are exported over OTLP (default 60 s).
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.metrics_interval = Some(interval);
+        self
+    }
+
+    /// How the exporters' batch processors queue and batch spans (default [`BatchOptions::new`]).
+    pub fn batch_options(mut self, options: BatchOptions) -> Self {
+        self.batch_options = Some(options);
+        self
     }
 
     /// Adds a processor whose exporter completes spans itself (wrapped in `CompleteOnExport`).
     pub(crate) fn span_processor_completing_on_export(mut self, processor: impl SpanProcessor + 'static) -> Self {
-        self.span_processors.push(SpanStage { processor: Box::new(processor), completes_on_export: true });
+        self.span_processors.push(SpanStage::Completing(Box::new(processor)));
         self
     }
 
@@ -276,8 +361,104 @@ impl ConfigBuilder {
         self
     }
 
+    /// The OTLP backend, when an endpoint is configured (builder, then environment).
+    fn resolve_backend(&mut self) -> Result<Option<Backend>, ConfigError> {
+        let env = &self.env;
+        let endpoint = match self.endpoint.take() {
+            Some(endpoint) => Some(("endpoint", None, endpoint)),
+            None => env
+                .first(&[env::ENDPOINT, env::OTEL_EXPORTER_OTLP_ENDPOINT])?
+                .map(|(variable, value)| (variable, Some(variable), value)),
+        };
+        let Some((source, variable, endpoint)) = endpoint else { return Ok(None) };
+        let invalid = |value: String, expected: Cow<'static, str>| match variable {
+            Some(variable) => ConfigError::InvalidEnvVar { variable, value, expected },
+            None => ConfigError::InvalidOption { option: "endpoint", value, expected },
+        };
+        #[cfg(not(feature = "otlp"))]
+        {
+            let _ = (source, &self.token, &self.headers, &self.protocol, self.gzip, self.export_timeout);
+            Err(invalid(endpoint, "no endpoint: OTLP export needs BudObserve's `otlp` feature".into()))
+        }
+        #[cfg(feature = "otlp")]
+        {
+            let _ = source;
+            let endpoint = otlp::normalise_endpoint(&endpoint).map_err(|expected| invalid(endpoint, expected))?;
+            let token = match self.token.take() {
+                Some(token) => Some(token),
+                None => env.get(env::TOKEN)?,
+            };
+            let headers = if self.headers.is_empty() {
+                match env.first(&[env::HEADERS, env::OTEL_EXPORTER_OTLP_HEADERS])? {
+                    Some((variable, value)) => parse_headers(variable, &value)?,
+                    None => Vec::new(),
+                }
+            } else {
+                for (name, value) in &self.headers {
+                    if !valid_header(name, value) {
+                        return Err(ConfigError::InvalidOption {
+                            option: "header",
+                            value: name.clone(),
+                            expected: HEADER_EXPECTED.into(),
+                        });
+                    }
+                }
+                std::mem::take(&mut self.headers)
+            };
+            let protocol = match self.protocol.take() {
+                Some(protocol) => OtlpProtocol::parse(&protocol).ok_or(ConfigError::InvalidOption {
+                    option: "protocol",
+                    value: protocol,
+                    expected: OtlpProtocol::ACCEPTED.into(),
+                })?,
+                None => match env.first(&[env::PROTOCOL, env::OTEL_EXPORTER_OTLP_PROTOCOL])? {
+                    Some((variable, value)) => OtlpProtocol::parse(&value).ok_or_else(|| {
+                        ConfigError::InvalidEnvVar { variable, value, expected: OtlpProtocol::ACCEPTED.into() }
+                    })?,
+                    None => OtlpProtocol::HttpProtobuf,
+                },
+            };
+            let gzip = match self.gzip {
+                Some(gzip) => gzip,
+                None => match env.get(env::OTEL_EXPORTER_OTLP_COMPRESSION)? {
+                    Some(value) => match value.trim() {
+                        "gzip" => true,
+                        "none" => false,
+                        _ => {
+                            return Err(ConfigError::InvalidEnvVar {
+                                variable: env::OTEL_EXPORTER_OTLP_COMPRESSION,
+                                value,
+                                expected: "`gzip` or `none`".into(),
+                            });
+                        }
+                    },
+                    None => false,
+                },
+            };
+            let timeout = match self.export_timeout {
+                Some(timeout) => timeout,
+                None => match env.get(env::OTEL_EXPORTER_OTLP_TIMEOUT)? {
+                    Some(value) => match value.trim().parse::<u64>() {
+                        Ok(ms) if ms > 0 => Duration::from_millis(ms),
+                        _ => {
+                            return Err(ConfigError::InvalidEnvVar {
+                                variable: env::OTEL_EXPORTER_OTLP_TIMEOUT,
+                                value,
+                                expected: "a positive number of milliseconds".into(),
+                            });
+                        }
+                    },
+                    None => Duration::from_secs(10),
+                },
+            };
+            let metrics_interval = self.metrics_interval.unwrap_or(Duration::from_secs(60));
+            Ok(Some(OtlpConfig { endpoint, protocol, token, headers, gzip, timeout, metrics_interval }))
+        }
+    }
+
     /// Resolves the configuration (builder > environment > default) for [`BudObserve::new`].
-    pub fn build(self) -> Result<BudObserveConfig, ConfigError> {
+    pub fn build(mut self) -> Result<BudObserveConfig, ConfigError> {
+        let backend = self.resolve_backend()?;
         let env = &self.env;
         let mut resource_attributes = match env.first(&[env::RESOURCE_ATTRIBUTES, env::OTEL_RESOURCE_ATTRIBUTES])? {
             Some((variable, value)) => parse_key_values(variable, &value)?,
@@ -309,7 +490,8 @@ impl ConfigBuilder {
             Some(console) => console,
             None => match env.get(env::CONSOLE)? {
                 Some(value) => parse_bool(env::CONSOLE, &value)?,
-                None => true,
+                // The console is the default backend: on when nothing is exported elsewhere.
+                None => backend.is_none(),
             },
         };
         let min_level = match self.min_level {
@@ -347,6 +529,12 @@ impl ConfigBuilder {
             },
         };
         let console = console.then(|| self.console_options.unwrap_or_default());
+        let mut span_processors = self.span_processors;
+        let mut metric_readers = self.metric_readers;
+        let mut log_processors = self.log_processors;
+        if let Some(backend) = &backend {
+            add_backend(backend, &mut span_processors, &mut metric_readers, &mut log_processors)?;
+        }
         Ok(BudObserveConfig {
             service_name,
             service_version,
@@ -355,9 +543,11 @@ impl ConfigBuilder {
             console,
             min_level,
             sample_rate,
-            span_processors: self.span_processors,
-            metric_readers: self.metric_readers,
-            log_processors: self.log_processors,
+            span_processors,
+            batch_options: self.batch_options.unwrap_or_default(),
+            backend,
+            metric_readers,
+            log_processors,
             id_generator: self.id_generator,
             sampler: self.sampler,
             clock: self.clock,
@@ -403,6 +593,8 @@ pub struct BudObserveConfig {
     pub(crate) min_level: Level,
     pub(crate) sample_rate: Option<f64>,
     pub(crate) span_processors: Vec<SpanStage>,
+    pub(crate) batch_options: BatchOptions,
+    backend: Option<Backend>,
     pub(crate) metric_readers: Vec<MeterStep>,
     pub(crate) log_processors: Vec<LoggerStep>,
     pub(crate) id_generator: Option<Box<dyn IdGenerator>>,
@@ -411,6 +603,12 @@ pub struct BudObserveConfig {
 }
 
 impl BudObserveConfig {
+    /// The OTLP backend, when an endpoint is configured.
+    #[cfg(feature = "otlp")]
+    pub fn backend(&self) -> Option<&OtlpConfig> {
+        self.backend.as_ref()
+    }
+
     /// `service.name`.
     pub fn service_name(&self) -> &str {
         &self.service_name
@@ -471,6 +669,7 @@ impl fmt::Debug for BudObserveConfig {
             .field("service_version", &self.service_version)
             .field("environment", &self.environment)
             .field("resource_attributes", &self.resource_attributes)
+            .field("backend", &self.backend)
             .field("console", &self.console)
             .field("min_level", &self.min_level)
             .field("span_processors", &self.span_processors.len())
@@ -502,6 +701,86 @@ fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> 
 }
 
 /// Parses `key=value,key=value` (white space around entries is ignored; values keep inner `=`).
+/// The exporters of `backend`: spans behind BudObserve's batch processor, metrics behind a periodic reader, logs
+/// behind the SDK's batch log processor.
+#[cfg(feature = "otlp")]
+fn add_backend(
+    otlp: &OtlpConfig,
+    span_processors: &mut Vec<SpanStage>,
+    metric_readers: &mut Vec<MeterStep>,
+    log_processors: &mut Vec<LoggerStep>,
+) -> Result<(), ConfigError> {
+    let spans = otlp.span_exporter()?;
+    let metrics = otlp.metric_exporter()?;
+    let logs = otlp.log_exporter()?;
+    span_processors.push(SpanStage::Exporter(Box::new(move |options, counters| {
+        BatchProcessor::start(spans, options.clone(), Arc::clone(counters))
+    })));
+    let reader = PeriodicReader::builder(metrics).with_interval(otlp.metrics_interval).build();
+    metric_readers.push(Box::new(move |builder| builder.with_reader(reader)));
+    let processor = opentelemetry_sdk::logs::BatchLogProcessor::builder(logs).build();
+    log_processors.push(Box::new(move |builder| builder.with_log_processor(processor)));
+    Ok(())
+}
+
+#[cfg(not(feature = "otlp"))]
+fn add_backend(
+    backend: &Backend,
+    _: &mut Vec<SpanStage>,
+    _: &mut Vec<MeterStep>,
+    _: &mut Vec<LoggerStep>,
+) -> Result<(), ConfigError> {
+    match *backend {}
+}
+
+#[cfg(feature = "otlp")]
+const HEADER_EXPECTED: &str = "headers as comma-separated name=value pairs, names of letters, digits and `-_.`, values \
+    without control characters";
+
+/// Whether a header can be sent as given.
+#[cfg(feature = "otlp")]
+fn valid_header(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && !value.chars().any(char::is_control)
+}
+
+/// `name=value,name=value`, values percent-decoded (as `OTEL_EXPORTER_OTLP_HEADERS` specifies).
+#[cfg(feature = "otlp")]
+fn parse_headers(variable: &'static str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let invalid = || ConfigError::InvalidEnvVar { variable, value: value.to_owned(), expected: HEADER_EXPECTED.into() };
+    let mut headers = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, raw) = entry.split_once('=').ok_or_else(invalid)?;
+        let decoded = percent_decode(raw.trim()).ok_or_else(invalid)?;
+        let name = name.trim();
+        if !valid_header(name, &decoded) {
+            return Err(invalid());
+        }
+        headers.push((name.to_owned(), decoded));
+    }
+    Ok(headers)
+}
+
+/// `%XX` escapes decoded; `None` for a broken escape or text that is not UTF-8.
+#[cfg(feature = "otlp")]
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 fn parse_key_values(variable: &'static str, value: &str) -> Result<Vec<KeyValue>, ConfigError> {
     let mut pairs = Vec::new();
     for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
@@ -592,6 +871,100 @@ mod tests {
         assert!(!off.unwrap().console_enabled());
         let on = configure().env(env(&[])).console_options(ConsoleOptions::new()).build();
         assert!(on.unwrap().console_enabled());
+    }
+
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn the_otlp_backend_comes_from_arguments_then_variables() {
+        let config = configure()
+            .env(env(&[
+                (env::ENDPOINT, "http://collector:4318/"),
+                (env::TOKEN, "key-1"),
+                (env::HEADERS, "x-tenant=t-1, x-team = llm%20ops"),
+                (env::OTEL_EXPORTER_OTLP_ENDPOINT, "http://ignored:4318"),
+                (env::OTEL_EXPORTER_OTLP_COMPRESSION, "gzip"),
+                (env::OTEL_EXPORTER_OTLP_TIMEOUT, "2500"),
+            ]))
+            .build()
+            .unwrap();
+        let backend = config.backend().unwrap();
+        assert_eq!(backend.endpoint(), "http://collector:4318");
+        assert_eq!(backend.token.as_deref(), Some("key-1"));
+        assert_eq!(backend.headers, [("x-tenant".to_owned(), "t-1".to_owned()), ("x-team".into(), "llm ops".into())]);
+        assert!(backend.gzip);
+        assert_eq!(backend.timeout, Duration::from_millis(2500));
+        assert_eq!(backend.protocol(), OtlpProtocol::HttpProtobuf);
+        // A backend turns the console's default off; the console can still be asked for.
+        assert!(!config.console_enabled());
+        assert!(!format!("{config:?}").contains("key-1"));
+
+        let fallback = configure()
+            .env(env(&[
+                (env::OTEL_EXPORTER_OTLP_ENDPOINT, "http://otel:4318"),
+                (env::OTEL_EXPORTER_OTLP_HEADERS, "a=b"),
+            ]))
+            .console(true)
+            .build()
+            .unwrap();
+        assert_eq!(fallback.backend().unwrap().endpoint(), "http://otel:4318");
+        assert_eq!(fallback.backend().unwrap().headers, [("a".to_owned(), "b".to_owned())]);
+        assert!(fallback.console_enabled());
+
+        let argument = configure()
+            .env(env(&[(env::ENDPOINT, "http://env:4318"), (env::HEADERS, "a=b")]))
+            .endpoint("http://arg:4318")
+            .header("c", "d")
+            .build()
+            .unwrap();
+        assert_eq!(argument.backend().unwrap().endpoint(), "http://arg:4318");
+        assert_eq!(argument.backend().unwrap().headers, [("c".to_owned(), "d".to_owned())]);
+        assert!(configure().env(env(&[])).build().unwrap().backend().is_none());
+    }
+
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn invalid_otlp_settings_name_what_is_wrong() {
+        let err = configure().env(env(&[(env::ENDPOINT, "collector:4318")])).build().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"collector:4318\" in environment variable `BUD_OBSERVE_ENDPOINT`: expected an `http://` or \
+             `https://` address, e.g. `http://localhost:4318`"
+        );
+        let err = configure().env(env(&[])).endpoint("ftp://x").build().unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidOption { option: "endpoint", .. }), "{err}");
+        let with_endpoint = |pairs: &[(&'static str, &'static str)]| {
+            let mut all = vec![(env::ENDPOINT, "http://c:4318")];
+            all.extend_from_slice(pairs);
+            configure().env(env(&all)).build().unwrap_err()
+        };
+        let err = with_endpoint(&[(env::PROTOCOL, "thrift")]);
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"thrift\" in environment variable `BUD_OBSERVE_PROTOCOL`: expected `http/protobuf` or `grpc`"
+        );
+        assert!(matches!(
+            with_endpoint(&[(env::HEADERS, "novalue")]),
+            ConfigError::InvalidEnvVar { variable: "BUD_OBSERVE_HEADERS", .. }
+        ));
+        assert!(matches!(
+            with_endpoint(&[(env::HEADERS, "a=%zz")]),
+            ConfigError::InvalidEnvVar { variable: "BUD_OBSERVE_HEADERS", .. }
+        ));
+        assert!(matches!(
+            with_endpoint(&[(env::OTEL_EXPORTER_OTLP_TIMEOUT, "soon")]),
+            ConfigError::InvalidEnvVar { variable: "OTEL_EXPORTER_OTLP_TIMEOUT", .. }
+        ));
+        assert!(matches!(
+            with_endpoint(&[(env::OTEL_EXPORTER_OTLP_COMPRESSION, "zstd")]),
+            ConfigError::InvalidEnvVar { variable: "OTEL_EXPORTER_OTLP_COMPRESSION", .. }
+        ));
+        let err = with_endpoint(&[(env::PROTOCOL, "grpc")]);
+        assert_eq!(
+            err.to_string(),
+            "cannot export spans to http://c:4318: OTLP over gRPC is not available in this build: use `http/protobuf`"
+        );
+        let err = configure().env(env(&[])).endpoint("http://c").header("bad header", "x").build().unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidOption { option: "header", .. }), "{err}");
     }
 
     #[test]

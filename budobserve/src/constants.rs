@@ -99,8 +99,34 @@ pub mod env {
     pub const SAMPLE_RATE: &str = "BUD_OBSERVE_SAMPLE_RATE";
     /// Extra resource attributes, `key=value,key=value`.
     pub const RESOURCE_ATTRIBUTES: &str = "BUD_OBSERVE_RESOURCE_ATTRIBUTES";
+    /// The OTLP endpoint (base address: `/v1/traces` etc. are appended). Setting it turns OTLP export on.
+    pub const ENDPOINT: &str = "BUD_OBSERVE_ENDPOINT";
+    /// A token sent as `Authorization: Bearer <token>`.
+    pub const TOKEN: &str = "BUD_OBSERVE_TOKEN";
+    /// Extra OTLP headers, `name=value,name=value`.
+    pub const HEADERS: &str = "BUD_OBSERVE_HEADERS";
+    /// `http/protobuf` (default) or `grpc`.
+    pub const PROTOCOL: &str = "BUD_OBSERVE_PROTOCOL";
+    /// The standard OTLP endpoint, a fallback for [`ENDPOINT`].
+    pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    /// The standard OTLP headers (values may be percent-encoded), a fallback for [`HEADERS`].
+    pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+    /// The standard OTLP protocol, a fallback for [`PROTOCOL`].
+    pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+    /// `gzip` or `none`.
+    pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+    /// The OTLP request timeout, in milliseconds.
+    pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
     /// The standard OpenTelemetry service name, a fallback for [`SERVICE_NAME`].
     pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
     /// The standard OpenTelemetry resource attributes, a fallback for [`RESOURCE_ATTRIBUTES`].
     pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+}
+
+/// Names of the metrics BudObserve reports about itself.
+pub mod metrics {
+    /// Spans dropped before export (counter; attribute [`REASON`]).
+    pub const SPANS_DROPPED: &str = "budobserve.spans.dropped";
+    /// Why: `queue_full` or `export_failed`.
+    pub const REASON: &str = "reason";
 }

@@ -71,6 +71,7 @@ pub use budobserve_macros::{
 };
 pub use clock::{Clock, SteppingClock};
 pub use config::{BudObserveConfig, ConfigBuilder, ConfigError, EnvSource, configure};
+pub use exporters::{BatchOptions, ExportStats};
 pub use instance::{WithInstance, current, global, with_current, with_instance, with_instance_async};
 pub use level::{Level, ParseLevelError, SpanType};
 pub use observe::{BudObserve, LifecycleError, Settings, ShutdownGuard, SpanOptions};

@@ -21,6 +21,7 @@ use crate::callsite::{COMPLETION_ROOM, Callsite};
 use crate::clock::Clock;
 use crate::config::BudObserveConfig;
 use crate::constants;
+use crate::exporters::batch::{ExportCounters, ExportStats};
 use crate::exporters::console::ConsoleProcessor;
 use crate::exporters::processor::Pipeline;
 use crate::level::{Level, SpanType};
@@ -64,6 +65,8 @@ struct Instance {
     /// Room each macro span reserves for its completion on the caller's thread: `COMPLETION_ROOM` when a span
     /// processor of the current pipeline needs complete spans there, else 0.
     completion_room: AtomicUsize,
+    /// What the exporters of every configuration so far did.
+    export_counters: Arc<ExportCounters>,
 }
 
 /// What differs between handles of one instance.
@@ -325,6 +328,8 @@ impl BudObserve {
         let meter_provider = ProxyMeterProvider::new();
         let tracer = tracer_provider.tracer_with_scope(budobserve_scope(constants::SCOPE_NAME.into()));
         let meter = meter_provider.meter_with_scope(budobserve_scope(constants::SCOPE_NAME.into()));
+        let export_counters = Arc::new(ExportCounters::default());
+        register_export_metrics(&meter, &export_counters);
         BudObserve {
             instance: Arc::new(Instance {
                 min_level: AtomicU8::new(Level::Trace.number()),
@@ -337,6 +342,7 @@ impl BudObserve {
                 configure_lock: Mutex::new(()),
                 head: HeadSampler::default(),
                 completion_room: AtomicUsize::new(0),
+                export_counters,
             }),
             handle: Arc::new(Handle { tags: Vec::new(), tracer }),
         }
@@ -352,7 +358,7 @@ impl BudObserve {
 
         instance.head.configure(config.sample_rate, config.sampler.is_some());
         let console = config.console.map(ConsoleProcessor::new);
-        let pipeline = Pipeline::new(console, config.span_processors);
+        let pipeline = Pipeline::new(console, config.span_processors, &config.batch_options, &instance.export_counters);
         let room = if pipeline.completes_on_caller() { COMPLETION_ROOM } else { 0 };
         let mut tracer_builder =
             SdkTracerProvider::builder().with_resource(resource.clone()).with_span_processor(pipeline);
@@ -408,6 +414,13 @@ impl BudObserve {
             metrics: self.instance.meter_provider.provider(),
             logs: self.instance.logger_provider.provider(),
         }
+    }
+
+    /// What this instance's exporters did so far, over every configuration: spans exported, dropped because an
+    /// export queue was full, and lost in failed exports. The same counts are the `budobserve.spans.dropped`
+    /// metric.
+    pub fn export_stats(&self) -> ExportStats {
+        self.instance.export_counters.stats()
     }
 
     /// See `Instance::completion_room`.
@@ -899,4 +912,20 @@ impl From<ProxySpan> for BudSpan {
     fn from(span: ProxySpan) -> BudSpan {
         BudSpan::new(span, Clock::System, Level::Info)
     }
+}
+
+/// `budobserve.spans.dropped`: spans an exporter never got (`reason` = `queue_full`) or lost in a failed export
+/// (`export_failed`).
+fn register_export_metrics(meter: &Meter, counters: &Arc<ExportCounters>) {
+    let counters = Arc::clone(counters);
+    let _dropped = meter
+        .u64_observable_counter(constants::metrics::SPANS_DROPPED)
+        .with_unit("{span}")
+        .with_description("Spans dropped before export: a full export queue, or a failed export")
+        .with_callback(move |observer| {
+            let stats = counters.stats();
+            observer.observe(stats.spans_dropped, &[KeyValue::new(constants::metrics::REASON, "queue_full")]);
+            observer.observe(stats.spans_failed, &[KeyValue::new(constants::metrics::REASON, "export_failed")]);
+        })
+        .build();
 }

@@ -5,6 +5,8 @@
 //! It also completes macro spans (see `callsite`) on the caller's thread when a stage needs them complete there:
 //! once, just before the first such stage.
 
+use std::io::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::{Context, KeyValue};
@@ -14,14 +16,21 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
 use crate::callsite;
 use crate::constants;
+use crate::exporters::batch::{BatchOptions, BatchProcessor, ExportCounters};
 use crate::exporters::console::ConsoleProcessor;
 
-/// One configured span processor, and whether it completes macro spans itself on the export side (the batch
-/// processors of [`ConfigBuilder::span_exporter`](crate::ConfigBuilder::span_exporter)) or needs them complete when
-/// it gets them (any processor given as such).
-pub(crate) struct SpanStage {
-    pub(crate) processor: Box<dyn SpanProcessor>,
-    pub(crate) completes_on_export: bool,
+/// Starts an exporter behind a batch processor, when the configuration is applied.
+pub(crate) type ExporterStart =
+    Box<dyn FnOnce(&BatchOptions, &Arc<ExportCounters>) -> std::io::Result<BatchProcessor> + Send>;
+
+/// One configured stage of the pipeline.
+pub(crate) enum SpanStage {
+    /// A processor given as such: it gets spans completed on the caller's thread.
+    Processor(Box<dyn SpanProcessor>),
+    /// A processor whose exporter completes spans itself (the test exporter).
+    Completing(Box<dyn SpanProcessor>),
+    /// An exporter behind BudObserve's batch processor, which completes spans on its worker thread.
+    Exporter(ExporterStart),
 }
 
 /// A span whose level changed after it started (`set_level`, an exception) gets the new level appended when it
@@ -46,18 +55,35 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
-    /// The console (which reads macro spans as they are) first, then the stages in order.
-    pub(crate) fn new(console: Option<ConsoleProcessor>, stages: Vec<SpanStage>) -> Pipeline {
+    /// The console (which reads macro spans as they are) first, then the stages in order; exporters are started
+    /// with `batch` options and report to `counters`. An exporter whose worker thread cannot start is left out,
+    /// with a warning on standard error.
+    pub(crate) fn new(
+        console: Option<ConsoleProcessor>,
+        stages: Vec<SpanStage>,
+        batch: &BatchOptions,
+        counters: &Arc<ExportCounters>,
+    ) -> Pipeline {
         let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::with_capacity(stages.len() + 1);
         if let Some(console) = console {
             processors.push(Box::new(console));
         }
         let mut complete_before = None;
         for stage in stages {
-            if !stage.completes_on_export && complete_before.is_none() {
-                complete_before = Some(processors.len());
+            match stage {
+                SpanStage::Processor(processor) => {
+                    complete_before.get_or_insert(processors.len());
+                    processors.push(processor);
+                }
+                SpanStage::Completing(processor) => processors.push(processor),
+                SpanStage::Exporter(start) => match start(batch, counters) {
+                    Ok(processor) => processors.push(Box::new(processor)),
+                    Err(err) => {
+                        // Nowhere else to report it: the configuration is already accepted.
+                        let _ = writeln!(std::io::stderr(), "budobserve: cannot start a span export thread: {err}");
+                    }
+                },
             }
-            processors.push(stage.processor);
         }
         Pipeline { processors, complete_before }
     }

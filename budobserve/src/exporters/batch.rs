@@ -1,0 +1,450 @@
+//! The batch span processor behind every exporter BudObserve runs (`span_exporter`, OTLP).
+//!
+//! The caller's thread only appends an ended span to a bounded queue (one uncontended lock) and, once a batch is
+//! full, wakes the worker. A dedicated worker thread completes the spans (see `callsite`), exports them in batches —
+//! when a batch is full, when the scheduled delay has passed, on `force_flush` and at shutdown — and nothing it does
+//! ever blocks the caller: when the queue is full, a span is dropped and counted. Drops and failed exports are
+//! counted per instance ([`BudObserve::export_stats`](crate::BudObserve::export_stats), and the
+//! `budobserve.spans.dropped` metric) and reported on standard error at most once a minute.
+
+use std::fmt;
+use std::future::Future;
+use std::io::Write as _;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant, SystemTime};
+
+use opentelemetry::Context;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+
+use crate::callsite;
+
+/// How spans are batched before export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchOptions {
+    pub(crate) max_queue_size: usize,
+    pub(crate) max_export_batch_size: usize,
+    pub(crate) scheduled_delay: Duration,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions { max_queue_size: 2048, max_export_batch_size: 512, scheduled_delay: Duration::from_millis(1000) }
+    }
+}
+
+impl BatchOptions {
+    /// Defaults: a queue of 2,048 spans, batches of up to 512, exported at least every second.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many ended spans may wait for export; beyond it spans are dropped (and counted). At least 1.
+    pub fn max_queue_size(mut self, spans: usize) -> Self {
+        self.max_queue_size = spans.max(1);
+        self
+    }
+
+    /// The most spans in one export (at most the queue size). At least 1.
+    pub fn max_export_batch_size(mut self, spans: usize) -> Self {
+        self.max_export_batch_size = spans.max(1);
+        self
+    }
+
+    /// How long a span waits at most before its batch is exported.
+    pub fn scheduled_delay(mut self, delay: Duration) -> Self {
+        self.scheduled_delay = delay;
+        self
+    }
+}
+
+/// What an instance's exporters did so far (see [`BudObserve::export_stats`](crate::BudObserve::export_stats)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExportStats {
+    /// Spans an exporter accepted.
+    pub spans_exported: u64,
+    /// Spans dropped because an export queue was full (the backend is slower than the spans produced, or down).
+    pub spans_dropped: u64,
+    /// Spans lost in exports that failed after the exporter's own retries.
+    pub spans_failed: u64,
+    /// Exports that failed.
+    pub failed_exports: u64,
+}
+
+/// The counters behind [`ExportStats`], shared by an instance's batch processors.
+#[derive(Debug, Default)]
+pub(crate) struct ExportCounters {
+    exported: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    failed_exports: AtomicU64,
+    /// Seconds since the Unix epoch of the last warning written (0: none yet).
+    last_warning: AtomicU64,
+}
+
+/// The least time between two warnings on standard error.
+const WARNING_INTERVAL: Duration = Duration::from_secs(60);
+
+impl ExportCounters {
+    pub(crate) fn stats(&self) -> ExportStats {
+        ExportStats {
+            spans_exported: self.exported.load(Ordering::Relaxed),
+            spans_dropped: self.dropped.load(Ordering::Relaxed),
+            spans_failed: self.failed.load(Ordering::Relaxed),
+            failed_exports: self.failed_exports.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Writes `message` to standard error unless a warning was written less than a minute ago.
+    fn warn(&self, message: impl FnOnce(ExportStats) -> String) {
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()).max(1);
+        let last = self.last_warning.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < WARNING_INTERVAL.as_secs() {
+            return;
+        }
+        if self.last_warning.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            // Nowhere to report a failure to write to standard error.
+            let _ = writeln!(std::io::stderr(), "budobserve: {}", message(self.stats()));
+        }
+    }
+}
+
+struct State {
+    queue: Vec<SpanData>,
+    /// Flush tickets: the last requested, and the last the worker completed.
+    flush_requested: u64,
+    flush_done: u64,
+    /// The result of the last completed flush (or export, for the shutdown).
+    last_result: OTelSdkResult,
+    resource: Option<Resource>,
+    shutdown: bool,
+    worker_done: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// The worker waits on it for work.
+    work: Condvar,
+    /// Flushes and the shutdown wait on it for the worker.
+    progress: Condvar,
+    options: BatchOptions,
+    counters: Arc<ExportCounters>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// See the [module docs](self).
+pub(crate) struct BatchProcessor {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for BatchProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchProcessor").field("options", &self.shared.options).finish_non_exhaustive()
+    }
+}
+
+impl BatchProcessor {
+    /// Starts the worker thread that exports to `exporter`. `None` if the thread cannot be started.
+    pub(crate) fn start<E: SpanExporter + 'static>(
+        exporter: E,
+        mut options: BatchOptions,
+        counters: Arc<ExportCounters>,
+    ) -> std::io::Result<BatchProcessor> {
+        options.max_export_batch_size = options.max_export_batch_size.min(options.max_queue_size);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                // Allocated once and reused (see `run`): a fresh buffer per batch would be fresh pages, faulted in
+                // by the caller's thread.
+                queue: Vec::with_capacity(options.max_queue_size),
+                flush_requested: 0,
+                flush_done: 0,
+                last_result: Ok(()),
+                resource: None,
+                shutdown: false,
+                worker_done: false,
+            }),
+            work: Condvar::new(),
+            progress: Condvar::new(),
+            options,
+            counters,
+        });
+        let worker = Arc::clone(&shared);
+        thread::Builder::new().name("budobserve-export".into()).spawn(move || run(&worker, exporter))?;
+        Ok(BatchProcessor { shared })
+    }
+
+    fn request_shutdown(&self) -> bool {
+        let mut state = self.shared.lock();
+        let first = !state.shutdown;
+        state.shutdown = true;
+        drop(state);
+        self.shared.work.notify_one();
+        first
+    }
+}
+
+impl SpanProcessor for BatchProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        let shared = &*self.shared;
+        let mut state = shared.lock();
+        if state.shutdown {
+            return;
+        }
+        if state.queue.len() >= shared.options.max_queue_size {
+            drop(state);
+            drop(span);
+            let dropped = shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            let queue = shared.options.max_queue_size;
+            shared.counters.warn(|stats| {
+                format!(
+                    "the span export queue is full ({queue} spans): {dropped} spans dropped so far, {} exported; \
+                     the backend is slower than the spans produced or unreachable",
+                    stats.spans_exported
+                )
+            });
+            return;
+        }
+        state.queue.push(span);
+        let full_batch = state.queue.len() == shared.options.max_export_batch_size;
+        drop(state);
+        if full_batch {
+            shared.work.notify_one();
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.force_flush_with_timeout(Duration::from_secs(30))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        if !self.request_shutdown() {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        let deadline = Instant::now() + timeout;
+        let mut state = self.shared.lock();
+        while !state.worker_done {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(OTelSdkError::Timeout(timeout));
+            }
+            state = self.shared.progress.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        copy(&state.last_result)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.shared.lock().resource = Some(resource.clone());
+    }
+}
+
+impl BatchProcessor {
+    /// Exports every span queued so far; waits at most `timeout`.
+    pub(crate) fn force_flush_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.shared.lock();
+        if state.shutdown {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        state.flush_requested += 1;
+        let ticket = state.flush_requested;
+        self.shared.work.notify_one();
+        while state.flush_done < ticket && !state.worker_done {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(OTelSdkError::Timeout(timeout));
+            }
+            state = self.shared.progress.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        copy(&state.last_result)
+    }
+}
+
+impl Drop for BatchProcessor {
+    fn drop(&mut self) {
+        // The worker exports what is queued and exits; nobody waits for it.
+        self.request_shutdown();
+    }
+}
+
+/// The worker: waits for a full batch, the scheduled delay, a flush or the shutdown, then exports.
+fn run<E: SpanExporter>(shared: &Shared, mut exporter: E) {
+    let options = &shared.options;
+    let mut next_export = Instant::now() + options.scheduled_delay;
+    // The queue's other buffer: the two are swapped, so neither is ever reallocated.
+    let mut taken: Vec<SpanData> = Vec::with_capacity(options.max_queue_size);
+    loop {
+        let mut state = shared.lock();
+        loop {
+            let due = Instant::now() >= next_export;
+            if state.shutdown
+                || state.flush_requested > state.flush_done
+                || state.queue.len() >= options.max_export_batch_size
+                || (due && !state.queue.is_empty())
+            {
+                break;
+            }
+            if due {
+                next_export = Instant::now() + options.scheduled_delay;
+            }
+            let wait = next_export.saturating_duration_since(Instant::now());
+            state = shared.work.wait_timeout(state, wait).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        std::mem::swap(&mut state.queue, &mut taken);
+        let flush_ticket = state.flush_requested;
+        let shutdown = state.shutdown;
+        let resource = state.resource.take();
+        drop(state);
+
+        if let Some(resource) = resource {
+            exporter.set_resource(&resource);
+        }
+        next_export = Instant::now() + options.scheduled_delay;
+        let result = export_all(shared, &exporter, &mut taken);
+
+        let mut state = shared.lock();
+        state.flush_done = flush_ticket;
+        state.last_result = result;
+        if shutdown {
+            drop(state);
+            let result = exporter.shutdown();
+            let mut state = shared.lock();
+            if state.last_result.is_ok() {
+                state.last_result = result;
+            }
+            state.worker_done = true;
+            drop(state);
+            shared.progress.notify_all();
+            return;
+        }
+        drop(state);
+        shared.progress.notify_all();
+    }
+}
+
+/// Completes and exports `spans` in batches, leaving it empty; the first error, after trying them all.
+fn export_all<E: SpanExporter>(shared: &Shared, exporter: &E, spans: &mut Vec<SpanData>) -> OTelSdkResult {
+    let counters = &shared.counters;
+    let mut result = Ok(());
+    for span in spans.iter_mut() {
+        callsite::complete(&mut span.attributes);
+    }
+    while !spans.is_empty() {
+        let batch: Vec<SpanData> = spans.drain(..spans.len().min(shared.options.max_export_batch_size)).collect();
+        let count = batch.len() as u64;
+        let outcome = catch_unwind(AssertUnwindSafe(|| block_on(exporter.export(batch))))
+            .unwrap_or_else(|_| Err(OTelSdkError::InternalFailure("the exporter panicked".into())));
+        match outcome {
+            Ok(()) => {
+                counters.exported.fetch_add(count, Ordering::Relaxed);
+            }
+            Err(err) => {
+                counters.failed.fetch_add(count, Ordering::Relaxed);
+                counters.failed_exports.fetch_add(1, Ordering::Relaxed);
+                counters.warn(|stats| {
+                    format!(
+                        "exporting {count} spans failed: {err} ({} spans lost in failed exports so far, {} exported)",
+                        stats.spans_failed, stats.spans_exported
+                    )
+                });
+                if result.is_ok() {
+                    result = Err(err);
+                }
+            }
+        }
+    }
+    result
+}
+
+/// `OTelSdkError` is not `Clone`.
+fn copy(result: &OTelSdkResult) -> OTelSdkResult {
+    match result {
+        Ok(()) => Ok(()),
+        Err(OTelSdkError::AlreadyShutdown) => Err(OTelSdkError::AlreadyShutdown),
+        Err(OTelSdkError::Timeout(timeout)) => Err(OTelSdkError::Timeout(*timeout)),
+        Err(OTelSdkError::InternalFailure(message)) => Err(OTelSdkError::InternalFailure(message.clone())),
+    }
+}
+
+/// Wakes the thread that polls.
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs `future` to completion on this thread.
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let mut cx = TaskContext::from_waker(&waker);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_rate_limited() {
+        let counters = ExportCounters::default();
+        let mut written = 0;
+        counters.warn(|_| {
+            written += 1;
+            "first".to_owned()
+        });
+        counters.warn(|_| {
+            written += 1;
+            "second".to_owned()
+        });
+        assert_eq!(written, 1);
+        // A minute later, the next one is written.
+        counters.last_warning.fetch_sub(WARNING_INTERVAL.as_secs(), Ordering::Relaxed);
+        counters.warn(|_| {
+            written += 1;
+            "third".to_owned()
+        });
+        assert_eq!(written, 2);
+    }
+
+    #[test]
+    fn block_on_runs_a_future_woken_from_another_thread() {
+        let (sender, receiver) = std::sync::mpsc::channel::<Waker>();
+        let mut polled = false;
+        let future = std::future::poll_fn(move |cx| {
+            if polled {
+                return Poll::Ready(7);
+            }
+            polled = true;
+            sender.send(cx.waker().clone()).unwrap_or_default();
+            Poll::Pending
+        });
+        let waker = thread::spawn(move || receiver.recv().map(Waker::wake));
+        assert_eq!(block_on(future), 7);
+        assert!(waker.join().is_ok());
+    }
+}

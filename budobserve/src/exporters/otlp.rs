@@ -1,0 +1,222 @@
+//! OTLP export of spans, metrics and logs (feature `otlp`, on by default).
+//!
+//! Configured with [`ConfigBuilder::endpoint`](crate::ConfigBuilder::endpoint) (or `BUD_OBSERVE_ENDPOINT`, or
+//! `OTEL_EXPORTER_OTLP_ENDPOINT`): the base address of an OpenTelemetry collector or of any OTLP receiver; spans
+//! go to `{endpoint}/v1/traces`, metrics to `{endpoint}/v1/metrics`, logs to `{endpoint}/v1/logs`, as
+//! HTTP/protobuf. A token is sent as `Authorization: Bearer <token>`.
+//!
+//! **BudMetrics** receives spans the same way, through the gateway's OTLP proxy: set the endpoint to the gateway's
+//! base address and the token to a BudMetrics API key —
+//!
+//! ```text
+//! BUD_OBSERVE_ENDPOINT=https://gateway.example.com BUD_OBSERVE_TOKEN=<api key>   # → POST …/v1/traces
+//! ```
+//!
+//! Spans go through BudObserve's batch processor (see [`BatchOptions`](crate::BatchOptions)); the exporter
+//! retries a failed request (429, 502, 503, 504 and connection errors) with exponential backoff within its
+//! timeout, honouring `Retry-After`. Metrics are exported at [`metrics_interval`](crate::ConfigBuilder::
+//! metrics_interval), logs of the OpenTelemetry logs signal through the SDK's batch log processor.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use opentelemetry_otlp::{
+    Compression, LogExporter, MetricExporter, Protocol, SpanExporter, WithExportConfig as _, WithHttpConfig as _,
+};
+
+use crate::config::ConfigError;
+
+/// How OTLP data is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OtlpProtocol {
+    /// Protobuf over HTTP (port 4318 by convention). The default.
+    #[default]
+    HttpProtobuf,
+    /// gRPC (port 4317 by convention).
+    Grpc,
+}
+
+impl OtlpProtocol {
+    /// What the protocol variables accept.
+    pub const ACCEPTED: &'static str = "`http/protobuf` or `grpc`";
+
+    /// Parses `http/protobuf` or `grpc`.
+    pub fn parse(text: &str) -> Option<OtlpProtocol> {
+        match text.trim() {
+            "http/protobuf" => Some(OtlpProtocol::HttpProtobuf),
+            "grpc" => Some(OtlpProtocol::Grpc),
+            _ => None,
+        }
+    }
+}
+
+/// A resolved OTLP backend.
+#[derive(Clone)]
+pub struct OtlpConfig {
+    pub(crate) endpoint: String,
+    pub(crate) protocol: OtlpProtocol,
+    pub(crate) token: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) gzip: bool,
+    pub(crate) timeout: Duration,
+    pub(crate) metrics_interval: Duration,
+}
+
+impl fmt::Debug for OtlpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values and the token are credentials: only their names are shown.
+        let headers: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("OtlpConfig")
+            .field("endpoint", &self.endpoint)
+            .field("protocol", &self.protocol)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("headers", &headers)
+            .field("gzip", &self.gzip)
+            .field("timeout", &self.timeout)
+            .field("metrics_interval", &self.metrics_interval)
+            .finish()
+    }
+}
+
+impl OtlpConfig {
+    /// The base endpoint, without a trailing `/`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The protocol.
+    pub fn protocol(&self) -> OtlpProtocol {
+        self.protocol
+    }
+
+    /// The URL of one signal (`v1/traces`, `v1/metrics`, `v1/logs`).
+    fn url(&self, signal: &str) -> String {
+        format!("{}/{signal}", self.endpoint)
+    }
+
+    /// Every header sent: the extra ones, then `Authorization` for the token.
+    fn header_map(&self) -> HashMap<String, String> {
+        let mut headers: HashMap<String, String> = self.headers.iter().cloned().collect();
+        if let Some(token) = &self.token {
+            headers.insert("authorization".to_owned(), format!("Bearer {token}"));
+        }
+        headers
+    }
+
+    fn compression(&self) -> Option<Compression> {
+        self.gzip.then_some(Compression::Gzip)
+    }
+
+    pub(crate) fn span_exporter(&self) -> Result<SpanExporter, ConfigError> {
+        self.check_protocol()?;
+        let mut builder = SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(self.url("v1/traces"))
+            .with_timeout(self.timeout)
+            .with_headers(self.header_map());
+        if let Some(compression) = self.compression() {
+            builder = builder.with_compression(compression);
+        }
+        builder.build().map_err(|err| self.error("spans", &err))
+    }
+
+    pub(crate) fn metric_exporter(&self) -> Result<MetricExporter, ConfigError> {
+        self.check_protocol()?;
+        let mut builder = MetricExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(self.url("v1/metrics"))
+            .with_timeout(self.timeout)
+            .with_headers(self.header_map());
+        if let Some(compression) = self.compression() {
+            builder = builder.with_compression(compression);
+        }
+        builder.build().map_err(|err| self.error("metrics", &err))
+    }
+
+    pub(crate) fn log_exporter(&self) -> Result<LogExporter, ConfigError> {
+        self.check_protocol()?;
+        let mut builder = LogExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(self.url("v1/logs"))
+            .with_timeout(self.timeout)
+            .with_headers(self.header_map());
+        if let Some(compression) = self.compression() {
+            builder = builder.with_compression(compression);
+        }
+        builder.build().map_err(|err| self.error("logs", &err))
+    }
+
+    fn check_protocol(&self) -> Result<(), ConfigError> {
+        match self.protocol {
+            OtlpProtocol::HttpProtobuf => Ok(()),
+            OtlpProtocol::Grpc => Err(ConfigError::Exporter {
+                signal: "spans",
+                endpoint: self.endpoint.clone(),
+                reason: "OTLP over gRPC is not available in this build: use `http/protobuf`".to_owned(),
+            }),
+        }
+    }
+
+    fn error(&self, signal: &'static str, err: &dyn fmt::Display) -> ConfigError {
+        ConfigError::Exporter { signal, endpoint: self.endpoint.clone(), reason: err.to_string() }
+    }
+}
+
+/// Checks and normalises an endpoint: `http://` (or `https://` with the `otlp-tls` feature), no trailing `/`.
+pub(crate) fn normalise_endpoint(endpoint: &str) -> Result<String, Cow<'static, str>> {
+    let endpoint = endpoint.trim().trim_end_matches('/');
+    let rest = if let Some(rest) = endpoint.strip_prefix("http://") {
+        rest
+    } else if let Some(rest) = endpoint.strip_prefix("https://") {
+        if !cfg!(feature = "otlp-tls") {
+            return Err("an `http://` address (`https://` needs BudObserve's `otlp-tls` feature)".into());
+        }
+        rest
+    } else {
+        return Err("an `http://` or `https://` address, e.g. `http://localhost:4318`".into());
+    };
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+        return Err("an address with a host, e.g. `http://localhost:4318`".into());
+    }
+    Ok(endpoint.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_checked_and_normalised() {
+        assert_eq!(normalise_endpoint("http://collector:4318/").as_deref(), Ok("http://collector:4318"));
+        assert_eq!(normalise_endpoint(" http://gw/base ").as_deref(), Ok("http://gw/base"));
+        assert!(normalise_endpoint("collector:4318").is_err());
+        assert!(normalise_endpoint("http://").is_err());
+        assert!(normalise_endpoint("http:///x").is_err());
+        assert_eq!(normalise_endpoint("https://gw").is_ok(), cfg!(feature = "otlp-tls"));
+    }
+
+    #[test]
+    fn the_token_is_a_bearer_header_and_never_printed() {
+        let config = OtlpConfig {
+            endpoint: "http://gw".into(),
+            protocol: OtlpProtocol::HttpProtobuf,
+            token: Some("secret-key".into()),
+            headers: vec![("x-tenant".into(), "t-1".into())],
+            gzip: false,
+            timeout: Duration::from_secs(1),
+            metrics_interval: Duration::from_secs(1),
+        };
+        let headers = config.header_map();
+        assert_eq!(headers.get("authorization").map(String::as_str), Some("Bearer secret-key"));
+        assert_eq!(headers.get("x-tenant").map(String::as_str), Some("t-1"));
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("secret-key") && !printed.contains("t-1"), "{printed}");
+        assert_eq!(config.url("v1/traces"), "http://gw/v1/traces");
+    }
+}
