@@ -162,6 +162,16 @@ pub(crate) fn message(attributes: &[KeyValue]) -> Option<Cow<'_, str>> {
     })
 }
 
+/// Where a span was started: its `code.filepath` and `code.lineno`, or its callsite's when not completed yet.
+pub(crate) fn code_location(attributes: &[KeyValue]) -> Option<(Cow<'_, str>, i64)> {
+    let find = |key: &str| attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value);
+    if let (Some(file), Some(Value::I64(line))) = (find(constants::CODE_FILEPATH), find(constants::CODE_LINENO)) {
+        return Some((file.as_str(), *line));
+    }
+    let (callsite, _) = resolve(&attributes[marker_position(attributes)?].value)?;
+    Some((Cow::Borrowed(callsite.file), i64::from(callsite.line)))
+}
+
 /// An exporter whose spans are completed on its own thread before it sees them (see the [module docs](self)).
 #[derive(Debug)]
 pub(crate) struct CompleteOnExport<E>(pub(crate) E);

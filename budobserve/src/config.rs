@@ -31,7 +31,7 @@ use opentelemetry_sdk::trace::{IdGenerator, ShouldSample, SpanExporter, SpanProc
 use crate::clock::Clock;
 use crate::constants::{self, env};
 use crate::exporters::batch::{BatchOptions, BatchProcessor};
-use crate::exporters::console::ConsoleOptions;
+use crate::exporters::console::{ColorChoice, ConsoleOptions, ConsoleStyle};
 #[cfg(feature = "otlp")]
 use crate::exporters::otlp::{self, OtlpConfig, OtlpProtocol};
 use crate::exporters::processor::SpanStage;
@@ -528,7 +528,10 @@ impl ConfigBuilder {
                 None => None,
             },
         };
-        let console = console.then(|| self.console_options.unwrap_or_default());
+        let console = match console {
+            true => Some(console_options(self.console_options.unwrap_or_default(), env)?),
+            false => None,
+        };
         let mut span_processors = self.span_processors;
         let mut metric_readers = self.metric_readers;
         let mut log_processors = self.log_processors;
@@ -701,6 +704,31 @@ fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> 
 }
 
 /// Parses `key=value,key=value` (white space around entries is ignored; values keep inner `=`).
+/// Console options with what the environment says where the builder did not.
+fn console_options(mut options: ConsoleOptions, env: &EnvSource) -> Result<ConsoleOptions, ConfigError> {
+    if options.colors.is_none()
+        && let Some(value) = env.get(env::CONSOLE_COLORS)?
+    {
+        let colors = ColorChoice::parse(&value).ok_or_else(|| ConfigError::InvalidEnvVar {
+            variable: env::CONSOLE_COLORS,
+            value,
+            expected: ColorChoice::ACCEPTED.into(),
+        })?;
+        options = options.colors(colors);
+    }
+    if options.style.is_none()
+        && let Some(value) = env.get(env::CONSOLE_STYLE)?
+    {
+        let style = ConsoleStyle::parse(&value).ok_or_else(|| ConfigError::InvalidEnvVar {
+            variable: env::CONSOLE_STYLE,
+            value,
+            expected: ConsoleStyle::ACCEPTED.into(),
+        })?;
+        options = options.style(style);
+    }
+    Ok(options)
+}
+
 /// The exporters of `backend`: spans behind BudObserve's batch processor, metrics behind a periodic reader, logs
 /// behind the SDK's batch log processor.
 #[cfg(feature = "otlp")]
@@ -965,6 +993,32 @@ mod tests {
         );
         let err = configure().env(env(&[])).endpoint("http://c").header("bad header", "x").build().unwrap_err();
         assert!(matches!(err, ConfigError::InvalidOption { option: "header", .. }), "{err}");
+    }
+
+    #[test]
+    fn console_colors_and_style_come_from_arguments_then_variables() {
+        let vars = env(&[(env::CONSOLE_COLORS, "always"), (env::CONSOLE_STYLE, "show-parents")]);
+        let config = configure().env(vars.clone()).build().unwrap();
+        let options = config.console.as_ref().unwrap();
+        assert_eq!((options.colors, options.style), (Some(ColorChoice::Always), Some(ConsoleStyle::ShowParents)));
+        let config = configure()
+            .env(vars)
+            .console_options(ConsoleOptions::new().colors(ColorChoice::Never).style(ConsoleStyle::Simple))
+            .build()
+            .unwrap();
+        let options = config.console.as_ref().unwrap();
+        assert_eq!((options.colors, options.style), (Some(ColorChoice::Never), Some(ConsoleStyle::Simple)));
+
+        let err = configure().env(env(&[(env::CONSOLE_STYLE, "fancy")])).build().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"fancy\" in environment variable `BUD_OBSERVE_CONSOLE_STYLE`: expected `simple`, \
+             `indented` or `show-parents`"
+        );
+        let err = configure().env(env(&[(env::CONSOLE_COLORS, "sometimes")])).build().unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidEnvVar { variable: "BUD_OBSERVE_CONSOLE_COLORS", .. }), "{err}");
+        // Not read when the console is off.
+        assert!(configure().env(env(&[(env::CONSOLE, "off"), (env::CONSOLE_STYLE, "fancy")])).build().is_ok());
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub mod env {
     pub const ENVIRONMENT: &str = "BUD_OBSERVE_ENVIRONMENT";
     /// Whether the console exporter is on.
     pub const CONSOLE: &str = "BUD_OBSERVE_CONSOLE";
+    /// When the console colors: `auto`, `always`, `never`.
+    pub const CONSOLE_COLORS: &str = "BUD_OBSERVE_CONSOLE_COLORS";
+    /// How the console lays out lines: `simple`, `indented`, `show-parents`.
+    pub const CONSOLE_STYLE: &str = "BUD_OBSERVE_CONSOLE_STYLE";
     /// The minimum level of logs and spans.
     pub const MIN_LEVEL: &str = "BUD_OBSERVE_MIN_LEVEL";
     /// The fraction of traces recorded, `0` to `1`.

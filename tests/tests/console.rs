@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use budobserve::exporters::{ColorChoice, ConsoleOptions, ConsoleWriter};
+use budobserve::exporters::{ColorChoice, ConsoleOptions, ConsoleStyle, ConsoleWriter};
 use budobserve::{KeyValue, Level, testing};
 
 fn console_capture(options: ConsoleOptions) -> (testing::Capture, Arc<Mutex<Vec<u8>>>) {
@@ -80,4 +80,117 @@ fn spans_below_the_console_level_are_hidden_and_do_not_indent_their_children() {
         obs.info("inside the debug span", []);
     }
     assert_eq!(text(&buffer), "request\n  inside the debug span\n");
+}
+
+fn plain(options: ConsoleOptions) -> ConsoleOptions {
+    options.colors(ColorChoice::Never).include_timestamps(false)
+}
+
+#[test]
+fn simple_style_does_not_indent() {
+    let (capture, buffer) = console_capture(plain(ConsoleOptions::new()).style(ConsoleStyle::Simple));
+    let obs = capture.observe();
+    {
+        let _request = obs.span("request", []).entered();
+        let _step = obs.span("step", []).entered();
+        obs.info("inside", []);
+    }
+    assert_eq!(text(&buffer), "request\nstep\ninside\n");
+}
+
+#[test]
+fn show_parents_prints_the_context_of_interleaved_traces_again() {
+    let (capture, buffer) = console_capture(plain(ConsoleOptions::new()).style(ConsoleStyle::ShowParents));
+    let obs = capture.observe();
+    let a = obs.span("request a", []);
+    let b = obs.span("request b", []);
+    let a1 = obs.span_builder("step a1").parent(a.context()).start();
+    let b1 = obs.span_builder("step b1").parent(b.context()).start();
+    a1.in_scope(|| obs.info("log in a1", []));
+    a1.in_scope(|| obs.info("again in a1", []));
+    drop((a1, b1, a, b));
+    assert_eq!(
+        text(&buffer),
+        "request a\n\
+         request b\n\
+         request a\n\
+         \x20 step a1\n\
+         request b\n\
+         \x20 step b1\n\
+         request a\n\
+         \x20 step a1\n\
+         \x20   log in a1\n\
+         \x20   again in a1\n"
+    );
+}
+
+#[test]
+fn show_parents_dims_the_lines_printed_again() {
+    let (capture, buffer) = console_capture(
+        ConsoleOptions::new().colors(ColorChoice::Always).include_timestamps(false).style(ConsoleStyle::ShowParents),
+    );
+    let obs = capture.observe();
+    let a = obs.span("a", []);
+    let _b = obs.span("b", []);
+    a.in_scope(|| obs.warn("w", []));
+    assert_eq!(text(&buffer), "a\nb\n\x1b[2ma\x1b[0m\n  \x1b[33mw\x1b[0m\n");
+}
+
+#[test]
+fn verbose_prints_location_level_and_attributes() {
+    let (capture, buffer) = console_capture(plain(ConsoleOptions::new()).verbose(true));
+    budobserve::with_instance(capture.observe(), || {
+        let user = serde_json::json!({"id": 7, "roles": ["admin"]});
+        budobserve::bud_info!("user {user_id} logged in", user_id = 42, profile = user.to_string());
+    });
+    let line = line!() - 2;
+    assert_eq!(
+        text(&buffer),
+        format!(
+            "user 42 logged in\n\
+             \x20 │ tests/tests/console.rs:{line} info\n\
+             \x20 │ user_id=42\n\
+             \x20 │ profile={{\n\
+             \x20 │     \"id\": 7,\n\
+             \x20 │     \"roles\": [\n\
+             \x20 │       \"admin\"\n\
+             \x20 │     ]\n\
+             \x20 │   }}\n"
+        )
+    );
+}
+
+#[derive(Debug)]
+struct Outer(std::io::Error);
+
+impl std::fmt::Display for Outer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("request failed")
+    }
+}
+
+impl std::error::Error for Outer {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn exceptions_print_under_their_log_and_span() {
+    let (capture, buffer) = console_capture(plain(ConsoleOptions::new()));
+    let obs = capture.observe();
+    {
+        let mut span = obs.span("request", []);
+        let err = Outer(std::io::Error::other("connection reset"));
+        span.in_scope(|| obs.exception(&err, "upstream failed", []));
+        span.record_exception(&std::io::Error::other("gave up"));
+    }
+    assert_eq!(
+        text(&buffer),
+        "request\n\
+         \x20 upstream failed\n\
+         \x20   console::Outer: request failed\n\
+         \x20   caused by: connection reset\n\
+         \x20 std::io::error::Error: gave up\n"
+    );
 }

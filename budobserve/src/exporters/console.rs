@@ -1,13 +1,18 @@
-//! The console exporter: one readable line per log and per span start, indented by nesting depth.
+//! The console exporter: one readable line per span start and per log, indented by nesting depth.
 //!
 //! ```text
 //! 06:31:07.412 handling request [api]
 //! 06:31:07.412   user 42 logged in
 //! 06:31:07.413   processing 3 items
 //! 06:31:07.415     quota at 93.5%
+//! 06:31:07.416     request failed
+//!                    std::io::Error: connection reset
 //! ```
 //!
 //! Times are UTC, `HH:MM:SS.mmm`. With colors, errors and fatals are red, warnings yellow, timestamps dimmed.
+//! Recorded exceptions (type, message, backtrace when captured) are printed under their log, or under a span
+//! when it ends. Styles ([`ConsoleStyle`]): `simple`, `indented` (default), `show-parents`; `verbose` adds the
+//! code location, level and attributes under each line.
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -78,36 +83,91 @@ impl ConsoleWriter {
     }
 }
 
+/// How the console lays out lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConsoleStyle {
+    /// One line each, no indentation.
+    Simple,
+    /// Indented by nesting depth (the default).
+    #[default]
+    Indented,
+    /// Indented, and when lines of concurrent traces interleave, the parents of a line are printed again (dimmed)
+    /// above it, so every line reads in its own context.
+    ShowParents,
+}
+
+impl ConsoleStyle {
+    /// What `BUD_OBSERVE_CONSOLE_STYLE` accepts.
+    pub const ACCEPTED: &'static str = "`simple`, `indented` or `show-parents`";
+
+    /// Parses `simple`, `indented` or `show-parents`.
+    pub fn parse(text: &str) -> Option<ConsoleStyle> {
+        match text.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "simple" => Some(ConsoleStyle::Simple),
+            "indented" => Some(ConsoleStyle::Indented),
+            "show-parents" => Some(ConsoleStyle::ShowParents),
+            _ => None,
+        }
+    }
+}
+
+impl ColorChoice {
+    /// What `BUD_OBSERVE_CONSOLE_COLORS` accepts.
+    pub const ACCEPTED: &'static str = "`auto`, `always` or `never`";
+
+    /// Parses `auto`, `always` or `never`.
+    pub fn parse(text: &str) -> Option<ColorChoice> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(ColorChoice::Auto),
+            "always" => Some(ColorChoice::Always),
+            "never" => Some(ColorChoice::Never),
+            _ => None,
+        }
+    }
+}
+
 /// Options of the console exporter.
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct ConsoleOptions {
-    colors: ColorChoice,
+    pub(crate) colors: Option<ColorChoice>,
+    pub(crate) style: Option<ConsoleStyle>,
     min_level: Level,
     include_timestamps: bool,
+    verbose: bool,
     writer: ConsoleWriter,
 }
 
 impl Default for ConsoleOptions {
     fn default() -> Self {
         ConsoleOptions {
-            colors: ColorChoice::Auto,
+            colors: None,
+            style: None,
             min_level: Level::Info,
             include_timestamps: true,
+            verbose: false,
             writer: ConsoleWriter::Stderr,
         }
     }
 }
 
 impl ConsoleOptions {
-    /// Default options: colors when the output is a terminal, logs and spans from info up, timestamps, stderr.
+    /// Default options: colors when the output is a terminal that supports them, indented, logs and spans from
+    /// info up, timestamps, stderr.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// When to color.
+    /// When to color (default `BUD_OBSERVE_CONSOLE_COLORS`, else [`ColorChoice::Auto`]).
     pub fn colors(mut self, colors: ColorChoice) -> Self {
-        self.colors = colors;
+        self.colors = Some(colors);
+        self
+    }
+
+    /// How lines are laid out (default `BUD_OBSERVE_CONSOLE_STYLE`, else [`ConsoleStyle::Indented`]).
+    pub fn style(mut self, style: ConsoleStyle) -> Self {
+        self.style = Some(style);
         self
     }
 
@@ -123,6 +183,12 @@ impl ConsoleOptions {
         self
     }
 
+    /// Whether each line is followed by where it was written, its level and its attributes.
+    pub fn verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
     /// Where to write.
     pub fn writer(mut self, writer: ConsoleWriter) -> Self {
         self.writer = writer;
@@ -130,74 +196,206 @@ impl ConsoleOptions {
     }
 }
 
+/// A printed span that is still open: what its children need to be placed (and, with
+/// [`ConsoleStyle::ShowParents`], its line to print again).
+#[derive(Debug)]
+struct Open {
+    parent: SpanId,
+    depth: usize,
+    /// The line without its time, for [`ConsoleStyle::ShowParents`].
+    line: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct ConsoleState {
+    /// Open spans that were printed (a span not printed does not indent its children).
+    open: HashMap<SpanId, Open>,
+    /// The printed spans the last line sits in, outermost first ([`ConsoleStyle::ShowParents`]).
+    context: Vec<SpanId>,
+}
+
 /// The span processor that prints to the console (see the [module docs](self)).
 #[derive(Debug)]
 pub struct ConsoleProcessor {
     options: ConsoleOptions,
+    style: ConsoleStyle,
     colors: bool,
-    /// Depth of the open spans that may have children, to indent those children.
-    depths: Mutex<HashMap<SpanId, usize>>,
+    state: Mutex<ConsoleState>,
+}
+
+/// Attributes shown by `verbose` are the span's own: BudObserve's and the code location are shown otherwise.
+fn shown_in_verbose(key: &str) -> bool {
+    !key.starts_with("budobserve_") && !key.starts_with("code.")
 }
 
 impl ConsoleProcessor {
     /// A console processor with these options.
     pub fn new(options: ConsoleOptions) -> ConsoleProcessor {
-        let colors = match options.colors {
+        let colors = match options.colors.unwrap_or_default() {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none() && options.writer.is_terminal(),
+            ColorChoice::Auto => auto_colors(options.writer.is_terminal()),
         };
-        ConsoleProcessor { options, colors, depths: Mutex::new(HashMap::new()) }
+        let style = options.style.unwrap_or_default();
+        ConsoleProcessor { options, style, colors, state: Mutex::new(ConsoleState::default()) }
     }
 
-    fn print(&self, data: &SpanData) {
+    /// Prints a span's line (at its start) or a log's (at its end, with its exceptions).
+    fn print(&self, data: &SpanData, is_log: bool) {
         let attributes = &data.attributes;
-        let is_log = find(attributes, constants::SPAN_TYPE).is_some_and(|v| v.as_str() == SpanType::Log.as_str());
-        let level = match find(attributes, constants::LEVEL_NUM) {
-            Some(Value::I64(n)) => u8::try_from(*n).ok().and_then(Level::from_number).unwrap_or(Level::Info),
-            _ => Level::Info,
-        };
+        let level = level_of(attributes);
         let printed = level >= self.options.min_level;
-        let depth = {
-            let mut depths = lock(&self.depths);
-            let depth = depths.get(&data.parent_span_id).map_or(0, |d| d + 1);
-            if !is_log {
-                // A span that is not printed does not indent its children.
-                let own = if printed { depth } else { depth.saturating_sub(1) };
-                depths.insert(data.span_context.span_id(), own);
-            }
-            depth
+        let mut state = lock(&self.state);
+        let parent = data.parent_span_id;
+        let depth = match self.style {
+            ConsoleStyle::Simple => 0,
+            _ => state.open.get(&parent).map_or(0, |open| open.depth + 1),
         };
+        if !is_log {
+            let id = data.span_context.span_id();
+            if printed {
+                let line = (self.style == ConsoleStyle::ShowParents).then(|| self.body(data, level, depth));
+                state.open.insert(id, Open { parent, depth, line });
+            } else if let Some(open) = state.open.get(&parent) {
+                // A span that is not printed does not indent its children: they hang where it would have, under
+                // its printed parent.
+                let hidden = Open { parent: open.parent, depth: open.depth, line: None };
+                state.open.insert(id, hidden);
+            }
+        }
         if !printed {
             return;
         }
-        let mut line = String::with_capacity(96);
-        if self.options.include_timestamps {
-            self.paint(&mut line, "2", &format_time(data.start_time));
-            line.push(' ');
+        let mut out = String::with_capacity(128);
+        if self.style == ConsoleStyle::ShowParents {
+            self.print_parents(&mut out, &mut state, parent);
+            state.context = chain(&state.open, parent);
+            if !is_log {
+                state.context.push(data.span_context.span_id());
+            }
         }
+        drop(state);
+        self.line(&mut out, data.start_time, &self.body(data, level, depth), false);
+        if self.options.verbose {
+            self.details(&mut out, data, level, depth);
+        }
+        if is_log {
+            self.exceptions(&mut out, data, depth);
+        }
+        self.options.writer.write_line(&out);
+    }
+
+    /// The parents of a line that the last printed line was not in, dimmed.
+    fn print_parents(&self, out: &mut String, state: &mut ConsoleState, parent: SpanId) {
+        let wanted = chain(&state.open, parent);
+        let common = wanted.iter().zip(&state.context).take_while(|(a, b)| a == b).count();
+        for id in &wanted[common..] {
+            if let Some(line) = state.open.get(id).and_then(|open| open.line.as_deref()) {
+                let line = line.to_owned();
+                self.line(out, SystemTime::now(), &line, true);
+            }
+        }
+    }
+
+    /// The indented message and tags of a line, without its time.
+    fn body(&self, data: &SpanData, level: Level, depth: usize) -> String {
+        let attributes = &data.attributes;
+        let mut body = String::with_capacity(64);
         for _ in 0..depth {
-            line.push_str("  ");
+            body.push_str("  ");
         }
         let message = callsite::message(attributes).unwrap_or_else(|| data.name.clone());
-        let color = match level {
-            Level::Error | Level::Fatal => Some("31"),
-            Level::Warn => Some("33"),
-            _ => None,
-        };
-        match color {
-            Some(color) => self.paint(&mut line, color, &message),
-            None => line.push_str(&message),
+        match level_color(level) {
+            Some(color) => self.paint(&mut body, color, &message),
+            None => body.push_str(&message),
         }
         if let Some(Value::Array(Array::String(tags))) = find(attributes, constants::TAGS)
             && !tags.is_empty()
         {
             let tags: Vec<&str> = tags.iter().map(|t| t.as_str()).collect();
-            line.push(' ');
-            self.paint(&mut line, "36", &format!("[{}]", tags.join(",")));
+            body.push(' ');
+            self.paint(&mut body, "36", &format!("[{}]", tags.join(",")));
         }
-        line.push('\n');
-        self.options.writer.write_line(&line);
+        body
+    }
+
+    /// One line: the time (unless turned off), then `body`; all dimmed for a parent printed again.
+    fn line(&self, out: &mut String, time: SystemTime, body: &str, dimmed: bool) {
+        let mut line = String::with_capacity(body.len() + 16);
+        if self.options.include_timestamps {
+            self.paint(&mut line, "2", &format_time(time));
+            line.push(' ');
+        }
+        if dimmed {
+            self.paint(&mut line, "2", &strip_colors(body));
+        } else {
+            line.push_str(body);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+
+    /// `verbose`: where, the level, and the attributes, under the line.
+    fn details(&self, out: &mut String, data: &SpanData, level: Level, depth: usize) {
+        let attributes = &data.attributes;
+        let indent = self.detail_indent(depth);
+        let mut text = String::new();
+        match callsite::code_location(attributes) {
+            Some((file, line)) => {
+                let _ = write!(text, "│ {file}:{line} {level}");
+            }
+            None => {
+                let _ = write!(text, "│ {level}");
+            }
+        }
+        self.detail(out, &indent, &text);
+        for kv in attributes.iter().filter(|kv| shown_in_verbose(kv.key.as_str())) {
+            let value = pretty_value(&kv.value);
+            let mut lines = value.lines();
+            let first = lines.next().unwrap_or_default();
+            self.detail(out, &indent, &format!("│ {}={first}", kv.key));
+            for rest in lines {
+                self.detail(out, &indent, &format!("│   {rest}"));
+            }
+        }
+    }
+
+    /// The exceptions recorded on a span or log: type and message (red), then the backtrace (dimmed).
+    fn exceptions(&self, out: &mut String, data: &SpanData, depth: usize) {
+        let indent = self.detail_indent(depth);
+        for event in data.events.iter().filter(|e| e.name == constants::EXCEPTION_EVENT) {
+            let kind = find(&event.attributes, constants::EXCEPTION_TYPE).map(|v| v.as_str());
+            let message = find(&event.attributes, constants::EXCEPTION_MESSAGE).map(|v| v.as_str());
+            let cause = find(&event.attributes, constants::EXCEPTION_CAUSE_INDEX).is_some();
+            let text = match (kind, message) {
+                (Some(kind), Some(message)) => format!("{kind}: {message}"),
+                (None, Some(message)) if cause => format!("caused by: {message}"),
+                (Some(kind), None) => kind.into_owned(),
+                (None, Some(message)) => message.into_owned(),
+                (None, None) => continue,
+            };
+            let mut line = indent.clone();
+            self.paint(&mut line, "31", &text);
+            out.push_str(&line);
+            out.push('\n');
+            if let Some(trace) = find(&event.attributes, constants::EXCEPTION_STACKTRACE) {
+                for frame in backtrace_lines(&trace.as_str()) {
+                    self.detail(out, &indent, frame);
+                }
+            }
+        }
+    }
+
+    /// Detail lines sit under the message: past the time and the line's indentation.
+    fn detail_indent(&self, depth: usize) -> String {
+        let width = if self.options.include_timestamps { 13 } else { 0 } + 2 * depth + 2;
+        " ".repeat(width)
+    }
+
+    fn detail(&self, out: &mut String, indent: &str, text: &str) {
+        out.push_str(indent);
+        self.paint(out, "2", text);
+        out.push('\n');
     }
 
     fn paint(&self, line: &mut String, code: &str, text: &str) {
@@ -207,17 +405,41 @@ impl ConsoleProcessor {
             line.push_str(text);
         }
     }
+
+    /// At a span's end: its exceptions, under where its line was.
+    fn end(&self, data: &SpanData) {
+        let id = data.span_context.span_id();
+        let open = {
+            let mut state = lock(&self.state);
+            state.context.retain(|c| *c != id);
+            state.open.remove(&id)
+        };
+        let Some(open) = open else { return };
+        if level_of(&data.attributes) < self.options.min_level {
+            return;
+        }
+        let mut out = String::new();
+        self.exceptions(&mut out, data, open.depth);
+        if !out.is_empty() {
+            self.options.writer.write_line(&out);
+        }
+    }
 }
 
 impl SpanProcessor for ConsoleProcessor {
     fn on_start(&self, span: &mut Span, _cx: &Context) {
-        if let Some(data) = span.exported_data() {
-            self.print(&data);
+        let Some(data) = span.exported_data() else { return };
+        if !is_log(&data.attributes) {
+            self.print(&data, false);
         }
     }
 
     fn on_end(&self, span: SpanData) {
-        lock(&self.depths).remove(&span.span_context.span_id());
+        if is_log(&span.attributes) {
+            self.print(&span, true);
+        } else {
+            self.end(&span);
+        }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -227,6 +449,103 @@ impl SpanProcessor for ConsoleProcessor {
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
         Ok(())
     }
+}
+
+/// Colors by default: not when `NO_COLOR` is set or the terminal cannot show them, always when `CLICOLOR_FORCE`
+/// says so, else when writing to a terminal (`CLICOLOR=0` turns them off).
+fn auto_colors(is_terminal: bool) -> bool {
+    if anstyle_query::no_color() {
+        return false;
+    }
+    if anstyle_query::clicolor_force() {
+        return true;
+    }
+    is_terminal && anstyle_query::term_supports_color() && anstyle_query::clicolor() != Some(false)
+}
+
+/// The printed spans `parent` sits in, outermost first.
+fn chain(open: &HashMap<SpanId, Open>, parent: SpanId) -> Vec<SpanId> {
+    let mut chain = Vec::new();
+    let mut current = parent;
+    while let Some(span) = open.get(&current) {
+        if span.line.is_some() {
+            chain.push(current);
+        }
+        current = span.parent;
+        if chain.len() > 256 {
+            break;
+        }
+    }
+    chain.reverse();
+    chain
+}
+
+fn is_log(attributes: &[KeyValue]) -> bool {
+    find(attributes, constants::SPAN_TYPE).is_some_and(|v| v.as_str() == SpanType::Log.as_str())
+}
+
+/// The level a span or log ends with (the last `budobserve_level_num`: a changed level is appended).
+fn level_of(attributes: &[KeyValue]) -> Level {
+    let level = attributes.iter().rev().find(|kv| kv.key.as_str() == constants::LEVEL_NUM).map(|kv| &kv.value);
+    match level {
+        Some(Value::I64(n)) => u8::try_from(*n).ok().and_then(Level::from_number).unwrap_or(Level::Info),
+        _ => Level::Info,
+    }
+}
+
+fn level_color(level: Level) -> Option<&'static str> {
+    match level {
+        Level::Error | Level::Fatal => Some("31"),
+        Level::Warn => Some("33"),
+        _ => None,
+    }
+}
+
+/// A value for `verbose`: JSON objects and arrays pretty-printed, strings as they are.
+fn pretty_value(value: &Value) -> String {
+    if let Value::String(text) = value {
+        let text = text.as_str();
+        if (text.starts_with('{') || text.starts_with('['))
+            && let Ok(json) = serde_json::from_str::<serde_json::Value>(text)
+            && let Ok(pretty) = serde_json::to_string_pretty(&json)
+        {
+            return pretty;
+        }
+        return text.to_owned();
+    }
+    value.to_string()
+}
+
+/// A backtrace's lines from the first frame outside BudObserve (the frames that recorded the error are noise).
+fn backtrace_lines(trace: &str) -> Vec<&str> {
+    let lines: Vec<&str> = trace.lines().filter(|l| !l.trim().is_empty()).collect();
+    let is_frame = |line: &str| {
+        let trimmed = line.trim_start();
+        trimmed.split_once(": ").is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let recording = |line: &str| {
+        let symbol = line.trim_start().split_once(": ").map_or("", |(_, s)| s);
+        symbol.starts_with("budobserve::") || symbol.starts_with("<budobserve::")
+    };
+    let first = lines.iter().position(|line| is_frame(line) && !recording(line)).unwrap_or(0);
+    lines[first..].to_vec()
+}
+
+/// `text` without its ANSI color sequences.
+fn strip_colors(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('\x1b') {
+        out.push_str(&rest[..start]);
+        match rest[start..].find('m') {
+            Some(end) => rest = &rest[start + end + 1..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
@@ -243,6 +562,13 @@ fn format_time(time: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backtraces_start_at_the_first_frame_outside_budobserve() {
+        let trace = "   0: budobserve::span::BudSpan::record_error_chain\n             at ./budobserve/src/span.rs:176:25\n   1: <budobserve::private::X as Y>::record\n             at ./x.rs:1:1\n   2: service::handler\n             at ./src/main.rs:9:5\n";
+        assert_eq!(backtrace_lines(trace), ["   2: service::handler", "             at ./src/main.rs:9:5"]);
+        assert_eq!(backtrace_lines("disabled backtrace"), ["disabled backtrace"]);
+    }
 
     #[test]
     fn formats_utc_time_of_day() {

@@ -7,6 +7,6 @@ pub mod otlp;
 pub(crate) mod processor;
 
 pub use batch::{BatchOptions, ExportStats};
-pub use console::{ColorChoice, ConsoleOptions, ConsoleProcessor, ConsoleWriter};
+pub use console::{ColorChoice, ConsoleOptions, ConsoleProcessor, ConsoleStyle, ConsoleWriter};
 #[cfg(feature = "otlp")]
 pub use otlp::{OtlpConfig, OtlpProtocol};
