@@ -34,7 +34,7 @@ use crate::exporters::batch::{BatchOptions, BatchProcessor};
 use crate::exporters::console::{ColorChoice, ConsoleOptions, ConsoleStyle};
 #[cfg(feature = "otlp")]
 use crate::exporters::otlp::{self, OtlpConfig, OtlpProtocol};
-use crate::exporters::processor::SpanStage;
+use crate::exporters::processor::{PendingSpans, SpanStage};
 
 /// The backend spans, metrics and logs are exported to.
 #[cfg(feature = "otlp")]
@@ -163,6 +163,7 @@ pub struct ConfigBuilder {
     sample_rate: Option<f64>,
     span_processors: Vec<SpanStage>,
     batch_options: Option<BatchOptions>,
+    pending_spans: PendingSpans,
     endpoint: Option<String>,
     token: Option<String>,
     headers: Vec<(String, String)>,
@@ -308,6 +309,24 @@ impl ConfigBuilder {
     /// How often metrics are exported over OTLP (default 60 s).
     pub fn metrics_interval(mut self, interval: Duration) -> Self {
         self.metrics_interval = Some(interval);
+        self
+    }
+
+    /// Whether each span start also sends a zero-duration `pending_span` record (`budobserve_span_type =
+    /// "pending_span"`, its parent the span it stands for, `budobserve_pending_parent_id` that span's parent), so a
+    /// long operation shows up when it begins: to the test exporter and to processors added with
+    /// [`span_processor`](Self::span_processor). Exporters get them only with
+    /// [`export_pending_spans`](Self::export_pending_spans). Default off. (The console prints spans when they
+    /// start anyway.)
+    pub fn pending_spans(mut self, enabled: bool) -> Self {
+        self.pending_spans.local = enabled;
+        self
+    }
+
+    /// Whether `pending_span` records also go to exporters ([`span_exporter`](Self::span_exporter), OTLP).
+    /// Default off: a backend that does not know them would show each span twice.
+    pub fn export_pending_spans(mut self, enabled: bool) -> Self {
+        self.pending_spans.exporters = enabled;
         self
     }
 
@@ -548,6 +567,7 @@ impl ConfigBuilder {
             sample_rate,
             span_processors,
             batch_options: self.batch_options.unwrap_or_default(),
+            pending_spans: self.pending_spans,
             backend,
             metric_readers,
             log_processors,
@@ -597,6 +617,7 @@ pub struct BudObserveConfig {
     pub(crate) sample_rate: Option<f64>,
     pub(crate) span_processors: Vec<SpanStage>,
     pub(crate) batch_options: BatchOptions,
+    pub(crate) pending_spans: PendingSpans,
     backend: Option<Backend>,
     pub(crate) metric_readers: Vec<MeterStep>,
     pub(crate) log_processors: Vec<LoggerStep>,

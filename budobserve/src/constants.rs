@@ -13,6 +13,9 @@ pub const MSG_TEMPLATE: &str = "budobserve_msg_template";
 pub const MSG: &str = "budobserve_msg";
 /// `span`, `log` or `pending_span` (see [`SpanType`](crate::SpanType)).
 pub const SPAN_TYPE: &str = "budobserve_span_type";
+/// On a `pending_span` record: the id (hex) of the parent of the span it stands for (the record's own parent is
+/// that span).
+pub const PENDING_PARENT_ID: &str = "budobserve_pending_parent_id";
 /// The tags of a span or log (a string array).
 pub const TAGS: &str = "budobserve_tags";
 /// The JSON schema of the attributes whose values are JSON.

@@ -358,7 +358,13 @@ impl BudObserve {
 
         instance.head.configure(config.sample_rate, config.sampler.is_some());
         let console = config.console.map(ConsoleProcessor::new);
-        let pipeline = Pipeline::new(console, config.span_processors, &config.batch_options, &instance.export_counters);
+        let pipeline = Pipeline::new(
+            console,
+            config.span_processors,
+            &config.batch_options,
+            &instance.export_counters,
+            config.pending_spans,
+        );
         let room = if pipeline.completes_on_caller() { COMPLETION_ROOM } else { 0 };
         let mut tracer_builder =
             SdkTracerProvider::builder().with_resource(resource.clone()).with_span_processor(pipeline);

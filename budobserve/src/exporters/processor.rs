@@ -9,7 +9,8 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::trace::{SpanContext, SpanId};
+use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
@@ -18,6 +19,7 @@ use crate::callsite;
 use crate::constants;
 use crate::exporters::batch::{BatchOptions, BatchProcessor, ExportCounters};
 use crate::exporters::console::ConsoleProcessor;
+use crate::level::SpanType;
 
 /// Starts an exporter behind a batch processor, when the configuration is applied.
 pub(crate) type ExporterStart =
@@ -31,6 +33,13 @@ pub(crate) enum SpanStage {
     Completing(Box<dyn SpanProcessor>),
     /// An exporter behind BudObserve's batch processor, which completes spans on its worker thread.
     Exporter(ExporterStart),
+}
+
+/// The id of the `pending_span` record of the span `id`: its bits inverted — derived, so deterministic ids stay
+/// deterministic, and distinct from any real span's id in practice (a collision needs a random id to be the exact
+/// inverse of another in the same trace).
+fn pending_span_id(id: SpanId) -> SpanId {
+    SpanId::from_bytes(id.to_bytes().map(|b| !b))
 }
 
 /// A span whose level changed after it started (`set_level`, an exception) gets the new level appended when it
@@ -52,6 +61,17 @@ pub(crate) struct Pipeline {
     processors: Vec<Box<dyn SpanProcessor>>,
     /// The index of the first processor that needs complete spans, if any.
     complete_before: Option<usize>,
+    /// The processors that get a `pending_span` record when a span starts, and whether each needs it complete.
+    pending: Vec<(usize, bool)>,
+}
+
+/// Which stages get `pending_span` records (see [`ConfigBuilder::pending_spans`](crate::ConfigBuilder::pending_spans)).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PendingSpans {
+    /// The test exporter and processors added as such.
+    pub(crate) local: bool,
+    /// Exporters too (`span_exporter`, OTLP).
+    pub(crate) exporters: bool,
 }
 
 impl Pipeline {
@@ -63,21 +83,36 @@ impl Pipeline {
         stages: Vec<SpanStage>,
         batch: &BatchOptions,
         counters: &Arc<ExportCounters>,
+        pending_spans: PendingSpans,
     ) -> Pipeline {
         let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::with_capacity(stages.len() + 1);
         if let Some(console) = console {
             processors.push(Box::new(console));
         }
         let mut complete_before = None;
+        let mut pending = Vec::new();
         for stage in stages {
             match stage {
                 SpanStage::Processor(processor) => {
                     complete_before.get_or_insert(processors.len());
+                    if pending_spans.local {
+                        pending.push((processors.len(), true));
+                    }
                     processors.push(processor);
                 }
-                SpanStage::Completing(processor) => processors.push(processor),
+                SpanStage::Completing(processor) => {
+                    if pending_spans.local {
+                        pending.push((processors.len(), false));
+                    }
+                    processors.push(processor);
+                }
                 SpanStage::Exporter(start) => match start(batch, counters) {
-                    Ok(processor) => processors.push(Box::new(processor)),
+                    Ok(processor) => {
+                        if pending_spans.exporters {
+                            pending.push((processors.len(), false));
+                        }
+                        processors.push(Box::new(processor));
+                    }
                     Err(err) => {
                         // Nowhere else to report it: the configuration is already accepted.
                         let _ = writeln!(std::io::stderr(), "budobserve: cannot start a span export thread: {err}");
@@ -85,7 +120,46 @@ impl Pipeline {
                 },
             }
         }
-        Pipeline { processors, complete_before }
+        Pipeline { processors, complete_before, pending }
+    }
+
+    /// Sends the `pending_span` record of a span that just started to the stages that want one.
+    fn send_pending(&self, span: &Span) {
+        let Some(mut record) = span.exported_data() else { return };
+        let types = record.attributes.iter().find(|kv| kv.key.as_str() == constants::SPAN_TYPE);
+        if types.is_none_or(|kv| kv.value.as_str() != SpanType::Span.as_str()) {
+            return;
+        }
+        let real = record.span_context.clone();
+        record.span_context = SpanContext::new(
+            real.trace_id(),
+            pending_span_id(real.span_id()),
+            real.trace_flags(),
+            false,
+            real.trace_state().clone(),
+        );
+        let real_parent = std::mem::replace(&mut record.parent_span_id, real.span_id());
+        record.end_time = record.start_time;
+        for kv in &mut record.attributes {
+            if kv.key.as_str() == constants::SPAN_TYPE {
+                kv.value = Value::from(SpanType::PendingSpan.as_str());
+            }
+        }
+        record.attributes.push(KeyValue::new(constants::PENDING_PARENT_ID, real_parent.to_string()));
+        let mut completed: Option<SpanData> = None;
+        for &(index, needs_complete) in &self.pending {
+            let Some(processor) = self.processors.get(index) else { continue };
+            if needs_complete {
+                let complete = completed.get_or_insert_with(|| {
+                    let mut copy = record.clone();
+                    callsite::complete(&mut copy.attributes);
+                    copy
+                });
+                processor.on_end(complete.clone());
+            } else {
+                processor.on_end(record.clone());
+            }
+        }
     }
 
     /// Whether spans are completed on the caller's thread (so need room for it).
@@ -109,6 +183,9 @@ impl SpanProcessor for Pipeline {
     fn on_start(&self, span: &mut Span, cx: &Context) {
         for processor in &self.processors {
             processor.on_start(span, cx);
+        }
+        if !self.pending.is_empty() {
+            self.send_pending(span);
         }
     }
 
