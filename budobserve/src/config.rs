@@ -35,6 +35,7 @@ use crate::exporters::console::{ColorChoice, ConsoleOptions, ConsoleStyle};
 #[cfg(feature = "otlp")]
 use crate::exporters::otlp::{self, OtlpConfig, OtlpProtocol};
 use crate::exporters::processor::{PendingSpans, SpanStage};
+use crate::tail::TailSampling;
 
 /// The backend spans, metrics and logs are exported to.
 #[cfg(feature = "otlp")]
@@ -164,6 +165,7 @@ pub struct ConfigBuilder {
     span_processors: Vec<SpanStage>,
     batch_options: Option<BatchOptions>,
     pending_spans: PendingSpans,
+    tail_sampling: Option<TailSampling>,
     endpoint: Option<String>,
     token: Option<String>,
     headers: Vec<(String, String)>,
@@ -309,6 +311,14 @@ impl ConfigBuilder {
     /// How often metrics are exported over OTLP (default 60 s).
     pub fn metrics_interval(mut self, interval: Duration) -> Self {
         self.metrics_interval = Some(interval);
+        self
+    }
+
+    /// Tail sampling (see [`TailSampling`]): a trace's spans wait until its root ends, then the whole trace is
+    /// kept or dropped. Applies after [`sample_rate`](Self::sample_rate)'s head sampling. The console still shows
+    /// everything.
+    pub fn tail_sampling(mut self, sampling: TailSampling) -> Self {
+        self.tail_sampling = Some(sampling);
         self
     }
 
@@ -568,6 +578,7 @@ impl ConfigBuilder {
             span_processors,
             batch_options: self.batch_options.unwrap_or_default(),
             pending_spans: self.pending_spans,
+            tail_sampling: self.tail_sampling,
             backend,
             metric_readers,
             log_processors,
@@ -618,6 +629,7 @@ pub struct BudObserveConfig {
     pub(crate) span_processors: Vec<SpanStage>,
     pub(crate) batch_options: BatchOptions,
     pub(crate) pending_spans: PendingSpans,
+    pub(crate) tail_sampling: Option<TailSampling>,
     backend: Option<Backend>,
     pub(crate) metric_readers: Vec<MeterStep>,
     pub(crate) log_processors: Vec<LoggerStep>,

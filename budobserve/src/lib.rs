@@ -56,6 +56,7 @@ mod panic;
 pub mod providers;
 pub mod sampling;
 mod span;
+mod tail;
 pub mod template;
 pub mod testing;
 
@@ -77,6 +78,7 @@ pub use level::{Level, ParseLevelError, SpanType};
 pub use observe::{BudObserve, LifecycleError, Settings, ShutdownGuard, SpanOptions};
 pub use providers::{ProxyLoggerProvider, ProxyMeterProvider, ProxyTracer, ProxyTracerProvider};
 pub use span::{BudSpan, Completion, Entered, EnteredSpan, Instrument, Instrumented, InstrumentedFn, NoCompletion};
+pub use tail::TailSampling;
 
 pub use opentelemetry;
 pub use opentelemetry::KeyValue;

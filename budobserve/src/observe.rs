@@ -364,6 +364,7 @@ impl BudObserve {
             &config.batch_options,
             &instance.export_counters,
             config.pending_spans,
+            config.tail_sampling,
         );
         let room = if pipeline.completes_on_caller() { COMPLETION_ROOM } else { 0 };
         let mut tracer_builder =

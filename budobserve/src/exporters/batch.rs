@@ -76,6 +76,8 @@ pub struct ExportStats {
     pub spans_failed: u64,
     /// Exports that failed.
     pub failed_exports: u64,
+    /// Spans of traces the tail sampler dropped (see [`TailSampling`](crate::TailSampling)).
+    pub spans_sampled_out: u64,
 }
 
 /// The counters behind [`ExportStats`], shared by an instance's batch processors.
@@ -85,6 +87,7 @@ pub(crate) struct ExportCounters {
     dropped: AtomicU64,
     failed: AtomicU64,
     failed_exports: AtomicU64,
+    sampled_out: AtomicU64,
     /// Seconds since the Unix epoch of the last warning written (0: none yet).
     last_warning: AtomicU64,
 }
@@ -99,6 +102,13 @@ impl ExportCounters {
             spans_dropped: self.dropped.load(Ordering::Relaxed),
             spans_failed: self.failed.load(Ordering::Relaxed),
             failed_exports: self.failed_exports.load(Ordering::Relaxed),
+            spans_sampled_out: self.sampled_out.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn sampled_out(&self, spans: u64) {
+        if spans > 0 {
+            self.sampled_out.fetch_add(spans, Ordering::Relaxed);
         }
     }
 

@@ -406,6 +406,15 @@ impl ConsoleProcessor {
         }
     }
 
+    /// A span or log ended: a log's line, or a span's exceptions.
+    pub(crate) fn ended(&self, data: &SpanData) {
+        if is_log(&data.attributes) {
+            self.print(data, true);
+        } else {
+            self.end(data);
+        }
+    }
+
     /// At a span's end: its exceptions, under where its line was.
     fn end(&self, data: &SpanData) {
         let id = data.span_context.span_id();
@@ -435,11 +444,7 @@ impl SpanProcessor for ConsoleProcessor {
     }
 
     fn on_end(&self, span: SpanData) {
-        if is_log(&span.attributes) {
-            self.print(&span, true);
-        } else {
-            self.end(&span);
-        }
+        self.ended(&span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {

@@ -20,6 +20,7 @@ use crate::constants;
 use crate::exporters::batch::{BatchOptions, BatchProcessor, ExportCounters};
 use crate::exporters::console::ConsoleProcessor;
 use crate::level::SpanType;
+use crate::tail::{Outcome, TailSampler, TailSampling};
 
 /// Starts an exporter behind a batch processor, when the configuration is applied.
 pub(crate) type ExporterStart =
@@ -58,6 +59,10 @@ fn replace_changed_level(attributes: &mut Vec<KeyValue>) {
 
 #[derive(Debug)]
 pub(crate) struct Pipeline {
+    /// Sees every span as it starts and ends, before tail sampling, without a copy.
+    console: Option<ConsoleProcessor>,
+    tail: Option<TailSampler>,
+    counters: Arc<ExportCounters>,
     processors: Vec<Box<dyn SpanProcessor>>,
     /// The index of the first processor that needs complete spans, if any.
     complete_before: Option<usize>,
@@ -84,11 +89,9 @@ impl Pipeline {
         batch: &BatchOptions,
         counters: &Arc<ExportCounters>,
         pending_spans: PendingSpans,
+        tail: Option<TailSampling>,
     ) -> Pipeline {
-        let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::with_capacity(stages.len() + 1);
-        if let Some(console) = console {
-            processors.push(Box::new(console));
-        }
+        let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::with_capacity(stages.len());
         let mut complete_before = None;
         let mut pending = Vec::new();
         for stage in stages {
@@ -120,7 +123,40 @@ impl Pipeline {
                 },
             }
         }
-        Pipeline { processors, complete_before, pending }
+        Pipeline {
+            console,
+            tail: tail.map(TailSampler::new),
+            counters: Arc::clone(counters),
+            processors,
+            complete_before,
+            pending,
+        }
+    }
+
+    /// Hands an ended span to every stage (completing it first where a stage needs it).
+    fn dispatch(&self, mut span: SpanData) {
+        let Some(last) = self.processors.len().checked_sub(1) else { return };
+        for (index, processor) in self.processors.iter().enumerate() {
+            if Some(index) == self.complete_before {
+                callsite::complete(&mut span.attributes);
+            }
+            if index == last {
+                processor.on_end(span);
+                return;
+            }
+            processor.on_end(span.clone());
+        }
+    }
+
+    /// Releases what the tail sampler still holds (at shutdown).
+    fn drain_tail(&self) {
+        if let Some(tail) = &self.tail {
+            let (released, dropped) = tail.drain();
+            self.counters.sampled_out(dropped);
+            for span in released {
+                self.dispatch(span);
+            }
+        }
     }
 
     /// Sends the `pending_span` record of a span that just started to the stages that want one.
@@ -181,6 +217,9 @@ impl Pipeline {
 
 impl SpanProcessor for Pipeline {
     fn on_start(&self, span: &mut Span, cx: &Context) {
+        if let Some(console) = &self.console {
+            console.on_start(span, cx);
+        }
         for processor in &self.processors {
             processor.on_start(span, cx);
         }
@@ -191,16 +230,19 @@ impl SpanProcessor for Pipeline {
 
     fn on_end(&self, mut span: SpanData) {
         replace_changed_level(&mut span.attributes);
-        let Some(last) = self.processors.len().checked_sub(1) else { return };
-        for (index, processor) in self.processors.iter().enumerate() {
-            if Some(index) == self.complete_before {
-                callsite::complete(&mut span.attributes);
+        if let Some(console) = &self.console {
+            console.ended(&span);
+        }
+        let Some(tail) = &self.tail else {
+            self.dispatch(span);
+            return;
+        };
+        let (outcome, dropped) = tail.accept(span);
+        self.counters.sampled_out(dropped);
+        if let Outcome::Release(spans) = outcome {
+            for span in spans {
+                self.dispatch(span);
             }
-            if index == last {
-                processor.on_end(span);
-                return;
-            }
-            processor.on_end(span.clone());
         }
     }
 
@@ -209,6 +251,7 @@ impl SpanProcessor for Pipeline {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.drain_tail();
         self.all(|p| p.shutdown_with_timeout(timeout))
     }
 
