@@ -1019,11 +1019,15 @@ mod tests {
             with_endpoint(&[(env::OTEL_EXPORTER_OTLP_COMPRESSION, "zstd")]),
             ConfigError::InvalidEnvVar { variable: "OTEL_EXPORTER_OTLP_COMPRESSION", .. }
         ));
-        let err = with_endpoint(&[(env::PROTOCOL, "grpc")]);
-        assert_eq!(
-            err.to_string(),
-            "cannot export spans to http://c:4318: OTLP over gRPC is not available in this build: use `http/protobuf`"
-        );
+        let grpc = configure().env(env(&[(env::ENDPOINT, "http://c:4317"), (env::PROTOCOL, "grpc")])).build();
+        if cfg!(feature = "otlp-grpc") {
+            assert_eq!(grpc.unwrap().backend().map(OtlpConfig::protocol), Some(OtlpProtocol::Grpc));
+        } else {
+            assert_eq!(
+                grpc.unwrap_err().to_string(),
+                "cannot export spans to http://c:4317: OTLP over gRPC needs BudObserve's `otlp-grpc` feature"
+            );
+        }
         let err = configure().env(env(&[])).endpoint("http://c").header("bad header", "x").build().unwrap_err();
         assert!(matches!(err, ConfigError::InvalidOption { option: "header", .. }), "{err}");
     }

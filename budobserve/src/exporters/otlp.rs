@@ -22,9 +22,27 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
+use std::future::Future;
+use std::sync::Arc;
+#[cfg(feature = "otlp-grpc")]
+use std::sync::{Mutex, PoisonError, Weak};
+
+#[cfg(feature = "otlp-grpc")]
+use opentelemetry_otlp::WithTonicConfig as _;
+#[cfg(feature = "otlp-grpc")]
+use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
 use opentelemetry_otlp::{
     Compression, LogExporter, MetricExporter, Protocol, SpanExporter, WithExportConfig as _, WithHttpConfig as _,
 };
+use opentelemetry_sdk::Resource;
+#[cfg(feature = "otlp-grpc")]
+use opentelemetry_sdk::error::OTelSdkError;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::LogBatch;
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::trace::SpanData;
 
 use crate::config::ConfigError;
 
@@ -110,61 +128,273 @@ impl OtlpConfig {
         self.gzip.then_some(Compression::Gzip)
     }
 
-    pub(crate) fn span_exporter(&self) -> Result<SpanExporter, ConfigError> {
-        self.check_protocol()?;
-        let mut builder = SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(self.url("v1/traces"))
-            .with_timeout(self.timeout)
-            .with_headers(self.header_map());
-        if let Some(compression) = self.compression() {
-            builder = builder.with_compression(compression);
-        }
-        builder.build().map_err(|err| self.error("spans", &err))
-    }
-
-    pub(crate) fn metric_exporter(&self) -> Result<MetricExporter, ConfigError> {
-        self.check_protocol()?;
-        let mut builder = MetricExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(self.url("v1/metrics"))
-            .with_timeout(self.timeout)
-            .with_headers(self.header_map());
-        if let Some(compression) = self.compression() {
-            builder = builder.with_compression(compression);
-        }
-        builder.build().map_err(|err| self.error("metrics", &err))
-    }
-
-    pub(crate) fn log_exporter(&self) -> Result<LogExporter, ConfigError> {
-        self.check_protocol()?;
-        let mut builder = LogExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(self.url("v1/logs"))
-            .with_timeout(self.timeout)
-            .with_headers(self.header_map());
-        if let Some(compression) = self.compression() {
-            builder = builder.with_compression(compression);
-        }
-        builder.build().map_err(|err| self.error("logs", &err))
-    }
-
-    fn check_protocol(&self) -> Result<(), ConfigError> {
+    pub(crate) fn span_exporter(&self) -> Result<Otlp<SpanExporter>, ConfigError> {
         match self.protocol {
-            OtlpProtocol::HttpProtobuf => Ok(()),
-            OtlpProtocol::Grpc => Err(ConfigError::Exporter {
-                signal: "spans",
-                endpoint: self.endpoint.clone(),
-                reason: "OTLP over gRPC is not available in this build: use `http/protobuf`".to_owned(),
-            }),
+            OtlpProtocol::HttpProtobuf => {
+                let mut builder = SpanExporter::builder()
+                    .with_http()
+                    .with_protocol(Protocol::HttpBinary)
+                    .with_endpoint(self.url("v1/traces"))
+                    .with_timeout(self.timeout)
+                    .with_headers(self.header_map());
+                if let Some(compression) = self.compression() {
+                    builder = builder.with_compression(compression);
+                }
+                builder.build().map(Otlp::direct).map_err(|err| self.error("spans", &err))
+            }
+            OtlpProtocol::Grpc => {
+                #[cfg(feature = "otlp-grpc")]
+                {
+                    self.grpc("spans", |config, metadata| {
+                        let mut builder = SpanExporter::builder()
+                            .with_tonic()
+                            .with_endpoint(config.endpoint.clone())
+                            .with_timeout(config.timeout)
+                            .with_metadata(metadata);
+                        if let Some(compression) = config.compression() {
+                            builder = builder.with_compression(compression);
+                        }
+                        builder.build()
+                    })
+                }
+                #[cfg(not(feature = "otlp-grpc"))]
+                {
+                    Err(self.no_grpc("spans"))
+                }
+            }
+        }
+    }
+
+    pub(crate) fn metric_exporter(&self) -> Result<Otlp<MetricExporter>, ConfigError> {
+        match self.protocol {
+            OtlpProtocol::HttpProtobuf => {
+                let mut builder = MetricExporter::builder()
+                    .with_http()
+                    .with_protocol(Protocol::HttpBinary)
+                    .with_endpoint(self.url("v1/metrics"))
+                    .with_timeout(self.timeout)
+                    .with_headers(self.header_map());
+                if let Some(compression) = self.compression() {
+                    builder = builder.with_compression(compression);
+                }
+                builder.build().map(Otlp::direct).map_err(|err| self.error("metrics", &err))
+            }
+            OtlpProtocol::Grpc => {
+                #[cfg(feature = "otlp-grpc")]
+                {
+                    self.grpc("metrics", |config, metadata| {
+                        let mut builder = MetricExporter::builder()
+                            .with_tonic()
+                            .with_endpoint(config.endpoint.clone())
+                            .with_timeout(config.timeout)
+                            .with_metadata(metadata);
+                        if let Some(compression) = config.compression() {
+                            builder = builder.with_compression(compression);
+                        }
+                        builder.build()
+                    })
+                }
+                #[cfg(not(feature = "otlp-grpc"))]
+                {
+                    Err(self.no_grpc("metrics"))
+                }
+            }
+        }
+    }
+
+    pub(crate) fn log_exporter(&self) -> Result<Otlp<LogExporter>, ConfigError> {
+        match self.protocol {
+            OtlpProtocol::HttpProtobuf => {
+                let mut builder = LogExporter::builder()
+                    .with_http()
+                    .with_protocol(Protocol::HttpBinary)
+                    .with_endpoint(self.url("v1/logs"))
+                    .with_timeout(self.timeout)
+                    .with_headers(self.header_map());
+                if let Some(compression) = self.compression() {
+                    builder = builder.with_compression(compression);
+                }
+                builder.build().map(Otlp::direct).map_err(|err| self.error("logs", &err))
+            }
+            OtlpProtocol::Grpc => {
+                #[cfg(feature = "otlp-grpc")]
+                {
+                    self.grpc("logs", |config, metadata| {
+                        let mut builder = LogExporter::builder()
+                            .with_tonic()
+                            .with_endpoint(config.endpoint.clone())
+                            .with_timeout(config.timeout)
+                            .with_metadata(metadata);
+                        if let Some(compression) = config.compression() {
+                            builder = builder.with_compression(compression);
+                        }
+                        builder.build()
+                    })
+                }
+                #[cfg(not(feature = "otlp-grpc"))]
+                {
+                    Err(self.no_grpc("logs"))
+                }
+            }
+        }
+    }
+
+    /// Builds a gRPC exporter on BudObserve's own runtime (tonic needs one; the exporter then works from any
+    /// thread, whatever runtime the service uses, or none).
+    #[cfg(feature = "otlp-grpc")]
+    fn grpc<E>(
+        &self,
+        signal: &'static str,
+        build: impl FnOnce(&OtlpConfig, MetadataMap) -> Result<E, opentelemetry_otlp::ExporterBuildError>,
+    ) -> Result<Otlp<E>, ConfigError> {
+        let runtime = grpc_runtime().map_err(|err| self.error(signal, &err))?;
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in self.header_map() {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|err| self.error(signal, &err))?;
+            let value = http::HeaderValue::from_str(&value).map_err(|err| self.error(signal, &err))?;
+            headers.insert(name, value);
+        }
+        let exporter = {
+            let _entered = runtime.handle().map(tokio::runtime::Handle::enter);
+            build(self, MetadataMap::from_headers(headers)).map_err(|err| self.error(signal, &err))?
+        };
+        Ok(Otlp { inner: exporter, runtime: Some(runtime) })
+    }
+
+    #[cfg(not(feature = "otlp-grpc"))]
+    fn no_grpc(&self, signal: &'static str) -> ConfigError {
+        ConfigError::Exporter {
+            signal,
+            endpoint: self.endpoint.clone(),
+            reason: "OTLP over gRPC needs BudObserve's `otlp-grpc` feature".to_owned(),
         }
     }
 
     fn error(&self, signal: &'static str, err: &dyn fmt::Display) -> ConfigError {
         ConfigError::Exporter { signal, endpoint: self.endpoint.clone(), reason: err.to_string() }
+    }
+}
+
+/// The runtime gRPC exporters run on: one worker thread, shared by every gRPC exporter, alive as long as one is.
+/// Dropped without waiting (a runtime dropped in an async context must not block).
+#[cfg(feature = "otlp-grpc")]
+#[derive(Debug)]
+pub(crate) struct GrpcRuntime(Option<tokio::runtime::Runtime>);
+
+#[cfg(feature = "otlp-grpc")]
+impl GrpcRuntime {
+    fn handle(&self) -> Option<&tokio::runtime::Handle> {
+        self.0.as_ref().map(tokio::runtime::Runtime::handle)
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> Option<F::Output> {
+        self.0.as_ref().map(|runtime| runtime.block_on(future))
+    }
+}
+
+#[cfg(feature = "otlp-grpc")]
+impl Drop for GrpcRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+#[cfg(feature = "otlp-grpc")]
+fn grpc_runtime() -> std::io::Result<Arc<GrpcRuntime>> {
+    static SHARED: Mutex<Weak<GrpcRuntime>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(runtime) = shared.upgrade() {
+        return Ok(runtime);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("budobserve-grpc")
+        .enable_all()
+        .build()?;
+    let runtime = Arc::new(GrpcRuntime(Some(runtime)));
+    *shared = Arc::downgrade(&runtime);
+    Ok(runtime)
+}
+
+#[cfg(not(feature = "otlp-grpc"))]
+type GrpcRuntime = std::convert::Infallible;
+
+/// An OTLP exporter, run on BudObserve's gRPC runtime when it needs one.
+#[derive(Debug)]
+pub(crate) struct Otlp<E> {
+    inner: E,
+    runtime: Option<Arc<GrpcRuntime>>,
+}
+
+impl<E> Otlp<E> {
+    fn direct(inner: E) -> Otlp<E> {
+        Otlp { inner, runtime: None }
+    }
+
+    /// Runs an export: on the runtime (eagerly, on this thread) or as the exporter's own future.
+    fn run(&self, export: impl Future<Output = OTelSdkResult> + Send) -> impl Future<Output = OTelSdkResult> + Send {
+        let runtime = self.runtime.clone();
+        async move {
+            match runtime {
+                #[cfg(feature = "otlp-grpc")]
+                Some(runtime) => runtime.block_on(export).unwrap_or(Err(OTelSdkError::AlreadyShutdown)),
+                #[cfg(not(feature = "otlp-grpc"))]
+                Some(never) => match *never {},
+                None => export.await,
+            }
+        }
+    }
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for Otlp<SpanExporter> {
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        self.run(self.inner.export(batch))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+impl PushMetricExporter for Otlp<MetricExporter> {
+    fn export(&self, metrics: &ResourceMetrics) -> impl Future<Output = OTelSdkResult> + Send {
+        self.run(self.inner.export(metrics))
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
+    }
+}
+
+impl opentelemetry_sdk::logs::LogExporter for Otlp<LogExporter> {
+    fn export(&self, batch: LogBatch<'_>) -> impl Future<Output = OTelSdkResult> + Send {
+        self.run(self.inner.export(batch))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
     }
 }
 
