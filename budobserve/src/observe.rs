@@ -5,6 +5,7 @@ use std::error::Error;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use opentelemetry::metrics::{
     AsyncInstrument, AsyncInstrumentBuilder, Counter, Gauge, Histogram, HistogramBuilder, InstrumentBuilder, Meter,
@@ -21,7 +22,7 @@ use crate::callsite::{COMPLETION_ROOM, Callsite};
 use crate::clock::Clock;
 use crate::config::BudObserveConfig;
 use crate::constants;
-use crate::exporters::batch::{ExportCounters, ExportStats};
+use crate::exporters::batch::{DEFAULT_FLUSH_TIMEOUT, ExportCounters, ExportStats, with_flush_timeout};
 use crate::exporters::console::ConsoleProcessor;
 use crate::exporters::processor::Pipeline;
 use crate::level::{Level, SpanType};
@@ -400,7 +401,27 @@ impl BudObserve {
 
     /// Flushes every provider: spans, metrics and logs recorded so far are exported before it returns.
     pub fn force_flush(&self) -> Result<(), LifecycleError> {
-        self.current_providers().force_flush()
+        self.force_flush_with_timeout(DEFAULT_FLUSH_TIMEOUT)
+    }
+
+    /// [`force_flush`](Self::force_flush), waiting at most `timeout` for each span exporter's queue (default 30 s);
+    /// an export still running then goes on in the background and the flush reports a timeout. Metrics and logs
+    /// flush through the SDK's reader and log processor, with their own timeouts.
+    pub fn force_flush_with_timeout(&self, timeout: Duration) -> Result<(), LifecycleError> {
+        let providers = self.current_providers();
+        with_flush_timeout(timeout, || providers.force_flush())
+    }
+
+    /// [`shutdown`](Self::shutdown), giving each provider at most `timeout` (default 5 s) to export what it holds.
+    pub fn shutdown_with_timeout(&self, timeout: Duration) -> Result<(), LifecycleError> {
+        let instance = &self.instance;
+        let _configuring = lock(&instance.configure_lock);
+        let providers = Providers {
+            traces: instance.tracer_provider.set_provider(None),
+            metrics: instance.meter_provider.set_provider(None),
+            logs: instance.logger_provider.set_provider(None),
+        };
+        providers.shutdown_with_timeout(timeout)
     }
 
     /// Flushes and shuts down the providers; the instance records nothing afterwards until configured again.
@@ -852,6 +873,15 @@ impl Providers {
 
     fn shutdown(&self) -> Result<(), LifecycleError> {
         self.each("shut down", SdkTracerProvider::shutdown, SdkMeterProvider::shutdown, SdkLoggerProvider::shutdown)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> Result<(), LifecycleError> {
+        self.each(
+            "shut down",
+            |p| p.shutdown_with_timeout(timeout),
+            |p| p.shutdown_with_timeout(timeout),
+            |p| p.shutdown_with_timeout(timeout),
+        )
     }
 }
 

@@ -299,3 +299,24 @@ fn the_queue_is_bounded_and_drops_are_reported() {
     assert_eq!(stats.spans_dropped + stats.spans_failed, 5_000, "{stats:?}");
     assert!(stats.spans_dropped >= 4_000, "{stats:?}");
 }
+
+#[test]
+fn flush_and_shutdown_give_up_after_their_timeout() {
+    let receiver = Receiver::start();
+    receiver.stall(Some(Duration::from_secs(2)));
+    let observe = instance(base(&receiver.endpoint()).export_timeout(Duration::from_secs(10)));
+    emit(&observe, 0..3);
+    let err = observe.force_flush_with_timeout(Duration::from_millis(100)).unwrap_err();
+    assert_eq!((err.signal, err.action), ("traces", "flush"));
+    // The SDK's provider reports its processors' errors as text.
+    assert!(err.to_string().contains("Timeout(100ms)"), "{err}");
+    // Metrics flush through the SDK's reader (its own timeout), which waited for the stalled collector: the spans
+    // were exported meanwhile. New ones stall the shutdown.
+    emit(&observe, 3..6);
+    let err = observe.shutdown_with_timeout(Duration::from_millis(100)).unwrap_err();
+    assert_eq!((err.signal, err.action), ("traces", "shut down"));
+    assert!(err.to_string().contains("Timeout(100ms)"), "{err}");
+    // The stalled export completes in the background once the collector answers.
+    receiver.stall(None);
+    receiver.wait_for("the stalled exports", |r| numbers(r) == [0, 1, 2, 3, 4, 5]);
+}

@@ -7,6 +7,7 @@
 //! counted per instance ([`BudObserve::export_stats`](crate::BudObserve::export_stats), and the
 //! `budobserve.spans.dropped` metric) and reported on standard error at most once a minute.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::io::Write as _;
@@ -154,6 +155,22 @@ impl Shared {
     }
 }
 
+/// How long a flush waits by default.
+pub(crate) const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+thread_local! {
+    /// The timeout of the flush running on this thread (the SDK's `force_flush` takes none).
+    static FLUSH_TIMEOUT: Cell<Option<Duration>> = const { Cell::new(None) };
+}
+
+/// Runs `flush` with `timeout` as the wait of every batch processor it flushes on this thread.
+pub(crate) fn with_flush_timeout<T>(timeout: Duration, flush: impl FnOnce() -> T) -> T {
+    let previous = FLUSH_TIMEOUT.with(|t| t.replace(Some(timeout)));
+    let result = flush();
+    FLUSH_TIMEOUT.with(|t| t.set(previous));
+    result
+}
+
 /// See the [module docs](self).
 pub(crate) struct BatchProcessor {
     shared: Arc<Shared>,
@@ -237,7 +254,8 @@ impl SpanProcessor for BatchProcessor {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.force_flush_with_timeout(Duration::from_secs(30))
+        let timeout = FLUSH_TIMEOUT.with(Cell::get).unwrap_or(DEFAULT_FLUSH_TIMEOUT);
+        self.force_flush_with_timeout(timeout)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
