@@ -76,8 +76,10 @@ except OSError:
 out = []
 out.append("# Benchmarks\n")
 out.append("Written by `scripts/bench.sh` (criterion, release build). Every implementation of a scenario is measured in "
-           "the same run, on the same machine, with the same processor (the SDK's batch processor into an exporter "
-           "that drops everything); absolute times move between machines, the **ratios** are the result. "
+           "the same run, on the same machine, exporting in batches from a worker thread into an exporter that drops "
+           "everything (BudObserve through its own batch processor, `span_exporter`; the others through the SDK's, "
+           "with the same queue and batch sizes); absolute times move between machines, the **ratios** are the "
+           "result. "
            "Allocations are counted on the calling thread (the batch processor's worker is not counted for anyone).\n")
 out.append(f"Machine: {os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}; {rustc}.\n")
 out.append("| scenario | implementation | median ns/op | allocations/op | BudObserve ÷ this |")

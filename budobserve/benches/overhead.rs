@@ -1,8 +1,9 @@
 //! Overhead of BudObserve against its peers, each scenario measured for every implementation in the same run.
 //!
-//! Run through `scripts/bench.sh`, which turns the results into `BENCHMARKS.md`. Every scenario uses the same
-//! processor for every implementation that has one (the SDK's batch processor into an exporter that drops
-//! everything); allocations are counted on the calling thread, once per implementation, beside the timings.
+//! Run through `scripts/bench.sh`, which turns the results into `BENCHMARKS.md`. Every implementation exports in
+//! batches from a worker thread into an exporter that drops everything — BudObserve through its own batch processor
+//! (`span_exporter`, as a service configures it), the others through the SDK's, with the same queue and batch
+//! sizes; allocations are counted on the calling thread, once per implementation, beside the timings.
 
 // The counting allocator is the one place in the workspace that needs `unsafe`: `GlobalAlloc` is an unsafe trait.
 #![allow(unsafe_code)]
@@ -147,8 +148,8 @@ fn sdk_provider(sampler: Sampler) -> SdkTracerProvider {
     SdkTracerProvider::builder().with_span_processor(batch()).with_sampler(sampler).build()
 }
 
-/// Configures the global BudObserve instance (the one the macros use): the same batch processor (through
-/// `span_exporter`, which completes spans on the batch thread), no console.
+/// Configures the global BudObserve instance (the one the macros use): its batch processor (`span_exporter`, which
+/// completes spans on the worker thread; queue 2048, batches of 512, as the SDK's), no console.
 fn install_budobserve(min_level: Level, sample_rate: f64) -> budobserve::ShutdownGuard {
     let guard = budobserve::configure()
         .env(EnvSource::Map(Default::default()))

@@ -13,6 +13,12 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::metric;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
+#[derive(serde::Serialize)]
+struct Order {
+    id: u32,
+    items: Vec<&'static str>,
+}
+
 fn base(endpoint: &str) -> ConfigBuilder {
     budobserve::configure()
         .env(EnvSource::Map(HashMap::new()))
@@ -60,7 +66,8 @@ fn spans_metrics_and_logs_arrive_complete() {
 
     budobserve::with_instance(&observe, || {
         let user_id = 42;
-        let root = bud_span!("request {user_id}", _tags = ["api"]).entered();
+        let order = Order { id: 7, items: vec!["gpu"] };
+        let root = bud_span!("request {user_id}", _tags = ["api"], order).entered();
         bud_warn!("slow {user_id}", elapsed_ms = 1500);
         let err = std::io::Error::other("boom");
         bud_exception!(&err, "failed for {user_id}");
@@ -103,6 +110,13 @@ fn spans_metrics_and_logs_arrive_complete() {
     assert_eq!(attr(&root.attributes, "code.namespace"), Some(&string("otlp")));
     assert!(matches!(attr(&root.attributes, "code.lineno"), Some(any_value::Value::IntValue(line)) if *line > 60));
     assert!(root.parent_span_id.is_empty());
+    assert_eq!(attr(&root.attributes, "order"), Some(&string(r#"{"id":7,"items":["gpu"]}"#)));
+    let schema = match attr(&root.attributes, "budobserve_json_schema") {
+        Some(any_value::Value::StringValue(schema)) => schema.clone(),
+        other => panic!("json schema: {other:?}"),
+    };
+    let schema: serde_json::Value = serde_json::from_str(&schema).unwrap();
+    assert_eq!(schema["properties"]["order"]["type"], "object", "{schema}");
     for span in &spans {
         assert!(span.attributes.iter().all(|kv| kv.key != "budobserve_callsite"), "{span:?}");
     }
