@@ -259,7 +259,7 @@ mod tests {
         let config = configure()
             .env(EnvSource::Map(Default::default()))
             .console(false)
-            .span_processor_completing_on_export(SimpleSpanProcessor::new(raw.clone()))
+            .span_processor_raw(SimpleSpanProcessor::new(raw.clone()))
             .build()
             .expect("valid configuration");
         let observe = BudObserve::new(config);

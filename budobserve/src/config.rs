@@ -35,6 +35,7 @@ use crate::exporters::console::{ColorChoice, ConsoleOptions, ConsoleStyle};
 #[cfg(feature = "otlp")]
 use crate::exporters::otlp::{self, OtlpConfig, OtlpProtocol};
 use crate::exporters::processor::{PendingSpans, SpanStage};
+use crate::scrubbing::{Scrubber, ScrubbingConfig};
 use crate::tail::TailSampling;
 
 /// The backend spans, metrics and logs are exported to.
@@ -166,6 +167,7 @@ pub struct ConfigBuilder {
     batch_options: Option<BatchOptions>,
     pending_spans: PendingSpans,
     tail_sampling: Option<TailSampling>,
+    scrubbing: Option<ScrubbingConfig>,
     endpoint: Option<String>,
     token: Option<String>,
     headers: Vec<(String, String)>,
@@ -262,8 +264,8 @@ impl ConfigBuilder {
     /// written on the worker thread, before `exporter` sees the span. A full queue drops spans, never blocks: see
     /// [`BudObserve::export_stats`].
     pub fn span_exporter(mut self, exporter: impl SpanExporter + 'static) -> Self {
-        self.span_processors.push(SpanStage::Exporter(Box::new(move |options, counters| {
-            BatchProcessor::start(exporter, options.clone(), Arc::clone(counters))
+        self.span_processors.push(SpanStage::Exporter(Box::new(move |options, counters, scrubber| {
+            BatchProcessor::start(exporter, options.clone(), Arc::clone(counters), scrubber.cloned())
         })));
         self
     }
@@ -314,6 +316,20 @@ impl ConfigBuilder {
         self
     }
 
+    /// Turns scrubbing of secrets on (the default) or off (see [`scrubbing`](crate::scrubbing)). Fields marked
+    /// `#[bud(redact)]` are redacted either way.
+    pub fn scrubbing(mut self, enabled: bool) -> Self {
+        let options = self.scrubbing.take().unwrap_or_default();
+        self.scrubbing = Some(ScrubbingConfig { enabled, ..options });
+        self
+    }
+
+    /// Scrubbing with extra patterns or a callback (see [`ScrubbingConfig`]).
+    pub fn scrubbing_options(mut self, options: ScrubbingConfig) -> Self {
+        self.scrubbing = Some(options);
+        self
+    }
+
     /// Tail sampling (see [`TailSampling`]): a trace's spans wait until its root ends, then the whole trace is
     /// kept or dropped. Applies after [`sample_rate`](Self::sample_rate)'s head sampling. The console still shows
     /// everything.
@@ -343,6 +359,13 @@ impl ConfigBuilder {
     /// How the exporters' batch processors queue and batch spans (default [`BatchOptions::new`]).
     pub fn batch_options(mut self, options: BatchOptions) -> Self {
         self.batch_options = Some(options);
+        self
+    }
+
+    /// Adds a processor that sees spans as the caller's thread wrote them (no scrubbing, no completion).
+    #[cfg(test)]
+    pub(crate) fn span_processor_raw(mut self, processor: impl SpanProcessor + 'static) -> Self {
+        self.span_processors.push(SpanStage::Raw(Box::new(processor)));
         self
     }
 
@@ -561,6 +584,13 @@ impl ConfigBuilder {
             true => Some(console_options(self.console_options.unwrap_or_default(), env)?),
             false => None,
         };
+        let scrubber = Scrubber::new(&self.scrubbing.unwrap_or_default())
+            .map_err(|err| ConfigError::InvalidOption {
+                option: "scrubbing pattern",
+                value: format!("{}: {}", err.name, err.regex),
+                expected: format!("a valid regular expression ({})", err.reason).into(),
+            })?
+            .map(Arc::new);
         let mut span_processors = self.span_processors;
         let mut metric_readers = self.metric_readers;
         let mut log_processors = self.log_processors;
@@ -579,6 +609,7 @@ impl ConfigBuilder {
             batch_options: self.batch_options.unwrap_or_default(),
             pending_spans: self.pending_spans,
             tail_sampling: self.tail_sampling,
+            scrubber,
             backend,
             metric_readers,
             log_processors,
@@ -630,6 +661,7 @@ pub struct BudObserveConfig {
     pub(crate) batch_options: BatchOptions,
     pub(crate) pending_spans: PendingSpans,
     pub(crate) tail_sampling: Option<TailSampling>,
+    pub(crate) scrubber: Option<Arc<Scrubber>>,
     backend: Option<Backend>,
     pub(crate) metric_readers: Vec<MeterStep>,
     pub(crate) log_processors: Vec<LoggerStep>,
@@ -774,8 +806,8 @@ fn add_backend(
     let spans = otlp.span_exporter()?;
     let metrics = otlp.metric_exporter()?;
     let logs = otlp.log_exporter()?;
-    span_processors.push(SpanStage::Exporter(Box::new(move |options, counters| {
-        BatchProcessor::start(spans, options.clone(), Arc::clone(counters))
+    span_processors.push(SpanStage::Exporter(Box::new(move |options, counters, scrubber| {
+        BatchProcessor::start(spans, options.clone(), Arc::clone(counters), scrubber.cloned())
     })));
     let reader = PeriodicReader::builder(metrics).with_interval(otlp.metrics_interval).build();
     metric_readers.push(Box::new(move |builder| builder.with_reader(reader)));

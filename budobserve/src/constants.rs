@@ -16,6 +16,9 @@ pub const SPAN_TYPE: &str = "budobserve_span_type";
 /// On a `pending_span` record: the id (hex) of the parent of the span it stands for (the record's own parent is
 /// that span).
 pub const PENDING_PARENT_ID: &str = "budobserve_pending_parent_id";
+/// The paths of what scrubbing replaced in a span or log record (a string array; see
+/// [`scrubbing`](crate::scrubbing)).
+pub const SCRUBBED: &str = "budobserve_scrubbed";
 /// The tags of a span or log (a string array).
 pub const TAGS: &str = "budobserve_tags";
 /// The JSON schema of the attributes whose values are JSON.

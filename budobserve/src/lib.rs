@@ -55,6 +55,7 @@ mod observe;
 mod panic;
 pub mod providers;
 pub mod sampling;
+pub mod scrubbing;
 mod span;
 mod tail;
 pub mod template;

@@ -29,6 +29,7 @@ use crate::level::{Level, SpanType};
 use crate::panic;
 use crate::providers::{ProxyLoggerProvider, ProxyMeterProvider, ProxySpan, ProxyTracer, ProxyTracerProvider, lock};
 use crate::sampling::{Decision, HeadSampler};
+use crate::scrubbing::ScrubbingLogProcessor;
 use crate::span::BudSpan;
 use crate::template;
 
@@ -358,7 +359,8 @@ impl BudObserve {
         let resource = config.resource();
 
         instance.head.configure(config.sample_rate, config.sampler.is_some());
-        let console = config.console.map(ConsoleProcessor::new);
+        let scrubber = config.scrubber;
+        let console = config.console.map(|options| ConsoleProcessor::new(options).scrubbing(scrubber.clone()));
         let pipeline = Pipeline::new(
             console,
             config.span_processors,
@@ -366,6 +368,7 @@ impl BudObserve {
             &instance.export_counters,
             config.pending_spans,
             config.tail_sampling,
+            scrubber.clone(),
         );
         let room = if pipeline.completes_on_caller() { COMPLETION_ROOM } else { 0 };
         let mut tracer_builder =
@@ -381,6 +384,10 @@ impl BudObserve {
             meter_builder = step(meter_builder);
         }
         let mut logger_builder = SdkLoggerProvider::builder().with_resource(resource);
+        if let Some(scrubber) = scrubber {
+            // First: every log processor after it sees scrubbed records.
+            logger_builder = logger_builder.with_log_processor(ScrubbingLogProcessor::new(scrubber));
+        }
         for step in config.log_processors {
             logger_builder = step(logger_builder);
         }

@@ -25,6 +25,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
 use crate::callsite;
+use crate::scrubbing::Scrubber;
 
 /// How spans are batched before export.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +148,7 @@ struct Shared {
     progress: Condvar,
     options: BatchOptions,
     counters: Arc<ExportCounters>,
+    scrubber: Option<Arc<Scrubber>>,
 }
 
 impl Shared {
@@ -183,11 +185,12 @@ impl fmt::Debug for BatchProcessor {
 }
 
 impl BatchProcessor {
-    /// Starts the worker thread that exports to `exporter`. `None` if the thread cannot be started.
+    /// Starts the worker thread that exports to `exporter`, scrubbing with `scrubber`.
     pub(crate) fn start<E: SpanExporter + 'static>(
         exporter: E,
         mut options: BatchOptions,
         counters: Arc<ExportCounters>,
+        scrubber: Option<Arc<Scrubber>>,
     ) -> std::io::Result<BatchProcessor> {
         options.max_export_batch_size = options.max_export_batch_size.min(options.max_queue_size);
         let shared = Arc::new(Shared {
@@ -206,6 +209,7 @@ impl BatchProcessor {
             progress: Condvar::new(),
             options,
             counters,
+            scrubber,
         });
         let worker = Arc::clone(&shared);
         thread::Builder::new().name("budobserve-export".into()).spawn(move || run(&worker, exporter))?;
@@ -368,6 +372,10 @@ fn export_all<E: SpanExporter>(shared: &Shared, exporter: &E, spans: &mut Vec<Sp
     let counters = &shared.counters;
     let mut result = Ok(());
     for span in spans.iter_mut() {
+        // Scrubbed first: a message rendered on completion shows the redactions.
+        if let Some(scrubber) = &shared.scrubber {
+            scrubber.scrub_span(span);
+        }
         callsite::complete(&mut span.attributes);
     }
     while !spans.is_empty() {

@@ -14,6 +14,7 @@
 //! when it ends. Styles ([`ConsoleStyle`]): `simple`, `indented` (default), `show-parents`; `verbose` adds the
 //! code location, level and attributes under each line.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::io::{IsTerminal, Write};
@@ -29,6 +30,7 @@ use crate::callsite;
 use crate::constants;
 use crate::level::{Level, SpanType};
 use crate::providers::lock;
+use crate::scrubbing::Scrubber;
 
 /// When to color the console output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -218,6 +220,7 @@ struct ConsoleState {
 #[derive(Debug)]
 pub struct ConsoleProcessor {
     options: ConsoleOptions,
+    scrubber: Option<Arc<Scrubber>>,
     style: ConsoleStyle,
     colors: bool,
     state: Mutex<ConsoleState>,
@@ -237,7 +240,25 @@ impl ConsoleProcessor {
             ColorChoice::Auto => auto_colors(options.writer.is_terminal()),
         };
         let style = options.style.unwrap_or_default();
-        ConsoleProcessor { options, style, colors, state: Mutex::new(ConsoleState::default()) }
+        ConsoleProcessor { options, scrubber: None, style, colors, state: Mutex::new(ConsoleState::default()) }
+    }
+
+    /// Prints spans scrubbed by `scrubber`.
+    pub(crate) fn scrubbing(mut self, scrubber: Option<Arc<Scrubber>>) -> ConsoleProcessor {
+        self.scrubber = scrubber;
+        self
+    }
+
+    /// `data` as it may be printed: scrubbed when scrubbing is on.
+    fn shown<'a>(&self, data: &'a SpanData) -> Cow<'a, SpanData> {
+        match &self.scrubber {
+            Some(scrubber) => {
+                let mut copy = data.clone();
+                scrubber.scrub_span(&mut copy);
+                Cow::Owned(copy)
+            }
+            None => Cow::Borrowed(data),
+        }
     }
 
     /// Prints a span's line (at its start) or a log's (at its end, with its exceptions).
@@ -409,9 +430,11 @@ impl ConsoleProcessor {
     /// A span or log ended: a log's line, or a span's exceptions.
     pub(crate) fn ended(&self, data: &SpanData) {
         if is_log(&data.attributes) {
-            self.print(data, true);
-        } else {
+            self.print(&self.shown(data), true);
+        } else if data.events.events.is_empty() {
             self.end(data);
+        } else {
+            self.end(&self.shown(data));
         }
     }
 
@@ -437,8 +460,11 @@ impl ConsoleProcessor {
 
 impl SpanProcessor for ConsoleProcessor {
     fn on_start(&self, span: &mut Span, _cx: &Context) {
-        let Some(data) = span.exported_data() else { return };
+        let Some(mut data) = span.exported_data() else { return };
         if !is_log(&data.attributes) {
+            if let Some(scrubber) = &self.scrubber {
+                scrubber.scrub_span(&mut data);
+            }
             self.print(&data, false);
         }
     }

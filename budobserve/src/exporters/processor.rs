@@ -20,11 +20,13 @@ use crate::constants;
 use crate::exporters::batch::{BatchOptions, BatchProcessor, ExportCounters};
 use crate::exporters::console::ConsoleProcessor;
 use crate::level::SpanType;
+use crate::scrubbing::Scrubber;
 use crate::tail::{Outcome, TailSampler, TailSampling};
 
 /// Starts an exporter behind a batch processor, when the configuration is applied.
-pub(crate) type ExporterStart =
-    Box<dyn FnOnce(&BatchOptions, &Arc<ExportCounters>) -> std::io::Result<BatchProcessor> + Send>;
+pub(crate) type ExporterStart = Box<
+    dyn FnOnce(&BatchOptions, &Arc<ExportCounters>, Option<&Arc<Scrubber>>) -> std::io::Result<BatchProcessor> + Send,
+>;
 
 /// One configured stage of the pipeline.
 pub(crate) enum SpanStage {
@@ -34,6 +36,9 @@ pub(crate) enum SpanStage {
     Completing(Box<dyn SpanProcessor>),
     /// An exporter behind BudObserve's batch processor, which completes spans on its worker thread.
     Exporter(ExporterStart),
+    /// A processor that gets spans as the caller's thread wrote them (for the crate's own tests).
+    #[cfg(test)]
+    Raw(Box<dyn SpanProcessor>),
 }
 
 /// The id of the `pending_span` record of the span `id`: its bits inverted — derived, so deterministic ids stay
@@ -62,12 +67,15 @@ pub(crate) struct Pipeline {
     /// Sees every span as it starts and ends, before tail sampling, without a copy.
     console: Option<ConsoleProcessor>,
     tail: Option<TailSampler>,
+    scrubber: Option<Arc<Scrubber>>,
     counters: Arc<ExportCounters>,
-    processors: Vec<Box<dyn SpanProcessor>>,
-    /// The index of the first processor that needs complete spans, if any.
-    complete_before: Option<usize>,
-    /// The processors that get a `pending_span` record when a span starts, and whether each needs it complete.
-    pending: Vec<(usize, bool)>,
+    /// Exporters behind BudObserve's batch processor: they scrub and complete spans on their worker thread.
+    exporters: Vec<Box<dyn SpanProcessor>>,
+    /// Every other stage: it gets spans scrubbed and completed, on the caller's thread.
+    locals: Vec<Box<dyn SpanProcessor>>,
+    /// Whether one of `locals` is a processor given as such (the test exporter completes on its own).
+    completes_on_caller: bool,
+    pending_spans: PendingSpans,
 }
 
 /// Which stages get `pending_span` records (see [`ConfigBuilder::pending_spans`](crate::ConfigBuilder::pending_spans)).
@@ -80,9 +88,9 @@ pub(crate) struct PendingSpans {
 }
 
 impl Pipeline {
-    /// The console (which reads macro spans as they are) first, then the stages in order; exporters are started
-    /// with `batch` options and report to `counters`. An exporter whose worker thread cannot start is left out,
-    /// with a warning on standard error.
+    /// The console (which reads macro spans as they are) first, then the stages; exporters are started with
+    /// `batch` options, report to `counters` and scrub with `scrubber`. An exporter whose worker thread cannot
+    /// start is left out, with a warning on standard error.
     pub(crate) fn new(
         console: Option<ConsoleProcessor>,
         stages: Vec<SpanStage>,
@@ -90,32 +98,22 @@ impl Pipeline {
         counters: &Arc<ExportCounters>,
         pending_spans: PendingSpans,
         tail: Option<TailSampling>,
+        scrubber: Option<Arc<Scrubber>>,
     ) -> Pipeline {
-        let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::with_capacity(stages.len());
-        let mut complete_before = None;
-        let mut pending = Vec::new();
+        let mut exporters: Vec<Box<dyn SpanProcessor>> = Vec::new();
+        let mut locals: Vec<Box<dyn SpanProcessor>> = Vec::new();
+        let mut completes_on_caller = false;
         for stage in stages {
             match stage {
                 SpanStage::Processor(processor) => {
-                    complete_before.get_or_insert(processors.len());
-                    if pending_spans.local {
-                        pending.push((processors.len(), true));
-                    }
-                    processors.push(processor);
+                    completes_on_caller = true;
+                    locals.push(processor);
                 }
-                SpanStage::Completing(processor) => {
-                    if pending_spans.local {
-                        pending.push((processors.len(), false));
-                    }
-                    processors.push(processor);
-                }
-                SpanStage::Exporter(start) => match start(batch, counters) {
-                    Ok(processor) => {
-                        if pending_spans.exporters {
-                            pending.push((processors.len(), false));
-                        }
-                        processors.push(Box::new(processor));
-                    }
+                SpanStage::Completing(processor) => locals.push(processor),
+                #[cfg(test)]
+                SpanStage::Raw(processor) => exporters.push(processor),
+                SpanStage::Exporter(start) => match start(batch, counters, scrubber.as_ref()) {
+                    Ok(processor) => exporters.push(Box::new(processor)),
                     Err(err) => {
                         // Nowhere else to report it: the configuration is already accepted.
                         let _ = writeln!(std::io::stderr(), "budobserve: cannot start a span export thread: {err}");
@@ -126,26 +124,40 @@ impl Pipeline {
         Pipeline {
             console,
             tail: tail.map(TailSampler::new),
+            scrubber,
             counters: Arc::clone(counters),
-            processors,
-            complete_before,
-            pending,
+            exporters,
+            locals,
+            completes_on_caller,
+            pending_spans,
         }
     }
 
-    /// Hands an ended span to every stage (completing it first where a stage needs it).
+    /// Scrubs and completes a span for the local stages.
+    fn prepare(&self, span: &mut SpanData) {
+        if let Some(scrubber) = &self.scrubber {
+            scrubber.scrub_span(span);
+        }
+        callsite::complete(&mut span.attributes);
+    }
+
+    /// Hands an ended span to every stage: as it is to the exporters (their worker scrubs and completes it),
+    /// scrubbed and completed to the others.
     fn dispatch(&self, mut span: SpanData) {
-        let Some(last) = self.processors.len().checked_sub(1) else { return };
-        for (index, processor) in self.processors.iter().enumerate() {
-            if Some(index) == self.complete_before {
-                callsite::complete(&mut span.attributes);
-            }
-            if index == last {
-                processor.on_end(span);
+        let last_exporter = self.exporters.len().checked_sub(1);
+        for (index, exporter) in self.exporters.iter().enumerate() {
+            if Some(index) == last_exporter && self.locals.is_empty() {
+                exporter.on_end(span);
                 return;
             }
-            processor.on_end(span.clone());
+            exporter.on_end(span.clone());
         }
+        let Some((last, rest)) = self.locals.split_last() else { return };
+        self.prepare(&mut span);
+        for local in rest {
+            local.on_end(span.clone());
+        }
+        last.on_end(span);
     }
 
     /// Releases what the tail sampler still holds (at shutdown).
@@ -182,31 +194,32 @@ impl Pipeline {
             }
         }
         record.attributes.push(KeyValue::new(constants::PENDING_PARENT_ID, real_parent.to_string()));
-        let mut completed: Option<SpanData> = None;
-        for &(index, needs_complete) in &self.pending {
-            let Some(processor) = self.processors.get(index) else { continue };
-            if needs_complete {
-                let complete = completed.get_or_insert_with(|| {
-                    let mut copy = record.clone();
-                    callsite::complete(&mut copy.attributes);
-                    copy
-                });
-                processor.on_end(complete.clone());
-            } else {
-                processor.on_end(record.clone());
+        if self.pending_spans.exporters {
+            for exporter in &self.exporters {
+                exporter.on_end(record.clone());
+            }
+        }
+        if self.pending_spans.local && !self.locals.is_empty() {
+            self.prepare(&mut record);
+            for local in &self.locals {
+                local.on_end(record.clone());
             }
         }
     }
 
     /// Whether spans are completed on the caller's thread (so need room for it).
     pub(crate) fn completes_on_caller(&self) -> bool {
-        self.complete_before.is_some()
+        self.completes_on_caller
+    }
+
+    fn stages(&self) -> impl Iterator<Item = &Box<dyn SpanProcessor>> {
+        self.exporters.iter().chain(&self.locals)
     }
 
     /// Runs `f` on every processor and returns the first error, after running them all.
     fn all(&self, f: impl Fn(&dyn SpanProcessor) -> OTelSdkResult) -> OTelSdkResult {
         let mut first: Option<OTelSdkError> = None;
-        for processor in &self.processors {
+        for processor in self.stages() {
             if let Err(err) = f(processor.as_ref()) {
                 first.get_or_insert(err);
             }
@@ -220,10 +233,12 @@ impl SpanProcessor for Pipeline {
         if let Some(console) = &self.console {
             console.on_start(span, cx);
         }
-        for processor in &self.processors {
+        for processor in self.stages() {
             processor.on_start(span, cx);
         }
-        if !self.pending.is_empty() {
+        if (self.pending_spans.local && !self.locals.is_empty())
+            || (self.pending_spans.exporters && !self.exporters.is_empty())
+        {
             self.send_pending(span);
         }
     }
@@ -256,7 +271,7 @@ impl SpanProcessor for Pipeline {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        for processor in &mut self.processors {
+        for processor in self.exporters.iter_mut().chain(self.locals.iter_mut()) {
             processor.set_resource(resource);
         }
     }

@@ -1,0 +1,650 @@
+//! Scrubbing: secrets never leave the process.
+//!
+//! Every span is scrubbed once before the console, a processor or an exporter sees it — on the export worker's
+//! thread for exporters added with `span_exporter` (and OTLP), on the caller's thread for the console and for
+//! processors added as such. What is scrubbed: span attributes, event attributes (exceptions included), link
+//! attributes, and the attributes and body of OpenTelemetry log records.
+//!
+//! - An attribute (or JSON object key) whose **name** matches a pattern has its whole value replaced.
+//! - A **string value** that contains a match is replaced whole — unless the value is just the matched word
+//!   (`"password"` alone says nothing secret). JSON strings (`{…}`, `[…]`) are parsed, scrubbed recursively (keys
+//!   and string leaves) and written back.
+//! - Values that look like secrets whatever their name — `Bearer …` tokens, `sk-…` API keys, `api_key=…` in query
+//!   strings — are replaced even under [safe keys](SAFE_KEYS) that are otherwise left alone (an exception message
+//!   that embeds a token is scrubbed; a SQL text that mentions a `password` column is not).
+//! - The message (`budobserve_msg`) shows the redaction: rendered on the export side from scrubbed values, or, when
+//!   the caller formatted it, with every scrubbed value replaced in it.
+//!
+//! The replacement names the pattern, never the secret: `[Scrubbed due to 'api key']`. A scrubbed span carries
+//! `budobserve_scrubbed`, the list of the paths that were replaced (`attributes.password`,
+//! `attributes.body.user.token`, `events.exception.exception.message`, …). A [callback](ScrubbingConfig::callback)
+//! sees every match and may keep the value, replace it with its own text, or let it be redacted.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use opentelemetry::logs::{AnyValue, LogRecord as _};
+use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
+use opentelemetry_sdk::logs::SdkLogRecord;
+use opentelemetry_sdk::trace::SpanData;
+use regex::{Regex, RegexSet};
+
+use crate::constants;
+
+/// What a [callback](ScrubbingConfig::callback) decides of a match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScrubAction {
+    /// Leave the value as it is (an allow-listed key).
+    Keep,
+    /// Replace the value with BudObserve's text, `[Scrubbed due to '<pattern>']`.
+    Redact,
+    /// Replace the value with this text.
+    Replace(String),
+}
+
+/// A match the scrubber is about to redact, as a [callback](ScrubbingConfig::callback) sees it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ScrubMatch<'a> {
+    /// Where: `attributes.user.password`, `events.exception.exception.message`, `log.body`, …
+    pub path: &'a str,
+    /// The value, as text.
+    pub value: &'a str,
+    /// The name of the pattern that matched (`password`, `api key`, `bearer token`, …).
+    pub pattern: &'a str,
+}
+
+/// A callback deciding what happens to a match.
+pub type ScrubCallback = Arc<dyn Fn(&ScrubMatch<'_>) -> ScrubAction + Send + Sync>;
+
+/// How scrubbing is configured ([`ConfigBuilder::scrubbing_options`](crate::ConfigBuilder::scrubbing_options)).
+#[derive(Clone)]
+pub struct ScrubbingConfig {
+    pub(crate) enabled: bool,
+    pub(crate) extra_patterns: Vec<(String, String)>,
+    pub(crate) callback: Option<ScrubCallback>,
+}
+
+impl Default for ScrubbingConfig {
+    fn default() -> Self {
+        ScrubbingConfig { enabled: true, extra_patterns: Vec::new(), callback: None }
+    }
+}
+
+impl fmt::Debug for ScrubbingConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScrubbingConfig")
+            .field("enabled", &self.enabled)
+            .field("extra_patterns", &self.extra_patterns)
+            .field("callback", &self.callback.is_some())
+            .finish()
+    }
+}
+
+impl ScrubbingConfig {
+    /// On, with the default patterns.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Off: nothing is scrubbed (fields marked `#[bud(redact)]` still are).
+    pub fn disabled() -> Self {
+        ScrubbingConfig { enabled: false, ..Self::default() }
+    }
+
+    /// Adds a pattern (a regular expression, matched case-insensitively) under `name`, the name replacements show.
+    pub fn extra_pattern(mut self, name: impl Into<String>, regex: impl Into<String>) -> Self {
+        self.extra_patterns.push((name.into(), regex.into()));
+        self
+    }
+
+    /// Called for every match before it is redacted.
+    pub fn callback(mut self, callback: impl Fn(&ScrubMatch<'_>) -> ScrubAction + Send + Sync + 'static) -> Self {
+        self.callback = Some(Arc::new(callback));
+        self
+    }
+}
+
+/// Patterns matched against names and values (name, regular expression).
+const WORD_PATTERNS: &[(&str, &str)] = &[
+    ("password", "password"),
+    ("passwd", "passwd"),
+    ("mysql_pwd", "mysql_pwd"),
+    ("secret", "secret"),
+    // `author`, `authors` and `authorship` are filtered out after the match (the regex crate has no look-ahead).
+    ("auth", "auth"),
+    ("credential", "credential"),
+    ("private key", "private[._ -]?key"),
+    ("api key", "api[._ -]?key"),
+    ("session", "session"),
+    ("cookie", "cookie"),
+    ("social security", "social[._ -]?security"),
+    ("credit card", "credit[._ -]?card"),
+    ("csrf", "(?:^|[^a-z0-9])csrf(?:[^a-z0-9]|$)"),
+    ("xsrf", "(?:^|[^a-z0-9])xsrf(?:[^a-z0-9]|$)"),
+    ("jwt", "(?:^|[^a-z0-9])jwt(?:[^a-z0-9]|$)"),
+    ("ssn", "(?:^|[^a-z0-9])ssn(?:[^a-z0-9]|$)"),
+    ("bud token", "bud[._ -]?token"),
+    ("dapr api token", "dapr[._ -]?api[._ -]?token"),
+    ("app api token", "x[._ -]?app[._ -]?api[._ -]?token"),
+];
+
+/// Patterns of secret material in values, whatever the name.
+const SHAPE_PATTERNS: &[(&str, &str)] = &[
+    ("bearer token", r"bearer\s+[a-z0-9._~+/=-]{8,}"),
+    ("api key", r"(?:^|[^a-z0-9])sk-[a-z0-9_-]{16,}"),
+    ("secret in query", r"(?:api[._-]?key|access[._-]?token|token|secret|password|passwd)=[^&\s#]+"),
+];
+
+/// Keys never scrubbed, their values not scanned: BudObserve's own (but the message), the code location, and
+/// semantic-convention keys that carry no secrets by construction. A key ending in `.*` covers its prefix.
+pub const SAFE_KEYS: &[&str] = &[
+    constants::SPAN_TYPE,
+    constants::LEVEL_NUM,
+    constants::MSG_TEMPLATE,
+    constants::TAGS,
+    constants::JSON_SCHEMA,
+    constants::CALLSITE,
+    constants::PENDING_PARENT_ID,
+    constants::EXCEPTION_CAUSE_INDEX,
+    constants::SCRUBBED,
+    "code.*",
+    "exception.type",
+    "exception.stacktrace",
+    "exception.escaped",
+    "http.route",
+    "http.request.method",
+    "http.response.status_code",
+    "url.path",
+    "url.scheme",
+    "server.address",
+    "server.port",
+    "db.system.name",
+    "db.query.text",
+    "db.operation.name",
+    "db.collection.name",
+    "messaging.system",
+    "gen_ai.usage.*",
+    "gen_ai.system",
+    "gen_ai.provider.name",
+    "gen_ai.operation.name",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.response.id",
+    "gen_ai.response.finish_reasons",
+    "gen_ai.request.max_tokens",
+    "gen_ai.request.temperature",
+];
+
+/// Keys whose names never match but whose values are checked for secret material (the message, exception
+/// messages).
+const VALUE_CHECKED_KEYS: &[&str] = &[constants::MSG, constants::EXCEPTION_MESSAGE];
+
+/// Headers always redacted by the HTTP integrations, whatever the patterns.
+pub const ALWAYS_REDACTED_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
+
+/// An invalid extra pattern.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid scrubbing pattern `{name}` ({regex:?}): {reason}")]
+pub struct PatternError {
+    /// The pattern's name.
+    pub name: String,
+    /// The expression.
+    pub regex: String,
+    /// Why it does not compile.
+    pub reason: String,
+}
+
+struct Patterns {
+    names: Vec<String>,
+    set: RegexSet,
+    each: Vec<Regex>,
+}
+
+impl Patterns {
+    fn new(patterns: impl IntoIterator<Item = (String, String)>) -> Result<Patterns, PatternError> {
+        let (names, sources): (Vec<String>, Vec<String>) = patterns.into_iter().unzip();
+        let compile = |name: &str, source: &str| {
+            Regex::new(&format!("(?i){source}")).map_err(|err| PatternError {
+                name: name.to_owned(),
+                regex: source.to_owned(),
+                reason: err.to_string(),
+            })
+        };
+        let each = names.iter().zip(&sources).map(|(n, s)| compile(n, s)).collect::<Result<Vec<_>, _>>()?;
+        let set = RegexSet::new(sources.iter().map(|s| format!("(?i){s}"))).map_err(|err| PatternError {
+            name: "(all)".to_owned(),
+            regex: String::new(),
+            reason: err.to_string(),
+        })?;
+        Ok(Patterns { names, set, each })
+    }
+
+    /// The first pattern that really matches `text` (the `auth` exceptions filtered), and whether the match is the
+    /// whole text.
+    fn find(&self, text: &str) -> Option<(usize, bool)> {
+        if !self.set.is_match(text) {
+            return None;
+        }
+        for index in self.set.matches(text).iter() {
+            for found in self.each[index].find_iter(text) {
+                if self.names[index] == "auth" && is_author(&text[found.end()..]) {
+                    continue;
+                }
+                let core = text.trim().trim_matches(|c: char| !c.is_ascii_alphanumeric());
+                let whole =
+                    found.as_str().trim_matches(|c: char| !c.is_ascii_alphanumeric()).eq_ignore_ascii_case(core);
+                return Some((index, whole));
+            }
+        }
+        None
+    }
+}
+
+/// The start of every redaction (`#[bud(redact)]` fields', and the scrubber's own).
+const REDACTED_PREFIX: &str = "[Scrubbed due to '";
+
+/// Whether a value is already a redaction (a `#[bud(redact)]` field): it is left as it is.
+fn is_redacted(value: &Value) -> bool {
+    matches!(value, Value::String(text) if text.as_str().starts_with(REDACTED_PREFIX))
+}
+
+/// Whether what follows `auth` makes it `author`, `authors` or `authorship`.
+fn is_author(rest: &str) -> bool {
+    let lower = rest.get(..rest.len().min(6)).unwrap_or("").to_ascii_lowercase();
+    let word_end = |i: usize| rest.as_bytes().get(i).is_none_or(|b| !b.is_ascii_alphanumeric());
+    (lower.starts_with("orship"))
+        || (lower.starts_with("ors") && word_end(3))
+        || (lower.starts_with("or") && word_end(2))
+}
+
+/// The compiled scrubber of one configuration.
+pub(crate) struct Scrubber {
+    words: Patterns,
+    shapes: Patterns,
+    callback: Option<ScrubCallback>,
+}
+
+impl fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scrubber").field("words", &self.words.names).finish_non_exhaustive()
+    }
+}
+
+/// Where a key sits in the safe lists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Safety {
+    /// Never touched.
+    Safe,
+    /// The name never matches; the value is checked for secret material only.
+    ValueChecked,
+    /// Name and value checked.
+    Checked,
+}
+
+fn safety(key: &str) -> Safety {
+    let safe = SAFE_KEYS.iter().any(|safe| match safe.strip_suffix('*') {
+        Some(prefix) => key.starts_with(prefix),
+        None => key == *safe,
+    });
+    if safe {
+        Safety::Safe
+    } else if VALUE_CHECKED_KEYS.contains(&key) {
+        Safety::ValueChecked
+    } else {
+        Safety::Checked
+    }
+}
+
+/// What scrubbing one span did.
+#[derive(Default)]
+struct Scrubbed {
+    paths: Vec<String>,
+    /// Original string values replaced, with their replacement (to show the redaction in a formatted message).
+    values: Vec<(String, String)>,
+}
+
+impl Scrubber {
+    /// The scrubber of `config`; `None` when scrubbing is off.
+    pub(crate) fn new(config: &ScrubbingConfig) -> Result<Option<Scrubber>, PatternError> {
+        if !config.enabled {
+            return Ok(None);
+        }
+        let words = WORD_PATTERNS
+            .iter()
+            .map(|(n, r)| ((*n).to_owned(), (*r).to_owned()))
+            .chain(config.extra_patterns.iter().cloned());
+        let shapes = SHAPE_PATTERNS.iter().map(|(n, r)| ((*n).to_owned(), (*r).to_owned()));
+        Ok(Some(Scrubber {
+            words: Patterns::new(words)?,
+            shapes: Patterns::new(shapes)?,
+            callback: config.callback.clone(),
+        }))
+    }
+
+    /// The replacement for a match of `pattern` at `path`, or `None` to keep the value.
+    fn decide(&self, path: &str, value: &str, pattern: &str) -> Option<String> {
+        let action = match &self.callback {
+            Some(callback) => callback(&ScrubMatch { path, value, pattern }),
+            None => ScrubAction::Redact,
+        };
+        match action {
+            ScrubAction::Keep => None,
+            ScrubAction::Redact => Some(format!("[Scrubbed due to '{pattern}']")),
+            ScrubAction::Replace(text) => Some(text),
+        }
+    }
+
+    /// Scrubs a span in place (attributes, events, links), then shows the redactions in its formatted message.
+    pub(crate) fn scrub_span(&self, span: &mut SpanData) {
+        let mut done = Scrubbed::default();
+        self.scrub_attributes(&mut span.attributes, "attributes", &mut done);
+        for event in span.events.events.iter_mut() {
+            let path = format!("events.{}", event.name);
+            self.scrub_attributes(&mut event.attributes, &path, &mut done);
+        }
+        for (index, link) in span.links.links.iter_mut().enumerate() {
+            let path = format!("links.{index}");
+            self.scrub_attributes(&mut link.attributes, &path, &mut done);
+        }
+        if let opentelemetry::trace::Status::Error { description } = &mut span.status
+            && let Some(text) = self.scrub_message(description, &done)
+        {
+            *description = Cow::Owned(text);
+            done.paths.push("status.description".to_owned());
+        }
+        if let Some(message) = span.attributes.iter_mut().find(|kv| kv.key.as_str() == constants::MSG) {
+            let original = message.value.as_str();
+            if let Some(text) = self.scrub_message(&original, &done) {
+                message.value = Value::from(text);
+                done.paths.push(format!("attributes.{}", constants::MSG));
+            }
+        }
+        if done.paths.is_empty() {
+            return;
+        }
+        let paths: Vec<StringValue> = done.paths.into_iter().map(StringValue::from).collect();
+        span.attributes.push(KeyValue::new(constants::SCRUBBED, Value::Array(Array::String(paths))));
+    }
+
+    /// A formatted message with every scrubbed value replaced in it, and secret material replaced where it is
+    /// (the rest of the message stays readable); `None` when nothing changed.
+    fn scrub_message(&self, message: &str, done: &Scrubbed) -> Option<String> {
+        let mut text = Cow::Borrowed(message);
+        for (original, replacement) in &done.values {
+            if original.len() >= 3 && text.contains(original.as_str()) {
+                text = Cow::Owned(text.replace(original.as_str(), replacement));
+            }
+        }
+        // Bounded: a replacement never matches a pattern again, but a loop must not depend on it.
+        for _ in 0..16 {
+            let Some((index, _)) = self.shapes.find(&text) else { break };
+            let Some(found) = self.shapes.each[index].find(&text) else { break };
+            let replacement = format!("{REDACTED_PREFIX}{}']", self.shapes.names[index]);
+            let start = found.start() + found.as_str().len()
+                - found.as_str().trim_start_matches(|c: char| !c.is_ascii_alphanumeric()).len();
+            text = Cow::Owned(format!("{}{replacement}{}", &text[..start], &text[found.end()..]));
+        }
+        match text {
+            Cow::Owned(text) => Some(text),
+            Cow::Borrowed(_) => None,
+        }
+    }
+
+    fn scrub_attributes(&self, attributes: &mut [KeyValue], prefix: &str, done: &mut Scrubbed) {
+        for kv in attributes.iter_mut() {
+            let key = kv.key.as_str();
+            let safety = safety(key);
+            // The message is handled after the attributes: its scrubbed values are replaced in it.
+            if safety == Safety::Safe || is_redacted(&kv.value) || key == constants::MSG {
+                continue;
+            }
+            let path = format!("{prefix}.{key}");
+            if safety == Safety::Checked
+                && let Some((index, _)) = self.words.find(key)
+            {
+                let text = kv.value.as_str();
+                if let Some(replacement) = self.decide(&path, &text, &self.words.names[index]) {
+                    if let Value::String(original) = &kv.value {
+                        done.values.push((original.as_str().to_owned(), replacement.clone()));
+                    }
+                    kv.value = Value::from(replacement);
+                    done.paths.push(path);
+                }
+                continue;
+            }
+            // The message is handled after the attributes (its values are replaced in it), and for secret
+            // material here.
+            let words = safety == Safety::Checked;
+            match &kv.value {
+                Value::String(text) => {
+                    if let Some(scrubbed) = self.scrub_text(text.as_str(), &path, words, done) {
+                        done.values.push((text.as_str().to_owned(), scrubbed.clone()));
+                        kv.value = Value::from(scrubbed);
+                    }
+                }
+                Value::Array(Array::String(items)) => {
+                    let mut changed = false;
+                    let items: Vec<StringValue> = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| match self.scrub_text(item.as_str(), &format!("{path}.{i}"), words, done) {
+                            Some(scrubbed) => {
+                                changed = true;
+                                StringValue::from(scrubbed)
+                            }
+                            None => item.clone(),
+                        })
+                        .collect();
+                    if changed {
+                        kv.value = Value::Array(Array::String(items));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A string value's replacement, `None` to keep it: JSON scrubbed inside, else the whole value when it contains
+    /// a match (and is not just the matched word) or secret material.
+    fn scrub_text(&self, text: &str, path: &str, words: bool, done: &mut Scrubbed) -> Option<String> {
+        if text.starts_with(REDACTED_PREFIX) {
+            return None;
+        }
+        let trimmed = text.trim_start();
+        if words
+            && (trimmed.starts_with('{') || trimmed.starts_with('['))
+            && let Ok(mut json) = serde_json::from_str::<serde_json::Value>(text)
+        {
+            let before = done.paths.len();
+            self.scrub_json(&mut json, path, done);
+            if done.paths.len() == before {
+                return None;
+            }
+            return serde_json::to_string(&json).ok();
+        }
+        if let Some((index, _)) = self.shapes.find(text)
+            && let Some(replacement) = self.decide(path, text, &self.shapes.names[index])
+        {
+            done.paths.push(path.to_owned());
+            return Some(replacement);
+        }
+        if words
+            && let Some((index, whole)) = self.words.find(text)
+            && !whole
+            && let Some(replacement) = self.decide(path, text, &self.words.names[index])
+        {
+            done.paths.push(path.to_owned());
+            return Some(replacement);
+        }
+        None
+    }
+
+    fn scrub_json(&self, json: &mut serde_json::Value, path: &str, done: &mut Scrubbed) {
+        match json {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map.iter_mut() {
+                    let path = format!("{path}.{key}");
+                    if let Some((index, _)) = self.words.find(key) {
+                        let text = match &*value {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        if let Some(replacement) = self.decide(&path, &text, &self.words.names[index]) {
+                            if let serde_json::Value::String(s) = &*value {
+                                done.values.push((s.clone(), replacement.clone()));
+                            }
+                            *value = serde_json::Value::String(replacement);
+                            done.paths.push(path);
+                        }
+                        continue;
+                    }
+                    self.scrub_json(value, &path, done);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    self.scrub_json(item, &format!("{path}.{i}"), done);
+                }
+            }
+            serde_json::Value::String(text) => {
+                if let Some(scrubbed) = self.scrub_text(text, path, true, done) {
+                    done.values.push((text.clone(), scrubbed.clone()));
+                    *text = scrubbed;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Scrubs an OpenTelemetry log record's attributes and body. The SDK's record cannot replace an attribute, so
+    /// a record with one to replace is rebuilt from `blank` (an empty record).
+    pub(crate) fn scrub_log(&self, record: &mut SdkLogRecord, blank: &SdkLogRecord) {
+        let mut done = Scrubbed::default();
+        let mut attributes: Vec<(Key, AnyValue)> = Vec::new();
+        let mut replaced = false;
+        for (key, value) in record.attributes_iter() {
+            let path = format!("log.attributes.{}", key.as_str());
+            let scrubbed = if safety(key.as_str()) == Safety::Safe {
+                None
+            } else if let Some((index, _)) = self.words.find(key.as_str()) {
+                self.decide(&path, &any_text(value), &self.words.names[index]).inspect(|_| done.paths.push(path))
+            } else if let AnyValue::String(text) = value {
+                self.scrub_text(text.as_str(), &path, true, &mut done)
+            } else {
+                None
+            };
+            replaced |= scrubbed.is_some();
+            attributes.push((key.clone(), scrubbed.map_or_else(|| value.clone(), AnyValue::from)));
+        }
+        let body = match record.body() {
+            Some(AnyValue::String(body)) => self.scrub_text(body.as_str(), "log.body", true, &mut done),
+            _ => None,
+        };
+        if done.paths.is_empty() {
+            return;
+        }
+        if replaced {
+            let mut fresh = blank.clone();
+            if let Some(name) = record.event_name() {
+                fresh.set_event_name(name);
+            }
+            if let Some(target) = record.target() {
+                fresh.set_target(target.clone());
+            }
+            if let Some(time) = record.timestamp() {
+                fresh.set_timestamp(time);
+            }
+            if let Some(time) = record.observed_timestamp() {
+                fresh.set_observed_timestamp(time);
+            }
+            if let Some(text) = record.severity_text() {
+                fresh.set_severity_text(text);
+            }
+            if let Some(number) = record.severity_number() {
+                fresh.set_severity_number(number);
+            }
+            if let Some(body) = record.body() {
+                fresh.set_body(body.clone());
+            }
+            if let Some(context) = record.trace_context() {
+                fresh.set_trace_context(context.trace_id, context.span_id, context.trace_flags);
+            }
+            fresh.add_attributes(attributes);
+            *record = fresh;
+        }
+        if let Some(body) = body {
+            record.set_body(AnyValue::from(body));
+        }
+        let paths: Vec<AnyValue> = done.paths.into_iter().map(AnyValue::from).collect();
+        record.add_attribute(Key::from_static_str(constants::SCRUBBED), AnyValue::ListAny(Box::new(paths)));
+    }
+}
+
+/// Scrubs every OpenTelemetry log record before the log processors after it see it.
+#[derive(Debug)]
+pub(crate) struct ScrubbingLogProcessor {
+    scrubber: Arc<Scrubber>,
+    /// An empty record to rebuild records from.
+    blank: SdkLogRecord,
+}
+
+impl ScrubbingLogProcessor {
+    pub(crate) fn new(scrubber: Arc<Scrubber>) -> ScrubbingLogProcessor {
+        use opentelemetry::logs::{Logger as _, LoggerProvider as _};
+        let blank =
+            opentelemetry_sdk::logs::SdkLoggerProvider::builder().build().logger("budobserve").create_log_record();
+        ScrubbingLogProcessor { scrubber, blank }
+    }
+}
+
+impl opentelemetry_sdk::logs::LogProcessor for ScrubbingLogProcessor {
+    fn emit(&self, record: &mut SdkLogRecord, _scope: &opentelemetry::InstrumentationScope) {
+        self.scrubber.scrub_log(record, &self.blank);
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+fn any_text(value: &AnyValue) -> Cow<'_, str> {
+    match value {
+        AnyValue::String(text) => Cow::Borrowed(text.as_str()),
+        other => Cow::Owned(format!("{other:?}")),
+    }
+}
+
+/// A header's value as the HTTP integrations record it: `Authorization`, `Proxy-Authorization`, `Cookie` and
+/// `Set-Cookie` always redacted; others kept (the span's scrubbing still checks them).
+pub fn header_value<'a>(name: &str, value: &'a str) -> Cow<'a, str> {
+    if ALWAYS_REDACTED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        Cow::Owned(format!("[Scrubbed due to '{}']", name.to_ascii_lowercase()))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn author_is_not_auth() {
+        let scrubber = Scrubber::new(&ScrubbingConfig::new()).unwrap().unwrap();
+        for text in ["author", "authors", "Authorship", "the author wrote"] {
+            assert_eq!(scrubber.words.find(text), None, "{text}");
+        }
+        for text in ["auth", "authorization", "oauth_token", "authorized", "auth_header"] {
+            assert!(scrubber.words.find(text).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn headers_that_carry_credentials_are_always_redacted() {
+        assert_eq!(header_value("Authorization", "Bearer abc"), "[Scrubbed due to 'authorization']");
+        assert_eq!(header_value("set-cookie", "id=1"), "[Scrubbed due to 'set-cookie']");
+        assert_eq!(header_value("content-type", "application/json"), "application/json");
+    }
+}
