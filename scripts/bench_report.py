@@ -20,6 +20,11 @@ SCENARIOS = [
     ("span_not_sampled", "Span not sampled (sample rate 0; raw SDK: ratio sampler 0)", "budobserve", ["raw_sdk"]),
     ("nested_spans_depth_3_async", "3 nested spans carried across `.await` (tokio, current thread)", "budobserve",
      ["raw_sdk", "tracing_otel"]),
+    ("span_10_attributes_scrubbing", "Span with 10 attributes, default scrubbing vs none (`span_exporter`: scrubbed on the worker)",
+     "scrubbed", ["unscrubbed"]),
+    ("span_10_attributes_scrubbing_on_caller",
+     "Span with 10 attributes, default scrubbing vs none (simple processor: scrubbed on the caller's thread)",
+     "scrubbed", ["unscrubbed"]),
 ]
 
 TARGETS = [
@@ -28,6 +33,8 @@ TARGETS = [
     ("span_3_attributes", "budobserve", "tracing_otel", 0.33, "recorded `bud_span!` ≤ 0.33× tracing + tracing-opentelemetry"),
     ("instrument_2_arguments", "instrument", "hand_written_span", 1.05, "`#[instrument]` ≤ 1.05× the hand-written span"),
     ("message_formatting", "budobserve", "format", 1.2, "formatting ≤ 1.2× `format!`"),
+    ("span_10_attributes_scrubbing", "scrubbed", "unscrubbed", 1.25,
+     "a span with 10 attributes, default scrubbing ≤ 1.25× unscrubbed"),
 ]
 
 

@@ -20,8 +20,10 @@ use budobserve::opentelemetry::trace::{
     FutureExt as _, Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _,
 };
 use budobserve::opentelemetry::{Context, KeyValue};
-use budobserve::opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider};
-use budobserve::{EnvSource, Instrument as _, Level, bud_debug, bud_info, bud_span};
+use budobserve::opentelemetry_sdk::trace::{
+    BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider, SimpleSpanProcessor,
+};
+use budobserve::{BudObserve, EnvSource, Instrument as _, Level, bud_debug, bud_info, bud_span};
 use criterion::{Criterion, criterion_group};
 
 mod common;
@@ -151,14 +153,11 @@ fn sdk_provider(sampler: Sampler) -> SdkTracerProvider {
 /// Configures the global BudObserve instance (the one the macros use): its batch processor (`span_exporter`, which
 /// completes spans on the worker thread; queue 2048, batches of 512, as the SDK's), no console.
 fn install_budobserve(min_level: Level, sample_rate: f64) -> budobserve::ShutdownGuard {
-    let guard = budobserve::configure()
-        .env(EnvSource::Map(Default::default()))
-        .service_name("bench")
-        .console(false)
-        .min_level(min_level)
-        .sample_rate(sample_rate)
-        .span_exporter(DropEverything)
-        .install();
+    install(budobserve::configure().min_level(min_level).sample_rate(sample_rate).span_exporter(DropEverything))
+}
+
+fn install(builder: budobserve::ConfigBuilder) -> budobserve::ShutdownGuard {
+    let guard = builder.env(EnvSource::Map(Default::default())).service_name("bench").console(false).install();
     match guard {
         Ok(guard) => guard,
         Err(err) => panic!("bench configuration: {err}"),
@@ -481,11 +480,63 @@ fn config() -> Criterion {
         .configure_from_args()
 }
 
+/// A request span with ten attributes, two of them secrets by name.
+fn ten_attributes() {
+    let span = bud_span!(
+        "request",
+        user_id = 42,
+        route = "/v1/chat/completions",
+        model = "llama-3-8b",
+        tokens = 512,
+        password = "hunter2",
+        session_id = "3f2a9c",
+        note = "hello world",
+        region = "eu-west-1",
+        status = 200,
+        latency_ms = 12.5
+    );
+    black_box(&span);
+}
+
+fn scrubbing(c: &mut Criterion) {
+    // Through `span_exporter`: scrubbed on the export worker's thread, as services run.
+    const GROUP: &str = "span_10_attributes_scrubbing";
+    for (name, scrub) in [("scrubbed", true), ("unscrubbed", false)] {
+        let _guard = install(budobserve::configure().scrubbing(scrub).span_exporter(DropEverything));
+        bench(c, GROUP, name, ten_attributes);
+    }
+    // Paired: two explicit instances, each made current the same way.
+    let instance = |scrub: bool| {
+        budobserve::configure()
+            .env(EnvSource::Map(Default::default()))
+            .console(false)
+            .scrubbing(scrub)
+            .span_exporter(DropEverything)
+            .build()
+            .map(BudObserve::new)
+            .unwrap_or_else(|err| panic!("bench configuration: {err}"))
+    };
+    let (scrubbed, unscrubbed) = (instance(true), instance(false));
+    paired(
+        GROUP,
+        ("scrubbed", || budobserve::with_instance(&scrubbed, ten_attributes)),
+        ("unscrubbed", || budobserve::with_instance(&unscrubbed, ten_attributes)),
+    );
+    // Through a processor given as such (the SDK's simple processor): scrubbed on the caller's thread, the
+    // scrubber's whole cost on the measured thread.
+    const ON_CALLER: &str = "span_10_attributes_scrubbing_on_caller";
+    for (name, scrub) in [("scrubbed", true), ("unscrubbed", false)] {
+        let _guard =
+            install(budobserve::configure().scrubbing(scrub).span_processor(SimpleSpanProcessor::new(DropEverything)));
+        bench(c, ON_CALLER, name, ten_attributes);
+    }
+}
+
 criterion_group! {
     name = benches;
     config = config();
     targets = span_with_three_attributes, disabled_log, enabled_log, instrument_attribute, formatting,
-        unsampled_span, nested_async
+        unsampled_span, nested_async, scrubbing
 }
 
 fn main() {

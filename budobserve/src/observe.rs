@@ -360,6 +360,7 @@ impl BudObserve {
 
         instance.head.configure(config.sample_rate, config.sampler.is_some());
         let scrubber = config.scrubber;
+        let scrubbing = scrubber.is_some();
         let console = config.console.map(|options| ConsoleProcessor::new(options).scrubbing(scrubber.clone()));
         let pipeline = Pipeline::new(
             console,
@@ -370,7 +371,8 @@ impl BudObserve {
             config.tail_sampling,
             scrubber.clone(),
         );
-        let room = if pipeline.completes_on_caller() { COMPLETION_ROOM } else { 0 };
+        // Completing adds at most `COMPLETION_ROOM` attributes; scrubbing, `budobserve_scrubbed`.
+        let room = if pipeline.completes_on_caller() { COMPLETION_ROOM + usize::from(scrubbing) } else { 0 };
         let mut tracer_builder =
             SdkTracerProvider::builder().with_resource(resource.clone()).with_span_processor(pipeline);
         if let Some(generator) = config.id_generator {

@@ -21,8 +21,9 @@
 //! sees every match and may keep the value, replace it with its own text, or let it be redacted.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _};
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
@@ -198,6 +199,7 @@ pub struct PatternError {
 
 struct Patterns {
     names: Vec<String>,
+    sources: Vec<String>,
     set: RegexSet,
     each: Vec<Regex>,
 }
@@ -218,7 +220,7 @@ impl Patterns {
             regex: String::new(),
             reason: err.to_string(),
         })?;
-        Ok(Patterns { names, set, each })
+        Ok(Patterns { names, sources, set, each })
     }
 
     /// The first pattern that really matches `text` (the `auth` exceptions filtered), and whether the match is the
@@ -263,7 +265,71 @@ fn is_author(rest: &str) -> bool {
 pub(crate) struct Scrubber {
     words: Patterns,
     shapes: Patterns,
+    /// Every pattern in one set: a value none of them matches is left at once (one pass over it).
+    any: RegexSet,
     callback: Option<ScrubCallback>,
+    /// What each attribute name calls for, computed once per name (names repeat: most are static).
+    verdicts: RwLock<HashMap<String, Verdict, BuildFnv>>,
+}
+
+/// FNV-1a: attribute names are short, and SipHash's setup costs more than hashing them.
+#[derive(Default, Clone, Copy)]
+struct BuildFnv;
+
+struct Fnv(u64);
+
+impl std::hash::BuildHasher for BuildFnv {
+    type Hasher = Fnv;
+
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// What an attribute name calls for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Never touched.
+    Safe,
+    /// The name never matches; the value is checked for secret material only.
+    ValueChecked,
+    /// The name matches pattern `n` of the word patterns: the value is replaced whole.
+    Name(usize),
+    /// The value is checked.
+    Checked,
+}
+
+/// How many names the verdict cache holds at most (names past it are checked each time).
+const VERDICTS_CACHED: usize = 4096;
+
+/// Where a value sits, rendered only when something is scrubbed there.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Text(&'a str),
+    Attribute(&'a str, &'a str),
+    Item(&'a str, &'a str, usize),
+}
+
+impl Path<'_> {
+    fn render(&self) -> String {
+        match self {
+            Path::Text(text) => (*text).to_owned(),
+            Path::Attribute(prefix, key) => format!("{prefix}.{key}"),
+            Path::Item(prefix, key, index) => format!("{prefix}.{key}.{index}"),
+        }
+    }
 }
 
 impl fmt::Debug for Scrubber {
@@ -301,8 +367,18 @@ fn safety(key: &str) -> Safety {
 #[derive(Default)]
 struct Scrubbed {
     paths: Vec<String>,
+    /// Whether `values` is kept: only a span with a formatted message or an error description needs it.
+    remember: bool,
     /// Original string values replaced, with their replacement (to show the redaction in a formatted message).
     values: Vec<(String, String)>,
+}
+
+impl Scrubbed {
+    fn remember(&mut self, original: &str, replacement: &str) {
+        if self.remember {
+            self.values.push((original.to_owned(), replacement.to_owned()));
+        }
+    }
 }
 
 impl Scrubber {
@@ -316,10 +392,15 @@ impl Scrubber {
             .map(|(n, r)| ((*n).to_owned(), (*r).to_owned()))
             .chain(config.extra_patterns.iter().cloned());
         let shapes = SHAPE_PATTERNS.iter().map(|(n, r)| ((*n).to_owned(), (*r).to_owned()));
+        let (words, shapes) = (Patterns::new(words)?, Patterns::new(shapes)?);
+        let any = RegexSet::new(words.sources.iter().chain(&shapes.sources).map(|s| format!("(?i){s}")))
+            .map_err(|err| PatternError { name: "(all)".to_owned(), regex: String::new(), reason: err.to_string() })?;
         Ok(Some(Scrubber {
-            words: Patterns::new(words)?,
-            shapes: Patterns::new(shapes)?,
+            words,
+            shapes,
+            any,
             callback: config.callback.clone(),
+            verdicts: RwLock::new(HashMap::with_hasher(BuildFnv)),
         }))
     }
 
@@ -338,7 +419,9 @@ impl Scrubber {
 
     /// Scrubs a span in place (attributes, events, links), then shows the redactions in its formatted message.
     pub(crate) fn scrub_span(&self, span: &mut SpanData) {
-        let mut done = Scrubbed::default();
+        let remember = matches!(span.status, opentelemetry::trace::Status::Error { .. })
+            || span.attributes.iter().any(|kv| kv.key.as_str() == constants::MSG);
+        let mut done = Scrubbed { remember, ..Scrubbed::default() };
         self.scrub_attributes(&mut span.attributes, "attributes", &mut done);
         for event in span.events.events.iter_mut() {
             let path = format!("events.{}", event.name);
@@ -392,35 +475,58 @@ impl Scrubber {
         }
     }
 
+    /// What the attribute name `key` calls for (cached).
+    fn verdict(&self, key: &str) -> Verdict {
+        // BudObserve's own keys (the message is handled apart) and the code location, without the cache.
+        if key.starts_with("budobserve_") || key.starts_with("code.") {
+            return Verdict::Safe;
+        }
+        if let Some(verdict) = self.verdicts.read().unwrap_or_else(PoisonError::into_inner).get(key) {
+            return *verdict;
+        }
+        let verdict = match safety(key) {
+            Safety::Safe => Verdict::Safe,
+            Safety::ValueChecked => Verdict::ValueChecked,
+            Safety::Checked => match self.words.find(key) {
+                Some((index, _)) => Verdict::Name(index),
+                None => Verdict::Checked,
+            },
+        };
+        let mut verdicts = self.verdicts.write().unwrap_or_else(PoisonError::into_inner);
+        if verdicts.len() < VERDICTS_CACHED {
+            verdicts.insert(key.to_owned(), verdict);
+        }
+        verdict
+    }
+
     fn scrub_attributes(&self, attributes: &mut [KeyValue], prefix: &str, done: &mut Scrubbed) {
         for kv in attributes.iter_mut() {
             let key = kv.key.as_str();
-            let safety = safety(key);
             // The message is handled after the attributes: its scrubbed values are replaced in it.
-            if safety == Safety::Safe || is_redacted(&kv.value) || key == constants::MSG {
+            if key == constants::MSG || is_redacted(&kv.value) {
                 continue;
             }
-            let path = format!("{prefix}.{key}");
-            if safety == Safety::Checked
-                && let Some((index, _)) = self.words.find(key)
-            {
-                let text = kv.value.as_str();
-                if let Some(replacement) = self.decide(&path, &text, &self.words.names[index]) {
-                    if let Value::String(original) = &kv.value {
-                        done.values.push((original.as_str().to_owned(), replacement.clone()));
+            let words = match self.verdict(key) {
+                Verdict::Safe => continue,
+                Verdict::Name(index) => {
+                    let path = Path::Attribute(prefix, key).render();
+                    let text = kv.value.as_str();
+                    if let Some(replacement) = self.decide(&path, &text, &self.words.names[index]) {
+                        if let Value::String(original) = &kv.value {
+                            done.remember(original.as_str(), &replacement);
+                        }
+                        kv.value = Value::from(replacement);
+                        done.paths.push(path);
                     }
-                    kv.value = Value::from(replacement);
-                    done.paths.push(path);
+                    continue;
                 }
-                continue;
-            }
-            // The message is handled after the attributes (its values are replaced in it), and for secret
-            // material here.
-            let words = safety == Safety::Checked;
+                Verdict::ValueChecked => false,
+                Verdict::Checked => true,
+            };
             match &kv.value {
                 Value::String(text) => {
-                    if let Some(scrubbed) = self.scrub_text(text.as_str(), &path, words, done) {
-                        done.values.push((text.as_str().to_owned(), scrubbed.clone()));
+                    if let Some(scrubbed) = self.scrub_text(text.as_str(), Path::Attribute(prefix, key), words, done) {
+                        done.remember(text.as_str(), &scrubbed);
                         kv.value = Value::from(scrubbed);
                     }
                 }
@@ -429,12 +535,14 @@ impl Scrubber {
                     let items: Vec<StringValue> = items
                         .iter()
                         .enumerate()
-                        .map(|(i, item)| match self.scrub_text(item.as_str(), &format!("{path}.{i}"), words, done) {
-                            Some(scrubbed) => {
-                                changed = true;
-                                StringValue::from(scrubbed)
+                        .map(|(i, item)| {
+                            match self.scrub_text(item.as_str(), Path::Item(prefix, key, i), words, done) {
+                                Some(scrubbed) => {
+                                    changed = true;
+                                    StringValue::from(scrubbed)
+                                }
+                                None => item.clone(),
                             }
-                            None => item.clone(),
                         })
                         .collect();
                     if changed {
@@ -448,8 +556,9 @@ impl Scrubber {
 
     /// A string value's replacement, `None` to keep it: JSON scrubbed inside, else the whole value when it contains
     /// a match (and is not just the matched word) or secret material.
-    fn scrub_text(&self, text: &str, path: &str, words: bool, done: &mut Scrubbed) -> Option<String> {
-        if text.starts_with(REDACTED_PREFIX) {
+    fn scrub_text(&self, text: &str, path: Path<'_>, words: bool, done: &mut Scrubbed) -> Option<String> {
+        // One pass: nothing matches in most values (nor, then, anywhere inside a JSON text).
+        if text.starts_with(REDACTED_PREFIX) || !self.any.is_match(text) {
             return None;
         }
         let trimmed = text.trim_start();
@@ -458,25 +567,28 @@ impl Scrubber {
             && let Ok(mut json) = serde_json::from_str::<serde_json::Value>(text)
         {
             let before = done.paths.len();
-            self.scrub_json(&mut json, path, done);
+            self.scrub_json(&mut json, &path.render(), done);
             if done.paths.len() == before {
                 return None;
             }
             return serde_json::to_string(&json).ok();
         }
-        if let Some((index, _)) = self.shapes.find(text)
-            && let Some(replacement) = self.decide(path, text, &self.shapes.names[index])
-        {
-            done.paths.push(path.to_owned());
-            return Some(replacement);
+        if let Some((index, _)) = self.shapes.find(text) {
+            let path = path.render();
+            if let Some(replacement) = self.decide(&path, text, &self.shapes.names[index]) {
+                done.paths.push(path);
+                return Some(replacement);
+            }
         }
         if words
             && let Some((index, whole)) = self.words.find(text)
             && !whole
-            && let Some(replacement) = self.decide(path, text, &self.words.names[index])
         {
-            done.paths.push(path.to_owned());
-            return Some(replacement);
+            let path = path.render();
+            if let Some(replacement) = self.decide(&path, text, &self.words.names[index]) {
+                done.paths.push(path);
+                return Some(replacement);
+            }
         }
         None
     }
@@ -493,7 +605,7 @@ impl Scrubber {
                         };
                         if let Some(replacement) = self.decide(&path, &text, &self.words.names[index]) {
                             if let serde_json::Value::String(s) = &*value {
-                                done.values.push((s.clone(), replacement.clone()));
+                                done.remember(s, &replacement);
                             }
                             *value = serde_json::Value::String(replacement);
                             done.paths.push(path);
@@ -509,8 +621,8 @@ impl Scrubber {
                 }
             }
             serde_json::Value::String(text) => {
-                if let Some(scrubbed) = self.scrub_text(text, path, true, done) {
-                    done.values.push((text.clone(), scrubbed.clone()));
+                if let Some(scrubbed) = self.scrub_text(text, Path::Text(path), true, done) {
+                    done.remember(text, &scrubbed);
                     *text = scrubbed;
                 }
             }
@@ -531,7 +643,7 @@ impl Scrubber {
             } else if let Some((index, _)) = self.words.find(key.as_str()) {
                 self.decide(&path, &any_text(value), &self.words.names[index]).inspect(|_| done.paths.push(path))
             } else if let AnyValue::String(text) = value {
-                self.scrub_text(text.as_str(), &path, true, &mut done)
+                self.scrub_text(text.as_str(), Path::Text(&path), true, &mut done)
             } else {
                 None
             };
@@ -539,7 +651,7 @@ impl Scrubber {
             attributes.push((key.clone(), scrubbed.map_or_else(|| value.clone(), AnyValue::from)));
         }
         let body = match record.body() {
-            Some(AnyValue::String(body)) => self.scrub_text(body.as_str(), "log.body", true, &mut done),
+            Some(AnyValue::String(body)) => self.scrub_text(body.as_str(), Path::Text("log.body"), true, &mut done),
             _ => None,
         };
         if done.paths.is_empty() {
