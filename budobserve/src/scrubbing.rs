@@ -21,9 +21,11 @@
 //! sees every match and may keep the value, replace it with its own text, or let it be redacted.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _};
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
@@ -269,7 +271,17 @@ pub(crate) struct Scrubber {
     any: RegexSet,
     callback: Option<ScrubCallback>,
     /// What each attribute name calls for, computed once per name (names repeat: most are static).
-    verdicts: RwLock<HashMap<String, Verdict, BuildFnv>>,
+    /// This scrubber's number, for the per-thread verdict caches.
+    id: u64,
+}
+
+/// Numbers the scrubbers, so a thread's verdict cache knows whose verdicts it holds.
+static SCRUBBERS: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// Verdicts per attribute name, for one scrubber at a time (no lock on the export worker's path).
+    static VERDICTS: RefCell<(u64, HashMap<String, Verdict, BuildFnv>)> =
+        RefCell::new((0, HashMap::with_hasher(BuildFnv)));
 }
 
 /// FNV-1a: attribute names are short, and SipHash's setup costs more than hashing them.
@@ -400,7 +412,7 @@ impl Scrubber {
             shapes,
             any,
             callback: config.callback.clone(),
-            verdicts: RwLock::new(HashMap::with_hasher(BuildFnv)),
+            id: SCRUBBERS.fetch_add(1, Ordering::Relaxed),
         }))
     }
 
@@ -481,22 +493,32 @@ impl Scrubber {
         if key.starts_with("budobserve_") || key.starts_with("code.") {
             return Verdict::Safe;
         }
-        if let Some(verdict) = self.verdicts.read().unwrap_or_else(PoisonError::into_inner).get(key) {
-            return *verdict;
-        }
-        let verdict = match safety(key) {
+        let cached = VERDICTS.try_with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.0 != self.id {
+                *cache = (self.id, HashMap::with_hasher(BuildFnv));
+            }
+            if let Some(verdict) = cache.1.get(key) {
+                return *verdict;
+            }
+            let verdict = self.compute_verdict(key);
+            if cache.1.len() < VERDICTS_CACHED {
+                cache.1.insert(key.to_owned(), verdict);
+            }
+            verdict
+        });
+        cached.unwrap_or_else(|_| self.compute_verdict(key))
+    }
+
+    fn compute_verdict(&self, key: &str) -> Verdict {
+        match safety(key) {
             Safety::Safe => Verdict::Safe,
             Safety::ValueChecked => Verdict::ValueChecked,
             Safety::Checked => match self.words.find(key) {
                 Some((index, _)) => Verdict::Name(index),
                 None => Verdict::Checked,
             },
-        };
-        let mut verdicts = self.verdicts.write().unwrap_or_else(PoisonError::into_inner);
-        if verdicts.len() < VERDICTS_CACHED {
-            verdicts.insert(key.to_owned(), verdict);
         }
-        verdict
     }
 
     fn scrub_attributes(&self, attributes: &mut [KeyValue], prefix: &str, done: &mut Scrubbed) {
