@@ -281,7 +281,7 @@ static SCRUBBERS: AtomicU64 = AtomicU64::new(1);
 thread_local! {
     /// Verdicts per attribute name, for one scrubber at a time (no lock on the export worker's path).
     static VERDICTS: RefCell<(u64, HashMap<String, Verdict, BuildFnv>)> =
-        RefCell::new((0, HashMap::with_hasher(BuildFnv)));
+        const { RefCell::new((0, HashMap::with_hasher(BuildFnv))) };
 }
 
 /// FNV-1a: attribute names are short, and SipHash's setup costs more than hashing them.
