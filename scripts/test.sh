@@ -27,6 +27,9 @@ run_tests --workspace --doc --locked
 step "macro expansions are clippy-clean in a user crate (the integration tests use every macro form)"
 cargo clippy --locked -p budobserve-tests --all-targets -- -D warnings -D clippy::all
 
+step "API docs build without broken links"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked -p budobserve --no-deps --all-features
+
 step "examples build"
 cargo build --workspace --examples --locked
 

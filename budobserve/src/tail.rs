@@ -23,7 +23,11 @@ use crate::constants;
 use crate::level::Level;
 use crate::providers::lock;
 
-/// How traces are tail-sampled (see the [module docs](self)).
+/// How traces are tail-sampled: a trace's spans wait until its local root ends, then the whole trace is kept if a
+/// span reached [`level`](Self::level) or the root lasted [`duration`](Self::duration), else with probability
+/// [`background_rate`](Self::background_rate) (decided from the trace id). Buffering is bounded by
+/// [`max_buffered_spans`](Self::max_buffered_spans): past it the trace waiting longest is decided on what it has.
+/// Spans ending after their trace was decided follow that decision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TailSampling {
     pub(crate) level: Level,

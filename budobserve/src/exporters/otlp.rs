@@ -14,8 +14,9 @@
 //!
 //! Spans go through BudObserve's batch processor (see [`BatchOptions`](crate::BatchOptions)); the exporter
 //! retries a failed request (429, 502, 503, 504 and connection errors) with exponential backoff within its
-//! timeout, honouring `Retry-After`. Metrics are exported at [`metrics_interval`](crate::ConfigBuilder::
-//! metrics_interval), logs of the OpenTelemetry logs signal through the SDK's batch log processor.
+//! timeout, honouring `Retry-After`. Metrics are exported at
+//! [`metrics_interval`](crate::ConfigBuilder::metrics_interval), logs of the OpenTelemetry logs signal through the
+//! SDK's batch log processor.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
