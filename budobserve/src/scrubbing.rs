@@ -273,6 +273,8 @@ pub(crate) struct Scrubber {
     /// What each attribute name calls for, computed once per name (names repeat: most are static).
     /// This scrubber's number, for the per-thread verdict caches.
     id: u64,
+    /// `[Scrubbed due to '<name>']` of each word pattern, shared.
+    word_redactions: Vec<StringValue>,
 }
 
 /// Numbers the scrubbers, so a thread's verdict cache knows whose verdicts it holds.
@@ -405,6 +407,11 @@ impl Scrubber {
             .chain(config.extra_patterns.iter().cloned());
         let shapes = SHAPE_PATTERNS.iter().map(|(n, r)| ((*n).to_owned(), (*r).to_owned()));
         let (words, shapes) = (Patterns::new(words)?, Patterns::new(shapes)?);
+        let word_redactions = words
+            .names
+            .iter()
+            .map(|name| StringValue::from(Arc::<str>::from(format!("{REDACTED_PREFIX}{name}']"))))
+            .collect();
         let any = RegexSet::new(words.sources.iter().chain(&shapes.sources).map(|s| format!("(?i){s}")))
             .map_err(|err| PatternError { name: "(all)".to_owned(), regex: String::new(), reason: err.to_string() })?;
         Ok(Some(Scrubber {
@@ -413,6 +420,7 @@ impl Scrubber {
             any,
             callback: config.callback.clone(),
             id: SCRUBBERS.fetch_add(1, Ordering::Relaxed),
+            word_redactions,
         }))
     }
 
@@ -530,6 +538,16 @@ impl Scrubber {
             }
             let words = match self.verdict(key) {
                 Verdict::Safe => continue,
+                Verdict::Name(index) if self.callback.is_none() => {
+                    // The common case: a shared redaction text, no allocation for it.
+                    let redaction = self.word_redactions[index].clone();
+                    if let Value::String(original) = &kv.value {
+                        done.remember(original.as_str(), redaction.as_str());
+                    }
+                    kv.value = Value::String(redaction);
+                    done.paths.push(Path::Attribute(prefix, key).render());
+                    continue;
+                }
                 Verdict::Name(index) => {
                     let path = Path::Attribute(prefix, key).render();
                     let text = kv.value.as_str();
