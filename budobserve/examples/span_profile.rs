@@ -1,5 +1,5 @@
 //! Profiling driver: starts and ends N spans through BudObserve (`bud`) or the raw OpenTelemetry SDK with the same
-//! attributes (`raw`), into an exporter that drops everything, through the simple processor (one thread, the
+//! attributes (`raw`), or ten-attribute spans scrubbed on the caller's thread (`scrub`), into an exporter that drops everything, through the simple processor (one thread, the
 //! default) or the batch processor (`batch`).
 //!
 //! ```sh
@@ -37,7 +37,30 @@ fn main() -> Result<(), budobserve::ConfigError> {
             Box::new(SimpleSpanProcessor::new(DropEverything))
         }
     };
-    if which == "bud" {
+    if which == "scrub" {
+        // Ten attributes, two of them secrets by name, scrubbed on this thread (simple processor).
+        let _guard = budobserve::configure()
+            .env(budobserve::EnvSource::Map(Default::default()))
+            .console(false)
+            .span_processor(SimpleSpanProcessor::new(DropEverything))
+            .install()?;
+        for _ in 0..count {
+            let span = budobserve::bud_span!(
+                "request",
+                user_id = 42,
+                route = "/v1/chat/completions",
+                model = "llama-3-8b",
+                tokens = 512,
+                password = "hunter2",
+                session_id = "3f2a9c",
+                note = "hello world",
+                region = "eu-west-1",
+                status = 200,
+                latency_ms = 12.5
+            );
+            black_box(&span);
+        }
+    } else if which == "bud" {
         let builder = budobserve::configure().env(budobserve::EnvSource::Map(Default::default())).console(false);
         // Batched, spans are completed on the batch thread (`span_exporter`); with the simple processor, which
         // exports on the caller's thread, they are completed there.

@@ -337,10 +337,17 @@ enum Path<'a> {
 }
 
 impl Path<'_> {
+    /// One exactly-sized allocation (`format!` grows its string step by step).
     fn render(&self) -> String {
         match self {
             Path::Text(text) => (*text).to_owned(),
-            Path::Attribute(prefix, key) => format!("{prefix}.{key}"),
+            Path::Attribute(prefix, key) => {
+                let mut path = String::with_capacity(prefix.len() + 1 + key.len());
+                path.push_str(prefix);
+                path.push('.');
+                path.push_str(key);
+                path
+            }
             Path::Item(prefix, key, index) => format!("{prefix}.{key}.{index}"),
         }
     }
