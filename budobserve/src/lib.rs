@@ -44,6 +44,7 @@ extern crate self as budobserve;
 #[path = "private.rs"]
 pub mod __private;
 pub mod attributes;
+pub mod baggage;
 mod callsite;
 mod clock;
 pub mod config;
@@ -65,6 +66,7 @@ use std::borrow::Cow;
 use std::error::Error;
 
 pub use attributes::{AttributeList, BudAttributes, NativeValue};
+pub use baggage::BudContext;
 #[doc(hidden)]
 pub use budobserve_macros::__bud_format;
 pub use budobserve_macros::{

@@ -153,6 +153,8 @@ pub const SAFE_KEYS: &[&str] = &[
     constants::EXCEPTION_CAUSE_INDEX,
     constants::SCRUBBED,
     "code.*",
+    // The bud context: ids BudMetrics groups by (`bud.api_key_id` names a key, it is not one).
+    "bud.*",
     "exception.type",
     "exception.stacktrace",
     "exception.escaped",

@@ -65,6 +65,7 @@ const CASES: &[(&str, &str, Expect)] = &[
     ("db.query.text", "SELECT password FROM users WHERE id = $1", Keep),
     ("url.path", "/v1/auth/login", Keep),
     ("code.function", "check_password", Keep),
+    ("bud.api_key_id", "key-id-7", Keep),
     // Values.
     ("note", "my password is pw-value-31", Scrubbed("password")),
     ("field", "password", Keep),

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::trace::{SpanBuilder, SpanContext, Status, TraceContextExt as _, Tracer as _, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
@@ -96,9 +97,15 @@ impl ProxyTracer {
 
     /// Starts a span with `parent` as its parent context.
     #[inline(always)]
-    pub fn start_span(&self, builder: SpanBuilder, parent: &Context) -> ProxySpan {
+    pub fn start_span(&self, mut builder: SpanBuilder, parent: &Context) -> ProxySpan {
         match &*self.slot.current.load() {
-            Some(tracer) => ProxySpan::Sdk(tracer.build_with_context(builder, parent)),
+            Some(tracer) => {
+                // The bud context in the parent's baggage goes onto every span (one check when there is none).
+                if !parent.baggage().is_empty() {
+                    add_bud_context(&mut builder, parent);
+                }
+                ProxySpan::Sdk(tracer.build_with_context(builder, parent))
+            }
             None => ProxySpan::non_recording(parent),
         }
     }
@@ -109,6 +116,14 @@ impl opentelemetry::trace::Tracer for ProxyTracer {
 
     fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> ProxySpan {
         self.start_span(builder, parent_cx)
+    }
+}
+
+/// Appends the bud context entries of `parent`'s baggage to the span's attributes.
+#[inline(never)]
+fn add_bud_context(builder: &mut SpanBuilder, parent: &Context) {
+    if let Some(extra) = crate::baggage::span_attributes(parent) {
+        builder.attributes.get_or_insert_with(Vec::new).extend(extra);
     }
 }
 

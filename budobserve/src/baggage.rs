@@ -1,0 +1,216 @@
+//! The bud context: which project, endpoint, model, API key, user and request a piece of work belongs to,
+//! carried across services as W3C baggage with the keys budgateway uses (`bud.project_id`, …) and copied onto
+//! every span started in it — BudObserve's own and those of libraries using the OpenTelemetry API — so BudMetrics'
+//! views can group by them.
+//!
+//! ```
+//! use budobserve::BudContext;
+//!
+//! let _scope = BudContext::new().project_id("p-1").endpoint_id("e-7").request_id("r-42").attach();
+//! // Every span started here carries `bud.project_id`, `bud.endpoint_id` and `bud.request_id`.
+//! let headers = budobserve::baggage::inject_headers(&budobserve::opentelemetry::Context::current());
+//! assert!(headers.get("baggage").is_some_and(|b| b.contains("bud.project_id=p-1")));
+//! ```
+
+use std::collections::HashMap;
+
+use opentelemetry::baggage::{Baggage, BaggageExt as _};
+use opentelemetry::propagation::text_map_propagator::TextMapPropagator as _;
+use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator};
+use opentelemetry::{Context, ContextGuard, KeyValue, StringValue};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+
+use crate::constants::bud;
+
+/// Every bud context key, in the order spans get them.
+pub const KEYS: [&str; 10] = [
+    bud::PROJECT_ID,
+    bud::PROMPT_ID,
+    bud::PROMPT_VERSION_ID,
+    bud::ENDPOINT_ID,
+    bud::MODEL_ID,
+    bud::API_KEY_ID,
+    bud::API_KEY_PROJECT_ID,
+    bud::USER_ID,
+    bud::CLUSTER_ID,
+    bud::REQUEST_ID,
+];
+
+/// The bud context of a request (see the [module docs](self)). Unset fields are not carried.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BudContext {
+    /// `bud.project_id`.
+    pub project_id: Option<String>,
+    /// `bud.prompt_id`.
+    pub prompt_id: Option<String>,
+    /// `bud.prompt_version_id`.
+    pub prompt_version_id: Option<String>,
+    /// `bud.endpoint_id`.
+    pub endpoint_id: Option<String>,
+    /// `bud.model_id`.
+    pub model_id: Option<String>,
+    /// `bud.api_key_id`.
+    pub api_key_id: Option<String>,
+    /// `bud.api_key_project_id`.
+    pub api_key_project_id: Option<String>,
+    /// `bud.user_id`.
+    pub user_id: Option<String>,
+    /// `bud.cluster_id`.
+    pub cluster_id: Option<String>,
+    /// `bud.request_id`.
+    pub request_id: Option<String>,
+}
+
+macro_rules! setters {
+    ($($field:ident),*) => {$(
+        #[doc = concat!("Sets `bud.", stringify!($field), "`.")]
+        #[must_use]
+        pub fn $field(mut self, value: impl Into<String>) -> Self {
+            self.$field = Some(value.into());
+            self
+        }
+    )*};
+}
+
+impl BudContext {
+    /// An empty context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    setters!(
+        project_id,
+        prompt_id,
+        prompt_version_id,
+        endpoint_id,
+        model_id,
+        api_key_id,
+        api_key_project_id,
+        user_id,
+        cluster_id,
+        request_id
+    );
+
+    fn fields(&self) -> [(&'static str, &Option<String>); 10] {
+        [
+            (bud::PROJECT_ID, &self.project_id),
+            (bud::PROMPT_ID, &self.prompt_id),
+            (bud::PROMPT_VERSION_ID, &self.prompt_version_id),
+            (bud::ENDPOINT_ID, &self.endpoint_id),
+            (bud::MODEL_ID, &self.model_id),
+            (bud::API_KEY_ID, &self.api_key_id),
+            (bud::API_KEY_PROJECT_ID, &self.api_key_project_id),
+            (bud::USER_ID, &self.user_id),
+            (bud::CLUSTER_ID, &self.cluster_id),
+            (bud::REQUEST_ID, &self.request_id),
+        ]
+    }
+
+    /// The bud context carried by `cx`'s baggage.
+    pub fn from_context(cx: &Context) -> BudContext {
+        let baggage = cx.baggage();
+        let get = |key: &str| baggage.get(key).map(|value| value.as_str().to_owned());
+        BudContext {
+            project_id: get(bud::PROJECT_ID),
+            prompt_id: get(bud::PROMPT_ID),
+            prompt_version_id: get(bud::PROMPT_VERSION_ID),
+            endpoint_id: get(bud::ENDPOINT_ID),
+            model_id: get(bud::MODEL_ID),
+            api_key_id: get(bud::API_KEY_ID),
+            api_key_project_id: get(bud::API_KEY_PROJECT_ID),
+            user_id: get(bud::USER_ID),
+            cluster_id: get(bud::CLUSTER_ID),
+            request_id: get(bud::REQUEST_ID),
+        }
+    }
+
+    /// The bud context of the current context.
+    pub fn current() -> BudContext {
+        Context::map_current(BudContext::from_context)
+    }
+
+    /// `cx` with this context's fields in its baggage (other baggage entries kept; a field set here replaces the
+    /// same key there).
+    pub fn to_context(&self, cx: &Context) -> Context {
+        let mut baggage = Baggage::new();
+        for (key, (value, metadata)) in cx.baggage().iter() {
+            baggage.insert_with_metadata(key.clone(), value.clone(), metadata.clone());
+        }
+        for (key, value) in self.fields() {
+            if let Some(value) = value {
+                baggage.insert(key, StringValue::from(value.clone()));
+            }
+        }
+        cx.with_baggage(baggage)
+    }
+
+    /// Makes the current context carry this bud context until the guard drops. For a future, use
+    /// `future.with_context(bud.to_context(&Context::current()))` (`opentelemetry::trace::FutureExt`).
+    #[must_use = "the bud context is current only while the guard lives"]
+    pub fn attach(&self) -> ContextGuard {
+        Context::map_current(|cx| self.to_context(cx)).attach()
+    }
+}
+
+/// The bud context entries of `cx`'s baggage as span attributes (none when it carries no baggage).
+#[inline]
+pub(crate) fn span_attributes(cx: &Context) -> Option<Vec<KeyValue>> {
+    let baggage = cx.baggage();
+    if baggage.is_empty() {
+        return None;
+    }
+    let attributes: Vec<KeyValue> =
+        KEYS.iter().filter_map(|key| baggage.get(*key).map(|value| KeyValue::new(*key, value.clone()))).collect();
+    (!attributes.is_empty()).then_some(attributes)
+}
+
+/// W3C trace context and baggage, the propagation every bud-stack service speaks.
+fn propagator() -> TextMapCompositePropagator {
+    TextMapCompositePropagator::new(vec![Box::new(TraceContextPropagator::new()), Box::new(BaggagePropagator::new())])
+}
+
+/// Writes `cx`'s span context (`traceparent`, `tracestate`) and baggage (`baggage`, bud context included) into
+/// `carrier` (request headers).
+pub fn inject(cx: &Context, carrier: &mut dyn Injector) {
+    propagator().inject_context(cx, carrier);
+}
+
+/// [`inject`] into a new map of header names to values.
+pub fn inject_headers(cx: &Context) -> HashMap<String, String> {
+    let mut headers = HashMap::new();
+    inject(cx, &mut headers);
+    headers
+}
+
+/// The context `carrier` (request headers) carries: the remote parent span and the baggage, bud context included.
+pub fn extract(carrier: &dyn Extractor) -> Context {
+    propagator().extract(carrier)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_headers_with_other_baggage_kept() {
+        let cx = Context::new().with_baggage([KeyValue::new("tenant", "t-1")]);
+        let bud = BudContext::new().project_id("p-1").model_id("m-2").request_id("r 3");
+        let cx = bud.to_context(&cx);
+        let headers = inject_headers(&cx);
+        let extracted = extract(&headers);
+        assert_eq!(BudContext::from_context(&extracted), bud);
+        assert_eq!(extracted.baggage().get("tenant").map(|v| v.as_str().to_owned()), Some("t-1".to_owned()));
+        let attributes = span_attributes(&extracted).unwrap();
+        assert_eq!(
+            attributes,
+            [
+                KeyValue::new(bud::PROJECT_ID, "p-1"),
+                KeyValue::new(bud::MODEL_ID, "m-2"),
+                KeyValue::new(bud::REQUEST_ID, "r 3")
+            ]
+        );
+        assert!(span_attributes(&Context::new()).is_none());
+        assert!(span_attributes(&Context::new().with_baggage([KeyValue::new("tenant", "t")])).is_none());
+    }
+}
