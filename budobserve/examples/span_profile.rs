@@ -74,6 +74,13 @@ fn main() -> Result<(), budobserve::ConfigError> {
             let span = budobserve::bud_span!("work", a = 1, b = "text", c = 2.5);
             black_box(&span);
         }
+        let _ = budobserve::force_flush();
+        // What the worker kept up with (stderr: the driver's output is its timing).
+        let stats = budobserve::global().export_stats();
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("exported {}, dropped {}\n", stats.spans_exported, stats.spans_dropped),
+        );
     } else {
         let provider = SdkTracerProvider::builder().with_span_processor(BoxedProcessor(processor())).build();
         let tracer = provider.tracer("bench");

@@ -7,8 +7,8 @@
 //! by `code.filepath`, `code.lineno`, `code.namespace`, `code.function`, `budobserve_msg_template` and, when the
 //! macro left it to the export side, `budobserve_msg` rendered from the template and the recorded values. Span
 //! processors added with [`ConfigBuilder::span_processor`] see complete spans: for them the completion happens
-//! on the caller's thread before they run, in room reserved when the span started. No exporter ever sees a
-//! marker.
+//! on the caller's thread before they run. Either way it writes in place, in room the span's attribute vector
+//! reserved when it started. No exporter ever sees a marker.
 //!
 //! [`ConfigBuilder::span_exporter`]: crate::ConfigBuilder::span_exporter
 //! [`ConfigBuilder::span_processor`]: crate::ConfigBuilder::span_processor
@@ -263,7 +263,7 @@ mod tests {
             .build()
             .expect("valid configuration");
         let observe = BudObserve::new(config);
-        assert_eq!(observe.completion_room(), 0);
+        assert_eq!(observe.completion_room(), COMPLETION_ROOM + 1);
         with_instance(&observe, || {
             let name = "ada";
             bud_info!("deferred {name}");

@@ -138,6 +138,8 @@ struct State {
     resource: Option<Resource>,
     shutdown: bool,
     worker_done: bool,
+    /// Whether the worker is running (a burst right after configuration must find it waiting for work).
+    worker_started: bool,
 }
 
 struct Shared {
@@ -204,6 +206,7 @@ impl BatchProcessor {
                 resource: None,
                 shutdown: false,
                 worker_done: false,
+                worker_started: false,
             }),
             work: Condvar::new(),
             progress: Condvar::new(),
@@ -213,6 +216,18 @@ impl BatchProcessor {
         });
         let worker = Arc::clone(&shared);
         thread::Builder::new().name("budobserve-export".into()).spawn(move || run(&worker, exporter))?;
+        // Wait (briefly) for the worker to run, so a burst of spans right after configuration is exported rather
+        // than dropped while the thread is still being scheduled.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut state = shared.lock();
+        while !state.worker_started {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = shared.progress.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        drop(state);
         Ok(BatchProcessor { shared })
     }
 
@@ -314,6 +329,8 @@ impl Drop for BatchProcessor {
 
 /// The worker: waits for a full batch, the scheduled delay, a flush or the shutdown, then exports.
 fn run<E: SpanExporter>(shared: &Shared, mut exporter: E) {
+    shared.lock().worker_started = true;
+    shared.progress.notify_all();
     let options = &shared.options;
     let mut next_export = Instant::now() + options.scheduled_delay;
     // The queue's other buffer: the two are swapped, so neither is ever reallocated.

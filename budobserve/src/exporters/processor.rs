@@ -73,8 +73,6 @@ pub(crate) struct Pipeline {
     exporters: Vec<Box<dyn SpanProcessor>>,
     /// Every other stage: it gets spans scrubbed and completed, on the caller's thread.
     locals: Vec<Box<dyn SpanProcessor>>,
-    /// Whether one of `locals` is a processor given as such (the test exporter completes on its own).
-    completes_on_caller: bool,
     pending_spans: PendingSpans,
 }
 
@@ -102,13 +100,9 @@ impl Pipeline {
     ) -> Pipeline {
         let mut exporters: Vec<Box<dyn SpanProcessor>> = Vec::new();
         let mut locals: Vec<Box<dyn SpanProcessor>> = Vec::new();
-        let mut completes_on_caller = false;
         for stage in stages {
             match stage {
-                SpanStage::Processor(processor) => {
-                    completes_on_caller = true;
-                    locals.push(processor);
-                }
+                SpanStage::Processor(processor) => locals.push(processor),
                 SpanStage::Completing(processor) => locals.push(processor),
                 #[cfg(test)]
                 SpanStage::Raw(processor) => exporters.push(processor),
@@ -128,7 +122,6 @@ impl Pipeline {
             counters: Arc::clone(counters),
             exporters,
             locals,
-            completes_on_caller,
             pending_spans,
         }
     }
@@ -207,9 +200,9 @@ impl Pipeline {
         }
     }
 
-    /// Whether spans are completed on the caller's thread (so need room for it).
-    pub(crate) fn completes_on_caller(&self) -> bool {
-        self.completes_on_caller
+    /// Whether any stage gets spans (and so completes them, on whichever thread).
+    pub(crate) fn has_stages(&self) -> bool {
+        !self.exporters.is_empty() || !self.locals.is_empty()
     }
 
     fn stages(&self) -> impl Iterator<Item = &Box<dyn SpanProcessor>> {
