@@ -24,8 +24,8 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _};
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
@@ -190,7 +190,7 @@ const VALUE_CHECKED_KEYS: &[&str] = &[constants::MSG, constants::EXCEPTION_MESSA
 pub const ALWAYS_REDACTED_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
 
 /// An invalid extra pattern.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("invalid scrubbing pattern `{name}` ({regex:?}): {reason}")]
 pub struct PatternError {
     /// The pattern's name.
@@ -201,6 +201,7 @@ pub struct PatternError {
     pub reason: String,
 }
 
+#[derive(Clone)]
 struct Patterns {
     names: Vec<String>,
     sources: Vec<String>,
@@ -263,6 +264,21 @@ fn is_author(rest: &str) -> bool {
     (lower.starts_with("orship"))
         || (lower.starts_with("ors") && word_end(3))
         || (lower.starts_with("or") && word_end(2))
+}
+
+/// Word patterns, shape patterns, and all of them in one set.
+type Compiled = (Patterns, Patterns, RegexSet);
+
+/// The default patterns, compiled on first use.
+static DEFAULT_PATTERNS: LazyLock<Result<Compiled, PatternError>> = LazyLock::new(|| compile(std::iter::empty()));
+
+fn compile(extra: impl Iterator<Item = (String, String)>) -> Result<Compiled, PatternError> {
+    let words = WORD_PATTERNS.iter().map(|(n, r)| ((*n).to_owned(), (*r).to_owned())).chain(extra);
+    let shapes = SHAPE_PATTERNS.iter().map(|(n, r)| ((*n).to_owned(), (*r).to_owned()));
+    let (words, shapes) = (Patterns::new(words)?, Patterns::new(shapes)?);
+    let any = RegexSet::new(words.sources.iter().chain(&shapes.sources).map(|s| format!("(?i){s}")))
+        .map_err(|err| PatternError { name: "(all)".to_owned(), regex: String::new(), reason: err.to_string() })?;
+    Ok((words, shapes, any))
 }
 
 /// The compiled scrubber of one configuration.
@@ -410,19 +426,21 @@ impl Scrubber {
         if !config.enabled {
             return Ok(None);
         }
-        let words = WORD_PATTERNS
-            .iter()
-            .map(|(n, r)| ((*n).to_owned(), (*r).to_owned()))
-            .chain(config.extra_patterns.iter().cloned());
-        let shapes = SHAPE_PATTERNS.iter().map(|(n, r)| ((*n).to_owned(), (*r).to_owned()));
-        let (words, shapes) = (Patterns::new(words)?, Patterns::new(shapes)?);
+        let (words, shapes, any) = if config.extra_patterns.is_empty() {
+            // The default set is compiled once per process (compiling it costs milliseconds); compiled patterns
+            // are shared, not copied.
+            match &*DEFAULT_PATTERNS {
+                Ok(compiled) => compiled.clone(),
+                Err(err) => return Err(err.clone()),
+            }
+        } else {
+            compile(config.extra_patterns.iter().cloned())?
+        };
         let word_redactions = words
             .names
             .iter()
             .map(|name| StringValue::from(Arc::<str>::from(format!("{REDACTED_PREFIX}{name}']"))))
             .collect();
-        let any = RegexSet::new(words.sources.iter().chain(&shapes.sources).map(|s| format!("(?i){s}")))
-            .map_err(|err| PatternError { name: "(all)".to_owned(), regex: String::new(), reason: err.to_string() })?;
         Ok(Some(Scrubber {
             words,
             shapes,
