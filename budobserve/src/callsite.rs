@@ -15,15 +15,10 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{PoisonError, RwLock};
-use std::time::Duration;
 
 use opentelemetry::{KeyValue, Value};
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::constants;
 use crate::template;
@@ -172,33 +167,10 @@ pub(crate) fn code_location(attributes: &[KeyValue]) -> Option<(Cow<'_, str>, i6
     Some((Cow::Borrowed(callsite.file), i64::from(callsite.line)))
 }
 
-/// An exporter whose spans are completed on its own thread before it sees them (see the [module docs](self)).
-#[derive(Debug)]
-pub(crate) struct CompleteOnExport<E>(pub(crate) E);
-
-impl<E: SpanExporter> SpanExporter for CompleteOnExport<E> {
-    fn export(&self, mut batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
-        for span in &mut batch {
-            complete(&mut span.attributes);
-        }
-        self.0.export(batch)
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.0.set_resource(resource);
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use opentelemetry_sdk::trace::SpanData;
+
     use super::*;
 
     static CALLSITE: Callsite = Callsite {

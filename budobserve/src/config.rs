@@ -369,12 +369,6 @@ impl ConfigBuilder {
         self
     }
 
-    /// Adds a processor whose exporter completes spans itself (wrapped in `CompleteOnExport`).
-    pub(crate) fn span_processor_completing_on_export(mut self, processor: impl SpanProcessor + 'static) -> Self {
-        self.span_processors.push(SpanStage::Completing(Box::new(processor)));
-        self
-    }
-
     /// Adds a periodic metric reader (its exporter is called at its interval and on flush).
     pub fn metric_reader<E: PushMetricExporter>(mut self, reader: PeriodicReader<E>) -> Self {
         self.metric_readers.push(Box::new(move |builder| builder.with_reader(reader)));

@@ -439,14 +439,7 @@ impl BudObserve {
 
     /// Flushes and shuts down the providers; the instance records nothing afterwards until configured again.
     pub fn shutdown(&self) -> Result<(), LifecycleError> {
-        let instance = &self.instance;
-        let _configuring = lock(&instance.configure_lock);
-        let providers = Providers {
-            traces: instance.tracer_provider.set_provider(None),
-            metrics: instance.meter_provider.set_provider(None),
-            logs: instance.logger_provider.set_provider(None),
-        };
-        providers.shutdown()
+        self.shutdown_with_timeout(DEFAULT_SHUTDOWN_TIMEOUT)
     }
 
     fn current_providers(&self) -> Providers {
@@ -843,6 +836,9 @@ fn budobserve_scope(name: Cow<'static, str>) -> InstrumentationScope {
     InstrumentationScope::builder(name).with_version(constants::SCOPE_VERSION).build()
 }
 
+/// How long a shutdown gives each provider by default (the SDK's own default).
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The SDK providers of one configuration.
 struct Providers {
     traces: Option<SdkTracerProvider>,
@@ -885,7 +881,7 @@ impl Providers {
     }
 
     fn shutdown(&self) -> Result<(), LifecycleError> {
-        self.each("shut down", SdkTracerProvider::shutdown, SdkMeterProvider::shutdown, SdkLoggerProvider::shutdown)
+        self.shutdown_with_timeout(DEFAULT_SHUTDOWN_TIMEOUT)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> Result<(), LifecycleError> {

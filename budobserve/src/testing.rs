@@ -29,7 +29,6 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{IdGenerator, SimpleSpanProcessor, SpanData, SpanExporter};
 use serde_json::{Map, Value as Json, json};
 
-use crate::callsite::CompleteOnExport;
 use crate::clock::Clock;
 use crate::config::{ConfigBuilder, EnvSource, configure};
 use crate::constants;
@@ -88,8 +87,7 @@ pub fn capture_with(configure_more: impl FnOnce(ConfigBuilder) -> ConfigBuilder)
         .console(false)
         .clock(Clock::stepping())
         .id_generator(IncrementalIdGenerator::default())
-        // Completed on the export side, as `span_exporter` does (synchronously here).
-        .span_processor_completing_on_export(SimpleSpanProcessor::new(CompleteOnExport(exporter.clone())));
+        .span_processor(SimpleSpanProcessor::new(exporter.clone()));
     let config = match configure_more(builder).build() {
         Ok(config) => config,
         Err(err) => panic!("invalid test configuration: {err}"),

@@ -101,32 +101,39 @@ fn assert_messages(spans: &[SpanData]) {
     }
 }
 
+/// The spans of `log_every_form` through a span exporter (completed on the export worker) or a span processor
+/// (completed on the caller's thread).
+fn exported(on_worker: bool) -> TestExporter {
+    let exporter = TestExporter::default();
+    let builder = budobserve::configure().env(EnvSource::Map(Default::default())).service_name("test").console(false);
+    let builder = if on_worker {
+        builder.span_exporter(exporter.clone())
+    } else {
+        builder.span_processor(SimpleSpanProcessor::new(exporter.clone()))
+    };
+    let observe = BudObserve::new(builder.build().expect("valid configuration"));
+    budobserve::with_instance(&observe, log_every_form);
+    observe.force_flush().expect("flush");
+    exporter
+}
+
 #[test]
 fn messages_completed_on_the_export_side_match_the_formatted_ones() {
-    let capture = testing::capture();
-    capture.run(log_every_form);
-    assert_messages(&capture.spans());
+    assert_messages(&exported(true).spans());
 }
 
 #[test]
 fn a_span_processor_gets_the_same_complete_spans_on_the_callers_thread() {
-    let exporter = TestExporter::default();
-    let config = budobserve::configure()
-        .env(EnvSource::Map(Default::default()))
-        .service_name("test")
-        .console(false)
-        .span_processor(SimpleSpanProcessor::new(exporter.clone()))
-        .build()
-        .expect("valid configuration");
-    let observe = BudObserve::new(config);
-    budobserve::with_instance(&observe, log_every_form);
-    assert_messages(&exporter.spans());
-
-    // The same attributes, in the same order, as the export-side completion writes.
-    let capture = testing::capture();
-    capture.run(log_every_form);
+    let on_caller = exported(false);
+    assert_messages(&on_caller.spans());
+    // The same attributes, in the same order, as the export worker writes.
+    let on_worker = exported(true);
     for (template, _) in EXPECTED {
-        assert_eq!(exporter.span(template).attributes, capture.span(template).attributes, "attributes of {template}");
+        assert_eq!(
+            on_caller.span(template).attributes,
+            on_worker.span(template).attributes,
+            "attributes of {template}"
+        );
     }
 }
 

@@ -32,8 +32,6 @@ pub(crate) type ExporterStart = Box<
 pub(crate) enum SpanStage {
     /// A processor given as such: it gets spans completed on the caller's thread.
     Processor(Box<dyn SpanProcessor>),
-    /// A processor whose exporter completes spans itself (the test exporter).
-    Completing(Box<dyn SpanProcessor>),
     /// An exporter behind BudObserve's batch processor, which completes spans on its worker thread.
     Exporter(ExporterStart),
     /// A processor that gets spans as the caller's thread wrote them (for the crate's own tests).
@@ -71,7 +69,8 @@ pub(crate) struct Pipeline {
     counters: Arc<ExportCounters>,
     /// Exporters behind BudObserve's batch processor: they scrub and complete spans on their worker thread.
     exporters: Vec<Box<dyn SpanProcessor>>,
-    /// Every other stage: it gets spans scrubbed and completed, on the caller's thread.
+    /// Processors given as such (the test exporter's among them): they get spans scrubbed and completed, on the
+    /// caller's thread.
     locals: Vec<Box<dyn SpanProcessor>>,
     pending_spans: PendingSpans,
 }
@@ -103,7 +102,6 @@ impl Pipeline {
         for stage in stages {
             match stage {
                 SpanStage::Processor(processor) => locals.push(processor),
-                SpanStage::Completing(processor) => locals.push(processor),
                 #[cfg(test)]
                 SpanStage::Raw(processor) => exporters.push(processor),
                 SpanStage::Exporter(start) => match start(batch, counters, scrubber.as_ref()) {
