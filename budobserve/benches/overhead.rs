@@ -27,7 +27,7 @@ use budobserve::{BudObserve, EnvSource, Instrument as _, Level, bud_debug, bud_i
 use criterion::{Criterion, criterion_group};
 
 mod common;
-use common::{DropEverything, raw_span_same_attributes};
+use common::{DropEverything, raw_span_same_attributes, ten_attributes};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 // ---- allocations on the calling thread ----
@@ -478,24 +478,6 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(3))
         .sample_size(40)
         .configure_from_args()
-}
-
-/// A request span with ten attributes, two of them secrets by name.
-fn ten_attributes() {
-    let span = bud_span!(
-        "request",
-        user_id = 42,
-        route = "/v1/chat/completions",
-        model = "llama-3-8b",
-        tokens = 512,
-        password = "hunter2",
-        session_id = "3f2a9c",
-        note = "hello world",
-        region = "eu-west-1",
-        status = 200,
-        latency_ms = 12.5
-    );
-    black_box(&span);
 }
 
 fn scrubbing(c: &mut Criterion) {

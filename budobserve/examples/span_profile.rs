@@ -23,7 +23,7 @@ use budobserve::opentelemetry_sdk::trace::{
 
 #[path = "../benches/common/mod.rs"]
 mod common;
-use common::{DropEverything, raw_span_same_attributes};
+use common::{DropEverything, raw_span_same_attributes, ten_attributes};
 
 fn main() -> Result<(), budobserve::ConfigError> {
     let mut args = std::env::args().skip(1);
@@ -45,20 +45,7 @@ fn main() -> Result<(), budobserve::ConfigError> {
             .span_processor(SimpleSpanProcessor::new(DropEverything))
             .install()?;
         for _ in 0..count {
-            let span = budobserve::bud_span!(
-                "request",
-                user_id = 42,
-                route = "/v1/chat/completions",
-                model = "llama-3-8b",
-                tokens = 512,
-                password = "hunter2",
-                session_id = "3f2a9c",
-                note = "hello world",
-                region = "eu-west-1",
-                status = 200,
-                latency_ms = 12.5
-            );
-            black_box(&span);
+            ten_attributes();
         }
     } else if which == "bud" {
         let builder = budobserve::configure().env(budobserve::EnvSource::Map(Default::default())).console(false);

@@ -704,15 +704,20 @@ impl Scrubber {
         let mut attributes: Vec<(Key, AnyValue)> = Vec::new();
         let mut replaced = false;
         for (key, value) in record.attributes_iter() {
-            let path = format!("log.attributes.{}", key.as_str());
-            let scrubbed = if safety(key.as_str()) == Safety::Safe {
-                None
-            } else if let Some((index, _)) = self.words.find(key.as_str()) {
-                self.decide(&path, &any_text(value), &self.words.names[index]).inspect(|_| done.paths.push(path))
-            } else if let AnyValue::String(text) = value {
-                self.scrub_text(text.as_str(), Path::Text(&path), true, &mut done)
-            } else {
-                None
+            let path = Path::Attribute("log.attributes", key.as_str());
+            // The same verdicts as span attributes (cached per name); the path is written only when used.
+            let scrubbed = match self.verdict(key.as_str()) {
+                Verdict::Safe => None,
+                Verdict::Name(index) => {
+                    let path = path.render();
+                    self.decide(&path, &any_text(value), &self.words.names[index]).inspect(|_| done.paths.push(path))
+                }
+                verdict => match value {
+                    AnyValue::String(text) => {
+                        self.scrub_text(text.as_str(), path, verdict == Verdict::Checked, &mut done)
+                    }
+                    _ => None,
+                },
             };
             replaced |= scrubbed.is_some();
             attributes.push((key.clone(), scrubbed.map_or_else(|| value.clone(), AnyValue::from)));

@@ -1,5 +1,6 @@
 //! What the overhead benchmarks and the profiling example (`examples/span_profile.rs`) share: the exporter that
-//! drops everything and the raw SDK span with the attributes `bud_span!` writes.
+//! drops everything, the raw SDK span with the attributes `bud_span!` writes, and the ten-attribute span of the
+//! scrubbing scenario.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -40,4 +41,22 @@ pub(crate) fn raw_span_same_attributes(tracer: &SdkTracer) {
         .start(tracer);
     black_box(&span);
     span.end();
+}
+
+/// A request span with ten attributes, two of them secrets by name (the scrubbing scenario).
+pub(crate) fn ten_attributes() {
+    let span = budobserve::bud_span!(
+        "request",
+        user_id = 42,
+        route = "/v1/chat/completions",
+        model = "llama-3-8b",
+        tokens = 512,
+        password = "hunter2",
+        session_id = "3f2a9c",
+        note = "hello world",
+        region = "eu-west-1",
+        status = 200,
+        latency_ms = 12.5
+    );
+    black_box(&span);
 }

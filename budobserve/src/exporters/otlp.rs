@@ -100,6 +100,43 @@ impl fmt::Debug for OtlpConfig {
     }
 }
 
+/// `fn $name(&self) -> Result<Otlp<$exporter>, ConfigError>`: the exporter of one signal over the configured
+/// protocol (the three builders of opentelemetry-otlp share their methods, not a type).
+macro_rules! exporter {
+    ($name:ident, $exporter:ident, $path:literal, $signal:literal) => {
+        pub(crate) fn $name(&self) -> Result<Otlp<$exporter>, ConfigError> {
+            match self.protocol {
+                OtlpProtocol::HttpProtobuf => {
+                    let mut builder = $exporter::builder()
+                        .with_http()
+                        .with_protocol(Protocol::HttpBinary)
+                        .with_endpoint(self.url($path))
+                        .with_timeout(self.timeout)
+                        .with_headers(self.header_map());
+                    if let Some(compression) = self.compression() {
+                        builder = builder.with_compression(compression);
+                    }
+                    builder.build().map(Otlp::direct).map_err(|err| self.error($signal, &err))
+                }
+                #[cfg(feature = "otlp-grpc")]
+                OtlpProtocol::Grpc => self.grpc($signal, |config, metadata| {
+                    let mut builder = $exporter::builder()
+                        .with_tonic()
+                        .with_endpoint(config.endpoint.clone())
+                        .with_timeout(config.timeout)
+                        .with_metadata(metadata);
+                    if let Some(compression) = config.compression() {
+                        builder = builder.with_compression(compression);
+                    }
+                    builder.build()
+                }),
+                #[cfg(not(feature = "otlp-grpc"))]
+                OtlpProtocol::Grpc => Err(self.no_grpc($signal)),
+            }
+        }
+    };
+}
+
 impl OtlpConfig {
     /// The base endpoint, without a trailing `/`.
     pub fn endpoint(&self) -> &str {
@@ -129,116 +166,9 @@ impl OtlpConfig {
         self.gzip.then_some(Compression::Gzip)
     }
 
-    pub(crate) fn span_exporter(&self) -> Result<Otlp<SpanExporter>, ConfigError> {
-        match self.protocol {
-            OtlpProtocol::HttpProtobuf => {
-                let mut builder = SpanExporter::builder()
-                    .with_http()
-                    .with_protocol(Protocol::HttpBinary)
-                    .with_endpoint(self.url("v1/traces"))
-                    .with_timeout(self.timeout)
-                    .with_headers(self.header_map());
-                if let Some(compression) = self.compression() {
-                    builder = builder.with_compression(compression);
-                }
-                builder.build().map(Otlp::direct).map_err(|err| self.error("spans", &err))
-            }
-            OtlpProtocol::Grpc => {
-                #[cfg(feature = "otlp-grpc")]
-                {
-                    self.grpc("spans", |config, metadata| {
-                        let mut builder = SpanExporter::builder()
-                            .with_tonic()
-                            .with_endpoint(config.endpoint.clone())
-                            .with_timeout(config.timeout)
-                            .with_metadata(metadata);
-                        if let Some(compression) = config.compression() {
-                            builder = builder.with_compression(compression);
-                        }
-                        builder.build()
-                    })
-                }
-                #[cfg(not(feature = "otlp-grpc"))]
-                {
-                    Err(self.no_grpc("spans"))
-                }
-            }
-        }
-    }
-
-    pub(crate) fn metric_exporter(&self) -> Result<Otlp<MetricExporter>, ConfigError> {
-        match self.protocol {
-            OtlpProtocol::HttpProtobuf => {
-                let mut builder = MetricExporter::builder()
-                    .with_http()
-                    .with_protocol(Protocol::HttpBinary)
-                    .with_endpoint(self.url("v1/metrics"))
-                    .with_timeout(self.timeout)
-                    .with_headers(self.header_map());
-                if let Some(compression) = self.compression() {
-                    builder = builder.with_compression(compression);
-                }
-                builder.build().map(Otlp::direct).map_err(|err| self.error("metrics", &err))
-            }
-            OtlpProtocol::Grpc => {
-                #[cfg(feature = "otlp-grpc")]
-                {
-                    self.grpc("metrics", |config, metadata| {
-                        let mut builder = MetricExporter::builder()
-                            .with_tonic()
-                            .with_endpoint(config.endpoint.clone())
-                            .with_timeout(config.timeout)
-                            .with_metadata(metadata);
-                        if let Some(compression) = config.compression() {
-                            builder = builder.with_compression(compression);
-                        }
-                        builder.build()
-                    })
-                }
-                #[cfg(not(feature = "otlp-grpc"))]
-                {
-                    Err(self.no_grpc("metrics"))
-                }
-            }
-        }
-    }
-
-    pub(crate) fn log_exporter(&self) -> Result<Otlp<LogExporter>, ConfigError> {
-        match self.protocol {
-            OtlpProtocol::HttpProtobuf => {
-                let mut builder = LogExporter::builder()
-                    .with_http()
-                    .with_protocol(Protocol::HttpBinary)
-                    .with_endpoint(self.url("v1/logs"))
-                    .with_timeout(self.timeout)
-                    .with_headers(self.header_map());
-                if let Some(compression) = self.compression() {
-                    builder = builder.with_compression(compression);
-                }
-                builder.build().map(Otlp::direct).map_err(|err| self.error("logs", &err))
-            }
-            OtlpProtocol::Grpc => {
-                #[cfg(feature = "otlp-grpc")]
-                {
-                    self.grpc("logs", |config, metadata| {
-                        let mut builder = LogExporter::builder()
-                            .with_tonic()
-                            .with_endpoint(config.endpoint.clone())
-                            .with_timeout(config.timeout)
-                            .with_metadata(metadata);
-                        if let Some(compression) = config.compression() {
-                            builder = builder.with_compression(compression);
-                        }
-                        builder.build()
-                    })
-                }
-                #[cfg(not(feature = "otlp-grpc"))]
-                {
-                    Err(self.no_grpc("logs"))
-                }
-            }
-        }
-    }
+    exporter!(span_exporter, SpanExporter, "v1/traces", "spans");
+    exporter!(metric_exporter, MetricExporter, "v1/metrics", "metrics");
+    exporter!(log_exporter, LogExporter, "v1/logs", "logs");
 
     /// Builds a gRPC exporter on BudObserve's own runtime (tonic needs one; the exporter then works from any
     /// thread, whatever runtime the service uses, or none).
