@@ -51,11 +51,11 @@ pub(crate) fn internal(name: &str) -> Ident {
 }
 
 /// The statements that bind `message` to an `Option<Cow<'static, str>>` (`None` when deferred) and `list` to an
-/// attribute list sized for `count` attributes plus the message, for the instance `obs`.
+/// attribute list sized for `count` recorded attributes, BudObserve's own and the message, for the instance `obs`.
 pub(crate) fn message_and_list(
     captured_defer: &TokenStream,
     formatted: &TokenStream,
-    count: &TokenStream,
+    count: usize,
     obs: &Ident,
     list: &Ident,
     message: &Ident,
@@ -64,7 +64,9 @@ pub(crate) fn message_and_list(
     let defer = internal("__bud_defer");
     quote! {
         let #defer: bool = #captured_defer;
-        let mut #list = #obs.__attributes(#count + if #defer { 0 } else { 1 });
+        let mut #list = #obs.__attributes(
+            #count + ::budobserve::__private::ADDED_ATTRIBUTES + if #defer { 0 } else { 1 }
+        );
         #attributes
         let #message: ::core::option::Option<::std::borrow::Cow<'static, str>> =
             if #defer { ::core::option::Option::None } else { ::core::option::Option::Some(#formatted) };

@@ -262,15 +262,8 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
         tags,
     );
 
-    let message_and_list = capture::message_and_list(
-        &defer,
-        &formatted,
-        &quote!(#count + ::budobserve::__private::ADDED_ATTRIBUTES + #tag_slot),
-        &obs,
-        &list,
-        &message_binding,
-        &attributes,
-    );
+    let message_and_list =
+        capture::message_and_list(&defer, &formatted, count + tag_slot, &obs, &list, &message_binding, &attributes);
     let start_span = quote! {
         let #span = {
             #[allow(unused_imports)]

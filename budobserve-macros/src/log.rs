@@ -392,15 +392,8 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
     };
     let has_options = input.options.parent.is_some() || !input.options.links.is_empty();
     let message_binding = internal("__bud_message");
-    let message_and_list = capture::message_and_list(
-        &defer,
-        &formatted,
-        &quote!(#count + ::budobserve::__private::ADDED_ATTRIBUTES + #tag_slot),
-        &obs,
-        &list,
-        &message_binding,
-        &attributes,
-    );
+    let message_and_list =
+        capture::message_and_list(&defer, &formatted, count + tag_slot, &obs, &list, &message_binding, &attributes);
     // Without `_parent`/`_links`, straight to the span; with them, through the options builder.
     let start = match (kind, has_options) {
         (Kind::Span, false) => quote!(#obs.__span(#callsite, #level, #message_binding, #list, false)),
