@@ -12,6 +12,12 @@
 //! | `BUD_OBSERVE_CONSOLE` (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`) | [`console`](ConfigBuilder::console) | on |
 //! | `BUD_OBSERVE_MIN_LEVEL` (`trace` … `fatal`) | [`min_level`](ConfigBuilder::min_level) | `trace` (everything) |
 //! | `BUD_OBSERVE_SAMPLE_RATE` (`0` … `1`) | [`sample_rate`](ConfigBuilder::sample_rate) | `1` (every trace) |
+//! | `BUD_OBSERVE_CLICKHOUSE_URL` (feature `clickhouse`) | `clickhouse` | none (no ClickHouse export) |
+//! | `BUD_OBSERVE_CLICKHOUSE_DATABASE` | `clickhouse` | `metrics` |
+//! | `BUD_OBSERVE_CLICKHOUSE_USER`, `BUD_OBSERVE_CLICKHOUSE_PASSWORD` | `clickhouse` | none (ClickHouse's `default` user) |
+//!
+//! The OTLP variables (`BUD_OBSERVE_ENDPOINT`, …) are listed in `exporters::otlp`; with an OTLP endpoint or a
+//! ClickHouse URL configured, the console is off unless asked for.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -31,6 +37,8 @@ use opentelemetry_sdk::trace::{IdGenerator, ShouldSample, SpanExporter, SpanProc
 use crate::clock::Clock;
 use crate::constants::{self, env};
 use crate::exporters::batch::{BatchOptions, BatchProcessor};
+#[cfg(feature = "clickhouse")]
+use crate::exporters::budmetrics::{BudMetricsExporter, ClickHouseOptions};
 use crate::exporters::console::{ColorChoice, ConsoleOptions, ConsoleStyle};
 #[cfg(feature = "otlp")]
 use crate::exporters::otlp::{self, OtlpConfig, OtlpProtocol};
@@ -175,6 +183,8 @@ pub struct ConfigBuilder {
     gzip: Option<bool>,
     export_timeout: Option<Duration>,
     metrics_interval: Option<Duration>,
+    #[cfg(feature = "clickhouse")]
+    clickhouse: Option<ClickHouseOptions>,
     metric_readers: Vec<MeterStep>,
     log_processors: Vec<LoggerStep>,
     id_generator: Option<Box<dyn IdGenerator>>,
@@ -407,6 +417,62 @@ impl ConfigBuilder {
         self
     }
 
+    /// Spans are also written straight into BudMetrics' ClickHouse table (see
+    /// [`exporters::budmetrics`](crate::exporters::budmetrics)), behind their own batch processor. Without this
+    /// option, `BUD_OBSERVE_CLICKHOUSE_URL` turns it on; the database, user and password not set in `options` come
+    /// from `BUD_OBSERVE_CLICKHOUSE_DATABASE`, `BUD_OBSERVE_CLICKHOUSE_USER` and `BUD_OBSERVE_CLICKHOUSE_PASSWORD`.
+    #[cfg(feature = "clickhouse")]
+    pub fn clickhouse(mut self, options: ClickHouseOptions) -> Self {
+        self.clickhouse = Some(options);
+        self
+    }
+
+    /// The ClickHouse exporter, when a URL is configured (builder, then environment).
+    #[cfg(feature = "clickhouse")]
+    fn resolve_clickhouse(&mut self) -> Result<Option<BudMetricsExporter>, ConfigError> {
+        let env = &self.env;
+        let (mut options, url_from_env) = match self.clickhouse.take() {
+            Some(options) => (options, false),
+            None => match env.get(env::CLICKHOUSE_URL)? {
+                Some(url) => (ClickHouseOptions::new(url), true),
+                None => return Ok(None),
+            },
+        };
+        let mut database_from_env = false;
+        if options.database.is_none() {
+            options.database = env.get(env::CLICKHOUSE_DATABASE)?;
+            database_from_env = options.database.is_some();
+        }
+        if options.user.is_none() {
+            options.user = env.get(env::CLICKHOUSE_USER)?;
+        }
+        if options.password.is_none() {
+            options.password = env.get(env::CLICKHOUSE_PASSWORD)?;
+        }
+        BudMetricsExporter::new(options).map(Some).map_err(|err| match err {
+            ConfigError::InvalidOption { option: "clickhouse url", value, expected } if url_from_env => {
+                ConfigError::InvalidEnvVar { variable: env::CLICKHOUSE_URL, value, expected }
+            }
+            ConfigError::InvalidOption { option: "clickhouse database", value, expected } if database_from_env => {
+                ConfigError::InvalidEnvVar { variable: env::CLICKHOUSE_DATABASE, value, expected }
+            }
+            err => err,
+        })
+    }
+
+    /// Without the `clickhouse` feature, a ClickHouse URL in the environment is an error, not ignored.
+    #[cfg(not(feature = "clickhouse"))]
+    fn resolve_clickhouse(&mut self) -> Result<Option<std::convert::Infallible>, ConfigError> {
+        match self.env.get(env::CLICKHOUSE_URL)? {
+            Some(value) => Err(ConfigError::InvalidEnvVar {
+                variable: env::CLICKHOUSE_URL,
+                value,
+                expected: "no value: writing spans to ClickHouse needs BudObserve's `clickhouse` feature".into(),
+            }),
+            None => Ok(None),
+        }
+    }
+
     /// The OTLP backend, when an endpoint is configured (builder, then environment).
     fn resolve_backend(&mut self) -> Result<Option<Backend>, ConfigError> {
         let env = &self.env;
@@ -505,6 +571,7 @@ impl ConfigBuilder {
     /// Resolves the configuration (builder > environment > default) for [`BudObserve::new`].
     pub fn build(mut self) -> Result<BudObserveConfig, ConfigError> {
         let backend = self.resolve_backend()?;
+        let clickhouse = self.resolve_clickhouse()?;
         let env = &self.env;
         let mut resource_attributes = match env.first(&[env::RESOURCE_ATTRIBUTES, env::OTEL_RESOURCE_ATTRIBUTES])? {
             Some((variable, value)) => parse_key_values(variable, &value)?,
@@ -537,7 +604,7 @@ impl ConfigBuilder {
             None => match env.get(env::CONSOLE)? {
                 Some(value) => parse_bool(env::CONSOLE, &value)?,
                 // The console is the default backend: on when nothing is exported elsewhere.
-                None => backend.is_none(),
+                None => backend.is_none() && clickhouse.is_none(),
             },
         };
         let min_level = match self.min_level {
@@ -591,6 +658,18 @@ impl ConfigBuilder {
         if let Some(backend) = &backend {
             add_backend(backend, &mut span_processors, &mut metric_readers, &mut log_processors)?;
         }
+        let clickhouse_url = clickhouse.map(|exporter| {
+            #[cfg(feature = "clickhouse")]
+            {
+                let url = exporter.url().to_owned();
+                span_processors.push(SpanStage::Exporter(Box::new(move |options, counters, scrubber| {
+                    BatchProcessor::start(exporter, options.clone(), Arc::clone(counters), scrubber.cloned())
+                })));
+                url
+            }
+            #[cfg(not(feature = "clickhouse"))]
+            match exporter {}
+        });
         Ok(BudObserveConfig {
             service_name,
             service_version,
@@ -605,6 +684,7 @@ impl ConfigBuilder {
             tail_sampling: self.tail_sampling,
             scrubber,
             backend,
+            clickhouse_url,
             metric_readers,
             log_processors,
             id_generator: self.id_generator,
@@ -657,6 +737,7 @@ pub struct BudObserveConfig {
     pub(crate) tail_sampling: Option<TailSampling>,
     pub(crate) scrubber: Option<Arc<Scrubber>>,
     backend: Option<Backend>,
+    clickhouse_url: Option<String>,
     pub(crate) metric_readers: Vec<MeterStep>,
     pub(crate) log_processors: Vec<LoggerStep>,
     pub(crate) id_generator: Option<Box<dyn IdGenerator>>,
@@ -669,6 +750,12 @@ impl BudObserveConfig {
     #[cfg(feature = "otlp")]
     pub fn backend(&self) -> Option<&OtlpConfig> {
         self.backend.as_ref()
+    }
+
+    /// The ClickHouse address spans are written to, when configured (see
+    /// [`ConfigBuilder::clickhouse`]).
+    pub fn clickhouse_url(&self) -> Option<&str> {
+        self.clickhouse_url.as_deref()
     }
 
     /// `service.name`.
@@ -732,6 +819,7 @@ impl fmt::Debug for BudObserveConfig {
             .field("environment", &self.environment)
             .field("resource_attributes", &self.resource_attributes)
             .field("backend", &self.backend)
+            .field("clickhouse_url", &self.clickhouse_url)
             .field("console", &self.console)
             .field("min_level", &self.min_level)
             .field("span_processors", &self.span_processors.len())

@@ -117,6 +117,14 @@ pub mod env {
     pub const HEADERS: &str = "BUD_OBSERVE_HEADERS";
     /// `http/protobuf` (default) or `grpc`.
     pub const PROTOCOL: &str = "BUD_OBSERVE_PROTOCOL";
+    /// The ClickHouse HTTP address spans are written to (BudMetrics' `otel_traces`).
+    pub const CLICKHOUSE_URL: &str = "BUD_OBSERVE_CLICKHOUSE_URL";
+    /// The ClickHouse database of `otel_traces`.
+    pub const CLICKHOUSE_DATABASE: &str = "BUD_OBSERVE_CLICKHOUSE_DATABASE";
+    /// The ClickHouse user.
+    pub const CLICKHOUSE_USER: &str = "BUD_OBSERVE_CLICKHOUSE_USER";
+    /// The ClickHouse user's password.
+    pub const CLICKHOUSE_PASSWORD: &str = "BUD_OBSERVE_CLICKHOUSE_PASSWORD";
     /// The standard OTLP endpoint, a fallback for [`ENDPOINT`].
     pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
     /// The standard OTLP headers (values may be percent-encoded), a fallback for [`HEADERS`].

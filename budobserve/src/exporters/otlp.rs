@@ -331,21 +331,7 @@ impl opentelemetry_sdk::logs::LogExporter for Otlp<LogExporter> {
 
 /// Checks and normalises an endpoint: `http://` (or `https://` with the `otlp-tls` feature), no trailing `/`.
 pub(crate) fn normalise_endpoint(endpoint: &str) -> Result<String, Cow<'static, str>> {
-    let endpoint = endpoint.trim().trim_end_matches('/');
-    let rest = if let Some(rest) = endpoint.strip_prefix("http://") {
-        rest
-    } else if let Some(rest) = endpoint.strip_prefix("https://") {
-        if !cfg!(feature = "otlp-tls") {
-            return Err("an `http://` address (`https://` needs BudObserve's `otlp-tls` feature)".into());
-        }
-        rest
-    } else {
-        return Err("an `http://` or `https://` address, e.g. `http://localhost:4318`".into());
-    };
-    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
-        return Err("an address with a host, e.g. `http://localhost:4318`".into());
-    }
-    Ok(endpoint.to_owned())
+    super::normalise_url(endpoint, cfg!(feature = "otlp-tls"), "otlp-tls", 4318)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 //! Helpers shared by integration tests.
 
+pub mod clickhouse;
 pub mod grpc_receiver;
 pub mod receiver;
