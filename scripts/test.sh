@@ -2,6 +2,8 @@
 # Runs every test of the workspace: unit, integration, doc and UI (trybuild) tests, and builds the examples.
 # The OTLP tests start their own receiver on loopback (a real HTTP server in the test process); the OTLP example
 # runs against a real collector (rotel-agent, fetched from PyPI on first use and cached), started here on loopback.
+# The BudMetrics tests and example run against a ClickHouse engine (PyPI's chdb-core, installed on first use into
+# a cached virtualenv) behind ClickHouse's HTTP interface (scripts/clickhouse_http.py), started here on loopback.
 #
 # Builds go to $CARGO_TARGET_DIR, by default outside the clone so that repeated runs stay incremental.
 set -euo pipefail
@@ -15,8 +17,15 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # Every cargo test run is logged so that the closing line can count all of them.
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+cleanup=("rm -f $log")
+trap 'for c in "${cleanup[@]}"; do eval "$c" || true; done' EXIT
 run_tests() { cargo test "$@" 2>&1 | tee -a "$log"; }
+
+step "ClickHouse on loopback (the engine of chdb-core behind scripts/clickhouse_http.py)"
+source scripts/clickhouse.sh
+start_clickhouse
+export BUD_OBSERVE_TEST_CLICKHOUSE_URL="$clickhouse_url"
+export BUD_OBSERVE_TEST_CHDB_PYTHON="$chdb_python"
 
 step "unit, integration and UI tests"
 run_tests --workspace --all-targets --locked
@@ -53,7 +62,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 "$rotel" start --exporter blackhole --debug-log traces \
   --otlp-grpc-endpoint 127.0.0.1:0 --otlp-http-endpoint "127.0.0.1:$port" >"$rotel_log" 2>&1 &
 rotel_pid=$!
-trap 'rm -f "$log" "$rotel_log"; kill "$rotel_pid" 2>/dev/null || true' EXIT
+cleanup+=("rm -f $rotel_log; kill $rotel_pid 2>/dev/null")
 for _ in $(seq 1 100); do
   grep -q "Starting Rotel" "$rotel_log" && break
   sleep 0.1
@@ -69,6 +78,15 @@ done
 received
 received | grep -q "spans=9"
 kill "$rotel_pid" 2>/dev/null || true
+
+step "the BudMetrics example against ClickHouse, and the query it prints"
+output=$(BUD_OBSERVE_CLICKHOUSE_URL="$clickhouse_url" cargo run --quiet --locked --example budmetrics 2>&1)
+printf '%s\n' "$output"
+grep -q "exported 3 spans, dropped 0, lost in failed exports 0" <<<"$output"
+found=$(tail -n 1 <<<"$output" | curl -fsS "$clickhouse_url/" --data-binary @-)
+printf '%s\n' "$found"
+[[ $(wc -l <<<"$found") -eq 3 ]]
+grep -qP "^Chat Completion with \{model\}\t[0-9a-f]{16}\t[0-9]+\tproj-example\t128$" <<<"$found"
 
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
      END { printf "\ntests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"

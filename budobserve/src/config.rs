@@ -662,8 +662,10 @@ impl ConfigBuilder {
             #[cfg(feature = "clickhouse")]
             {
                 let url = exporter.url().to_owned();
+                let batch = exporter.batch_options().cloned();
                 span_processors.push(SpanStage::Exporter(Box::new(move |options, counters, scrubber| {
-                    BatchProcessor::start(exporter, options.clone(), Arc::clone(counters), scrubber.cloned())
+                    let options = batch.unwrap_or_else(|| options.clone());
+                    BatchProcessor::start(exporter, options, Arc::clone(counters), scrubber.cloned())
                 })));
                 url
             }

@@ -543,3 +543,19 @@ fn span_kinds_are_named_as_the_collector_names_them() {
         .map(|(name, kind)| (name.to_owned(), kind.to_owned()))
     );
 }
+
+#[test]
+fn the_exporter_batches_as_its_own_options_say() {
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let database = database("batches");
+    // The instance batches by 512; this exporter by at most 7: 20 spans are 3 inserts or more (the worker may take
+    // a batch before all 20 are queued), all failing: nothing listens.
+    let observe = exporting_instance(&url, &database, |options| {
+        options.retries(0).batch_options(BatchOptions::new().max_export_batch_size(7))
+    });
+    emit(&observe, 0..20);
+    assert!(observe.force_flush().is_err());
+    let stats = observe.export_stats();
+    assert_eq!(stats.spans_failed, 20, "{stats:?}");
+    assert!(stats.failed_exports >= 3, "{stats:?}");
+}

@@ -61,6 +61,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::config::ConfigError;
 use crate::constants;
+use crate::exporters::BatchOptions;
 
 /// The database of BudMetrics' spans.
 pub const DEFAULT_DATABASE: &str = "metrics";
@@ -104,6 +105,7 @@ pub struct ClickHouseOptions {
     retries: u32,
     format: InsertFormat,
     compression: bool,
+    pub(crate) batch: Option<BatchOptions>,
 }
 
 impl fmt::Debug for ClickHouseOptions {
@@ -120,6 +122,7 @@ impl fmt::Debug for ClickHouseOptions {
             .field("retries", &self.retries)
             .field("format", &self.format)
             .field("compression", &self.compression)
+            .field("batch", &self.batch)
             .finish()
     }
 }
@@ -140,6 +143,7 @@ impl ClickHouseOptions {
             retries: 3,
             format: InsertFormat::RowBinary,
             compression: false,
+            batch: None,
         }
     }
 
@@ -199,6 +203,16 @@ impl ClickHouseOptions {
         self
     }
 
+    /// The batching of this exporter (default: the instance's
+    /// [`batch_options`](crate::ConfigBuilder::batch_options)). ClickHouse favours fewer, larger inserts (each
+    /// insert makes a part on disk): with several service instances writing one table, a larger
+    /// [`max_export_batch_size`](BatchOptions::max_export_batch_size) (and a queue to hold it) keeps the parts few;
+    /// `BENCHMARKS.md` shows the throughput of 512 and 4,096 spans per insert.
+    pub fn batch_options(mut self, options: BatchOptions) -> Self {
+        self.batch = Some(options);
+        self
+    }
+
     /// The URL, as given.
     pub fn url(&self) -> &str {
         &self.url
@@ -231,6 +245,7 @@ struct Target {
 /// [`span_exporter`](crate::ConfigBuilder::span_exporter) do), not a simple one.
 pub struct BudMetricsExporter {
     target: Target,
+    batch: Option<BatchOptions>,
     /// Built on the first export, on the thread that exports (never in the service's async context).
     client: OnceLock<Result<reqwest::blocking::Client, String>>,
     resource: ResourceColumns,
@@ -330,6 +345,7 @@ impl BudMetricsExporter {
         };
         Ok(BudMetricsExporter {
             target,
+            batch: options.batch,
             client: OnceLock::new(),
             resource: ResourceColumns::default(),
             schema_ready: AtomicBool::new(false),
@@ -342,6 +358,11 @@ impl BudMetricsExporter {
     /// The `CREATE TABLE IF NOT EXISTS` statement the exporter issues.
     pub fn create_table_statement(&self) -> &str {
         &self.target.create_table
+    }
+
+    /// The batching asked for in [`ClickHouseOptions::batch_options`], if any.
+    pub(crate) fn batch_options(&self) -> Option<&BatchOptions> {
+        self.batch.as_ref()
     }
 
     /// The ClickHouse address (normalised: no trailing `/`).
