@@ -28,6 +28,8 @@ pub const LEVEL_NUM: &str = "budobserve_level_num";
 /// Internal: the callsite marker of a macro span, replaced before any exporter sees the span (see the
 /// callsite completion in the crate's internals). Reserved: do not write it.
 pub const CALLSITE: &str = "budobserve_callsite";
+/// The `target` of a `tracing` or `log` record, when it differs from its module path (`code.namespace`).
+pub const TARGET: &str = "budobserve_target";
 /// The position of a cause in an error's source chain (1 = the first `source()`), on `exception` events.
 pub const EXCEPTION_CAUSE_INDEX: &str = "budobserve_exception_cause_index";
 

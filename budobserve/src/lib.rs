@@ -51,6 +51,7 @@ pub mod config;
 pub mod constants;
 pub mod exporters;
 mod instance;
+pub mod integrations;
 mod level;
 mod observe;
 mod panic;

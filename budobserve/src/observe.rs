@@ -516,6 +516,11 @@ impl BudObserve {
         BudObserve { instance: self.instance.clone(), handle: Arc::new(Handle { tags, tracer }) }
     }
 
+    /// Whether two handles write to the same instance.
+    pub(crate) fn same_instance(&self, other: &BudObserve) -> bool {
+        Arc::ptr_eq(&self.instance, &other.instance)
+    }
+
     /// The tags of this handle.
     pub fn tags(&self) -> &[Cow<'static, str>] {
         &self.handle.tags

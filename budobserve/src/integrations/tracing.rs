@@ -1,0 +1,332 @@
+//! `tracing` spans and events as BudObserve spans and logs (feature `tracing`).
+//!
+//! Most Rust libraries (hyper, tower-http, sqlx, budgateway itself) and much existing service code emit `tracing`
+//! spans and events. [`layer`] is a `tracing_subscriber` layer that writes them into BudObserve with its schema,
+//! so `#[tracing::instrument]` code works unchanged:
+//!
+//! ```
+//! use tracing_subscriber::layer::SubscriberExt as _;
+//!
+//! let subscriber = tracing_subscriber::registry().with(budobserve::integrations::tracing::layer());
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let _request = budobserve::bud_span!("request").entered();
+//!     tracing::info!(user_id = 42, "user logged in");   // a log under `request`
+//! });
+//! ```
+//!
+//! (A service sets the subscriber once, with `tracing::subscriber::set_global_default` or
+//! `tracing_subscriber::util::SubscriberInitExt::init`.)
+//!
+//! - A `tracing` span becomes a span named after it (for `#[tracing::instrument]`, the function), with its fields
+//!   as attributes, fields recorded later added, and `code.namespace`/`code.filepath`/`code.lineno` from its
+//!   callsite. It starts when the `tracing` span is created and ends when it closes.
+//! - Parentage is kept both ways: a `tracing` span's parent is its explicit parent, else whatever is current —
+//!   a `tracing` span or a BudObserve span; while a `tracing` span is entered it is the current OpenTelemetry
+//!   context, so `bud_span!`s, logs and libraries using the OpenTelemetry API inside it become its children, and
+//!   baggage (the bud context) flows through it.
+//! - An event becomes a log: level mapped (`TRACE`→trace, `DEBUG`→debug, `INFO`→info, `WARN`→warn,
+//!   `ERROR`→error), its `message` as `budobserve_msg` and as `budobserve_msg_template` (`tracing` keeps no
+//!   separate template; put values in fields — `info!(user_id, "user logged in")` — to keep messages
+//!   groupable), the other fields as attributes. Events without a message take the callsite's name.
+//! - A record below the instance's minimum level is skipped; `tracing`'s own filters (`EnvFilter`, per-layer
+//!   filters) apply as usual.
+//! - Records from BudObserve's export threads are ignored, so an exporter's HTTP client never feeds back into the
+//!   pipeline.
+//!
+//! Spans and logs are written under the instrumentation scope `budobserve.tracing`.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::{Context, ContextGuard, KeyValue, Value};
+use tracing_core::field::{Field, Visit};
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Event, Metadata, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::Context as LayerContext;
+use tracing_subscriber::registry::LookupSpan;
+
+use super::ScopedHandle;
+use crate::level::Level;
+use crate::observe::BudObserve;
+use crate::span::BudSpan;
+
+/// The instrumentation scope of the spans and logs this bridge writes.
+pub const SCOPE: &str = "budobserve.tracing";
+
+/// A layer writing `tracing` spans and events to the current instance (the global one, or the one made current
+/// with [`with_instance`](crate::with_instance)).
+pub fn layer() -> BudObserveLayer {
+    BudObserveLayer { handle: ScopedHandle::current(SCOPE) }
+}
+
+/// A layer writing `tracing` spans and events to `observe`, whatever instance is current.
+pub fn layer_for(observe: &BudObserve) -> BudObserveLayer {
+    BudObserveLayer { handle: ScopedHandle::fixed(SCOPE, observe) }
+}
+
+/// The `tracing_subscriber` layer of this module (see [`layer`]).
+#[derive(Debug)]
+pub struct BudObserveLayer {
+    handle: ScopedHandle,
+}
+
+/// What a bridged `tracing` span keeps in its extensions.
+struct Bridged {
+    /// `None` once ended.
+    span: Option<BudSpan>,
+    /// The context children start in: the parent's, with this span current.
+    context: Context,
+}
+
+thread_local! {
+    /// The contexts attached by entering bridged spans on this thread, innermost last.
+    static ENTERED: RefCell<Vec<(Id, ContextGuard)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// BudObserve's level of a `tracing` level.
+pub fn level(level: &tracing_core::Level) -> Level {
+    match *level {
+        tracing_core::Level::TRACE => Level::Trace,
+        tracing_core::Level::DEBUG => Level::Debug,
+        tracing_core::Level::INFO => Level::Info,
+        tracing_core::Level::WARN => Level::Warn,
+        tracing_core::Level::ERROR => Level::Error,
+    }
+}
+
+impl<S> Layer<S> for BudObserveLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        if super::suppressed() {
+            return;
+        }
+        let metadata = attrs.metadata();
+        let level = level(metadata.level());
+        let Some(span_ref) = ctx.span(id) else { return };
+        let parent = if attrs.is_root() {
+            Context::new()
+        } else if let Some(parent) = attrs.parent() {
+            ctx.span(parent)
+                .and_then(|parent| parent.extensions().get::<Bridged>().map(|bridged| bridged.context.clone()))
+                .unwrap_or_else(Context::current)
+        } else {
+            Context::current()
+        };
+        let bridged = self.handle.with(|observe| {
+            if !observe.is_enabled(level) {
+                return None;
+            }
+            let mut fields = Fields::new(metadata);
+            attrs.record(&mut fields);
+            let (_, attributes) = fields.finish();
+            let span = observe
+                .span_builder(metadata.name())
+                .level(level)
+                .parent(parent.clone())
+                .attributes(attributes)
+                .start();
+            let context = if span.span_context().is_valid() {
+                parent.with_remote_span_context(span.span_context().clone())
+            } else {
+                parent
+            };
+            Some(Bridged { span: Some(span), context })
+        });
+        if let Some(bridged) = bridged {
+            span_ref.extensions_mut().insert(bridged);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        let Some(span_ref) = ctx.span(id) else { return };
+        let mut extensions = span_ref.extensions_mut();
+        let Some(span) = extensions.get_mut::<Bridged>().and_then(|bridged| bridged.span.as_mut()) else { return };
+        let mut fields = Fields::values_only();
+        values.record(&mut fields);
+        let (_, attributes) = fields.finish();
+        span.set_attributes(attributes);
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
+        let (Some(span_ref), Some(follows_ref)) = (ctx.span(id), ctx.span(follows)) else { return };
+        let Some(linked) = follows_ref
+            .extensions()
+            .get::<Bridged>()
+            .map(|bridged| bridged.context.span().span_context().clone())
+            .filter(|linked| linked.is_valid())
+        else {
+            return;
+        };
+        let mut extensions = span_ref.extensions_mut();
+        if let Some(span) = extensions.get_mut::<Bridged>().and_then(|bridged| bridged.span.as_mut()) {
+            span.add_link(linked, Vec::new());
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
+        if super::suppressed() {
+            return;
+        }
+        let metadata = event.metadata();
+        let level = level(metadata.level());
+        let parent = if event.is_root() {
+            Some(Context::new())
+        } else if let Some(parent) = event.parent() {
+            ctx.span(parent).and_then(|parent| parent.extensions().get::<Bridged>().map(|b| b.context.clone()))
+        } else {
+            None
+        };
+        self.handle.with(|observe| {
+            if !observe.is_enabled(level) {
+                return;
+            }
+            let mut fields = Fields::new(metadata);
+            event.record(&mut fields);
+            let (message, attributes) = fields.finish();
+            let message = message.unwrap_or_else(|| metadata.name().to_owned());
+            let mut options =
+                observe.span_builder(message.clone()).message(message).level(level).attributes(attributes);
+            if let Some(parent) = parent {
+                options = options.parent(parent);
+            }
+            options.log();
+        });
+    }
+
+    fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span_ref) = ctx.span(id) else { return };
+        let Some(context) = span_ref.extensions().get::<Bridged>().map(|bridged| bridged.context.clone()) else {
+            return;
+        };
+        let guard = context.attach();
+        ENTERED.with(|entered| entered.borrow_mut().push((id.clone(), guard)));
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: LayerContext<'_, S>) {
+        // The guard is dropped outside the borrow: restoring a context may run code that enters spans.
+        let guard = ENTERED.with(|entered| {
+            let mut entered = entered.borrow_mut();
+            let position = entered.iter().rposition(|(entered_id, _)| entered_id == id)?;
+            Some(entered.remove(position))
+        });
+        drop(guard);
+    }
+
+    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        let Some(span_ref) = ctx.span(&id) else { return };
+        let span = span_ref.extensions_mut().get_mut::<Bridged>().and_then(|bridged| bridged.span.take());
+        if let Some(span) = span {
+            span.end();
+        }
+    }
+}
+
+/// Collects a record's fields as attributes, its `message` apart, and its callsite as `code.*`.
+struct Fields {
+    message: Option<String>,
+    attributes: Vec<KeyValue>,
+    /// `log` records bridged by `tracing-log` carry their origin as `log.*` fields; they replace the callsite's.
+    log_origin: LogOrigin,
+    metadata: Option<&'static Metadata<'static>>,
+}
+
+#[derive(Default)]
+struct LogOrigin {
+    target: Option<String>,
+    module_path: Option<String>,
+    file: Option<String>,
+    line: Option<u32>,
+}
+
+impl Fields {
+    fn new(metadata: &'static Metadata<'static>) -> Fields {
+        Fields {
+            message: None,
+            attributes: Vec::with_capacity(metadata.fields().len() + 3),
+            log_origin: LogOrigin::default(),
+            metadata: Some(metadata),
+        }
+    }
+
+    /// Values recorded after a span started: no `code.*`.
+    fn values_only() -> Fields {
+        Fields { message: None, attributes: Vec::new(), log_origin: LogOrigin::default(), metadata: None }
+    }
+
+    fn finish(mut self) -> (Option<String>, Vec<KeyValue>) {
+        if let Some(metadata) = self.metadata {
+            let origin = self.log_origin;
+            let target = origin.target.as_deref().unwrap_or(metadata.target());
+            let module_path =
+                origin.module_path.as_deref().or(if origin.target.is_some() { None } else { metadata.module_path() });
+            let file = origin.file.as_deref().or(metadata.file());
+            let line = origin.line.or(metadata.line());
+            super::code_attributes(&mut self.attributes, module_path, target, file, line);
+        }
+        (self.message, self.attributes)
+    }
+
+    fn push(&mut self, field: &Field, value: Value) {
+        match field.name() {
+            "message" => self.message = Some(value.as_str().into_owned()),
+            "log.target" => self.log_origin.target = Some(value.as_str().into_owned()),
+            "log.module_path" => self.log_origin.module_path = Some(value.as_str().into_owned()),
+            "log.file" => self.log_origin.file = Some(value.as_str().into_owned()),
+            "log.line" => {
+                if let Value::I64(line) = value {
+                    self.log_origin.line = u32::try_from(line).ok();
+                }
+            }
+            name => self.attributes.push(KeyValue::new(name, value)),
+        }
+    }
+}
+
+impl Visit for Fields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, Value::F64(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, Value::I64(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, super::unsigned(u128::from(value)));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.push(field, super::signed(value));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.push(field, super::unsigned(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, Value::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, Value::String(value.to_owned().into()));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        // The error and its causes, as `tracing`'s own formatters print them.
+        let mut text = value.to_string();
+        let mut source = value.source();
+        while let Some(cause) = source {
+            let _ = write!(text, ": {cause}");
+            source = cause.source();
+        }
+        self.push(field, Value::String(text.into()));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.push(field, Value::String(format!("{value:?}").into()));
+    }
+}
