@@ -55,6 +55,50 @@ pub const CODE_NAMESPACE: &str = semconv::CODE_NAMESPACE;
 /// `code.function`: the instrumented function.
 pub const CODE_FUNCTION: &str = semconv::CODE_FUNCTION;
 
+/// HTTP keys of the semantic conventions, as the HTTP integrations write them.
+pub mod http {
+    use opentelemetry_semantic_conventions::attribute as semconv;
+
+    /// `http.request.method`: `GET`, `POST`, … or `_OTHER`.
+    pub const REQUEST_METHOD: &str = semconv::HTTP_REQUEST_METHOD;
+    /// `http.request.method_original`: the method as sent, when it is not a known one.
+    pub const REQUEST_METHOD_ORIGINAL: &str = semconv::HTTP_REQUEST_METHOD_ORIGINAL;
+    /// `http.response.status_code`.
+    pub const RESPONSE_STATUS_CODE: &str = semconv::HTTP_RESPONSE_STATUS_CODE;
+    /// `http.route`: the matched route template, e.g. `/users/{id}`.
+    pub const ROUTE: &str = semconv::HTTP_ROUTE;
+    /// `http.request.header.<name>` (a string array), for the headers asked for.
+    pub const REQUEST_HEADER: &str = semconv::HTTP_REQUEST_HEADER;
+    /// `http.response.header.<name>` (a string array), for the headers asked for.
+    pub const RESPONSE_HEADER: &str = semconv::HTTP_RESPONSE_HEADER;
+    /// `http.request.resend_count`: the retry number of a client request.
+    pub const REQUEST_RESEND_COUNT: &str = semconv::HTTP_REQUEST_RESEND_COUNT;
+    /// `url.path`.
+    pub const URL_PATH: &str = semconv::URL_PATH;
+    /// `url.query` (scrubbed like every attribute).
+    pub const URL_QUERY: &str = semconv::URL_QUERY;
+    /// `url.scheme`.
+    pub const URL_SCHEME: &str = semconv::URL_SCHEME;
+    /// `url.full` (client spans).
+    pub const URL_FULL: &str = semconv::URL_FULL;
+    /// `url.template` (client spans, when given).
+    pub const URL_TEMPLATE: &str = semconv::URL_TEMPLATE;
+    /// `server.address`.
+    pub const SERVER_ADDRESS: &str = semconv::SERVER_ADDRESS;
+    /// `server.port`.
+    pub const SERVER_PORT: &str = semconv::SERVER_PORT;
+    /// `client.address`.
+    pub const CLIENT_ADDRESS: &str = semconv::CLIENT_ADDRESS;
+    /// `user_agent.original`.
+    pub const USER_AGENT_ORIGINAL: &str = semconv::USER_AGENT_ORIGINAL;
+    /// `network.protocol.version`: `1.1`, `2`, …
+    pub const NETWORK_PROTOCOL_VERSION: &str = semconv::NETWORK_PROTOCOL_VERSION;
+    /// `error.type`: the status code of a failed request, or the error's kind.
+    pub const ERROR_TYPE: &str = semconv::ERROR_TYPE;
+    /// The request id header, read (or generated) and echoed back; recorded as `bud.request_id`.
+    pub const REQUEST_ID_HEADER: &str = "x-request-id";
+}
+
 /// `service.name` (resource).
 pub const SERVICE_NAME: &str = semconv::SERVICE_NAME;
 /// `service.version` (resource).
@@ -147,6 +191,12 @@ pub mod env {
 pub mod metrics {
     /// Spans dropped before export (counter; attribute [`REASON`]).
     pub const SPANS_DROPPED: &str = "budobserve.spans.dropped";
+    /// `http.server.request.duration` (histogram, seconds; semantic conventions).
+    pub const HTTP_SERVER_REQUEST_DURATION: &str =
+        opentelemetry_semantic_conventions::metric::HTTP_SERVER_REQUEST_DURATION;
+    /// `http.client.request.duration` (histogram, seconds; semantic conventions).
+    pub const HTTP_CLIENT_REQUEST_DURATION: &str =
+        opentelemetry_semantic_conventions::metric::HTTP_CLIENT_REQUEST_DURATION;
     /// Why: `queue_full` or `export_failed`.
     pub const REASON: &str = "reason";
 }

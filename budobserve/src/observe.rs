@@ -517,6 +517,7 @@ impl BudObserve {
     }
 
     /// Whether two handles write to the same instance.
+    #[cfg(any(feature = "tracing", feature = "log"))]
     pub(crate) fn same_instance(&self, other: &BudObserve) -> bool {
         Arc::ptr_eq(&self.instance, &other.instance)
     }

@@ -6,7 +6,12 @@
 //! |---|---|---|
 //! | `tracing` | `tracing`: `tracing` spans and events as BudObserve spans and logs | `budobserve.tracing` |
 //! | `log` | `log`: `log` records as BudObserve logs | `budobserve.log` |
+//! | `axum` | `axum`: a server span per request, for axum and any tower service | `budobserve.axum` |
 
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(feature = "axum")]
+pub(crate) mod http;
 #[cfg(feature = "log")]
 pub mod log;
 #[cfg(feature = "tracing")]

@@ -1,0 +1,205 @@
+//! What the HTTP integrations share: the semantic-convention attributes of requests and responses, header capture,
+//! trace-context propagation through `http::HeaderMap`, levels from status codes and the duration histograms.
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
+use opentelemetry::metrics::Histogram;
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+
+use crate::constants::http as keys;
+use crate::level::Level;
+use crate::observe::BudObserve;
+use crate::scrubbing;
+
+/// Reads trace context and baggage from request headers.
+pub(crate) struct HeaderExtractor<'a>(pub(crate) &'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
+/// Writes trace context and baggage into request headers.
+#[allow(dead_code, reason = "the HTTP client integration's")]
+pub(crate) struct HeaderInjector<'a>(pub(crate) &'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(key.as_bytes()), HeaderValue::from_str(&value)) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// The method as the span name shows it and as `http.request.method` records it (`_OTHER` for an unknown one,
+/// with `http.request.method_original`).
+pub(crate) fn method(method: &Method, attributes: &mut Vec<KeyValue>) -> &'static str {
+    let known = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => {
+            attributes.push(KeyValue::new(keys::REQUEST_METHOD, "_OTHER"));
+            attributes.push(KeyValue::new(keys::REQUEST_METHOD_ORIGINAL, method.as_str().to_owned()));
+            return "HTTP";
+        }
+    };
+    attributes.push(KeyValue::new(keys::REQUEST_METHOD, known));
+    known
+}
+
+/// `network.protocol.version` of an HTTP version.
+pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
+    match version {
+        Version::HTTP_09 => Some("0.9"),
+        Version::HTTP_10 => Some("1.0"),
+        Version::HTTP_11 => Some("1.1"),
+        Version::HTTP_2 => Some("2"),
+        Version::HTTP_3 => Some("3"),
+        _ => None,
+    }
+}
+
+/// The level of a response: 5xx error, 4xx warn, else info.
+pub(crate) fn level(status: u16) -> Level {
+    match status {
+        500.. => Level::Error,
+        400..=499 => Level::Warn,
+        _ => Level::Info,
+    }
+}
+
+/// Header names to record, lowercased once.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CapturedHeaders(Vec<(HeaderName, String)>);
+
+impl CapturedHeaders {
+    /// `names` as recorded under `prefix` (`http.request.header` or `http.response.header`); names that are not
+    /// valid header names are ignored.
+    pub(crate) fn new<I, S>(prefix: &str, names: I) -> CapturedHeaders
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        CapturedHeaders(
+            names
+                .into_iter()
+                .filter_map(|name| {
+                    let name = HeaderName::from_bytes(name.as_ref().trim().to_ascii_lowercase().as_bytes()).ok()?;
+                    let key = format!("{prefix}.{}", name.as_str());
+                    Some((name, key))
+                })
+                .collect(),
+        )
+    }
+
+    /// Adds the captured headers present in `headers`: each a string array of its values, credentials redacted
+    /// (the span's scrubbing checks the rest).
+    pub(crate) fn record(&self, headers: &HeaderMap, attributes: &mut Vec<KeyValue>) {
+        for (name, key) in &self.0 {
+            let values: Vec<StringValue> = headers
+                .get_all(name)
+                .iter()
+                .map(|value| {
+                    let text = String::from_utf8_lossy(value.as_bytes());
+                    scrubbing::header_value(name.as_str(), &text).into_owned().into()
+                })
+                .collect();
+            if !values.is_empty() {
+                attributes.push(KeyValue::new(key.clone(), Value::Array(Array::String(values))));
+            }
+        }
+    }
+}
+
+/// The histogram of request durations, in seconds, with the semantic conventions' buckets.
+pub(crate) fn duration_histogram(
+    observe: &BudObserve,
+    name: &'static str,
+    description: &'static str,
+) -> Histogram<f64> {
+    observe
+        .histogram(name)
+        .with_unit("s")
+        .with_description(description)
+        .with_boundaries(vec![0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0])
+        .build()
+}
+
+/// `host[:port]` split, for `server.address` / `server.port`.
+pub(crate) fn host_and_port(authority: &str) -> (Cow<'_, str>, Option<u16>) {
+    if let Some(rest) = authority.strip_prefix('[') {
+        // [v6]:port
+        if let Some((host, port)) = rest.split_once(']') {
+            return (Cow::Borrowed(host), port.strip_prefix(':').and_then(|p| p.parse().ok()));
+        }
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (Cow::Borrowed(host), port.parse().ok()),
+        _ => (Cow::Borrowed(authority), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_are_other_with_the_original() {
+        let mut attributes = Vec::new();
+        assert_eq!(method(&Method::GET, &mut attributes), "GET");
+        assert_eq!(attributes, [KeyValue::new(keys::REQUEST_METHOD, "GET")]);
+        let mut attributes = Vec::new();
+        let purge = Method::from_bytes(b"PURGE").unwrap_or(Method::GET);
+        assert_eq!(method(&purge, &mut attributes), "HTTP");
+        assert_eq!(
+            attributes,
+            [KeyValue::new(keys::REQUEST_METHOD, "_OTHER"), KeyValue::new(keys::REQUEST_METHOD_ORIGINAL, "PURGE")]
+        );
+    }
+
+    #[test]
+    fn authorities_split_into_host_and_port() {
+        assert_eq!(host_and_port("api.example.com:8443"), (Cow::Borrowed("api.example.com"), Some(8443)));
+        assert_eq!(host_and_port("api.example.com"), (Cow::Borrowed("api.example.com"), None));
+        assert_eq!(host_and_port("[::1]:80"), (Cow::Borrowed("::1"), Some(80)));
+        assert_eq!(host_and_port("::1"), (Cow::Borrowed("::1"), None));
+    }
+
+    #[test]
+    fn captured_credentials_are_redacted() {
+        let captured = CapturedHeaders::new(keys::REQUEST_HEADER, ["Authorization", "X-Tenant", "bad name"]);
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Bearer sk-live"));
+        headers.append("x-tenant", HeaderValue::from_static("t-1"));
+        headers.append("x-tenant", HeaderValue::from_static("t-2"));
+        let mut attributes = Vec::new();
+        captured.record(&headers, &mut attributes);
+        assert_eq!(
+            attributes,
+            [
+                KeyValue::new(
+                    "http.request.header.authorization",
+                    Value::Array(Array::String(vec!["[Scrubbed due to 'authorization']".into()]))
+                ),
+                KeyValue::new(
+                    "http.request.header.x-tenant",
+                    Value::Array(Array::String(vec!["t-1".into(), "t-2".into()]))
+                ),
+            ]
+        );
+    }
+}
