@@ -95,6 +95,10 @@ pub mod http {
     pub const NETWORK_PROTOCOL_VERSION: &str = semconv::NETWORK_PROTOCOL_VERSION;
     /// `error.type`: the status code of a failed request, or the error's kind.
     pub const ERROR_TYPE: &str = semconv::ERROR_TYPE;
+    /// A captured request body, as text (client spans, when asked for).
+    pub const REQUEST_BODY_TEXT: &str = "http.request.body.text";
+    /// A captured response body, as text (client spans, when asked for).
+    pub const RESPONSE_BODY_TEXT: &str = "http.response.body.text";
     /// The request id header, read (or generated) and echoed back; recorded as `bud.request_id`.
     pub const REQUEST_ID_HEADER: &str = "x-request-id";
 }

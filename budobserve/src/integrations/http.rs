@@ -14,6 +14,7 @@ use crate::observe::BudObserve;
 use crate::scrubbing;
 
 /// Reads trace context and baggage from request headers.
+#[cfg_attr(not(feature = "axum"), allow(dead_code, reason = "the HTTP server integration's"))]
 pub(crate) struct HeaderExtractor<'a>(pub(crate) &'a HeaderMap);
 
 impl Extractor for HeaderExtractor<'_> {
@@ -27,7 +28,7 @@ impl Extractor for HeaderExtractor<'_> {
 }
 
 /// Writes trace context and baggage into request headers.
-#[allow(dead_code, reason = "the HTTP client integration's")]
+#[cfg_attr(not(feature = "reqwest"), allow(dead_code, reason = "the HTTP client integration's"))]
 pub(crate) struct HeaderInjector<'a>(pub(crate) &'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
@@ -140,6 +141,7 @@ pub(crate) fn duration_histogram(
 }
 
 /// `host[:port]` split, for `server.address` / `server.port`.
+#[cfg_attr(not(feature = "axum"), allow(dead_code, reason = "the HTTP server integration's"))]
 pub(crate) fn host_and_port(authority: &str) -> (Cow<'_, str>, Option<u16>) {
     if let Some(rest) = authority.strip_prefix('[') {
         // [v6]:port

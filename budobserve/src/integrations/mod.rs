@@ -7,13 +7,16 @@
 //! | `tracing` | `tracing`: `tracing` spans and events as BudObserve spans and logs | `budobserve.tracing` |
 //! | `log` | `log`: `log` records as BudObserve logs | `budobserve.log` |
 //! | `axum` | `axum`: a server span per request, for axum and any tower service | `budobserve.axum` |
+//! | `reqwest` | `reqwest`: a client span per request, as `reqwest-middleware` middleware | `budobserve.reqwest` |
 
 #[cfg(feature = "axum")]
 pub mod axum;
-#[cfg(feature = "axum")]
+#[cfg(any(feature = "axum", feature = "reqwest"))]
 pub(crate) mod http;
 #[cfg(feature = "log")]
 pub mod log;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 #[cfg(feature = "tracing")]
 pub mod tracing;
 
@@ -102,6 +105,7 @@ mod shared {
     }
 
     /// A signed value as an OpenTelemetry integer when it fits, else as its decimal text.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code, reason = "the tracing bridge's"))]
     pub(crate) fn signed(value: i128) -> Value {
         match i64::try_from(value) {
             Ok(value) => Value::I64(value),
