@@ -48,6 +48,14 @@ printf '%s\n' "$output"
 grep -q "user 42 logged in" <<<"$output"
 grep -q "    quota at 3.8%" <<<"$output"
 
+step "the axum service example (server, client and tracing bridge on the console)"
+output=$(cargo run --quiet --locked --example axum_service -- demo 2>&1)
+printf '%s\n' "$output"
+grep -q "^[0-9:.]* GET /users/42$" <<<"$output"
+grep -q "^[0-9:.]*   GET /quota/{user_id}$" <<<"$output"
+grep -q "^[0-9:.]*     GET /quota/42$" <<<"$output"
+grep -q "^/users/0 -> 404 Not Found" <<<"$output"
+
 step "the OTLP example against a real collector (rotel-agent on loopback)"
 rotel_dir="$HOME/.cache/budobserve/rotel"
 rotel="$rotel_dir/rotel/rotel-agent"
