@@ -24,5 +24,25 @@ start_clickhouse
 cargo run --release --locked -p budobserve --features clickhouse --example budmetrics_throughput -- \
   "$clickhouse_url" "${BUDOBSERVE_BENCH_CLICKHOUSE_SPANS:-200000}" > "$throughput"
 
-python3 scripts/bench_report.py "$criterion_dir" "$allocations" "$paired" "$throughput" > BENCHMARKS.md
+# Per-request overhead of the HTTP server layer: a hello-world axum handler under wrk on loopback (wrk from
+# Debian's packages), with no layer, BudObserve's, and tower-http's TraceLayer through tracing-opentelemetry;
+# modes interleaved over several rounds.
+command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null || sudo apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --locked -p budobserve --features axum --example http_server_bench
+server="$CARGO_TARGET_DIR/release/examples/http_server_bench"
+http=$(mktemp)
+cleanup+=("rm -f $http")
+for round in 1 2 3; do
+  for mode in none budobserve tower-http; do
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$server" "$mode" "$port" >/dev/null &
+    pid=$!
+    for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+    rps=$(wrk -t1 -c16 -d"${BUDOBSERVE_BENCH_HTTP_SECONDS:-5}"s "http://127.0.0.1:$port/hello/7" | sed -n 's/^Requests\/sec: *//p')
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    printf '%s\t%s\t%s\n' "$mode" "$round" "$rps" >> "$http"
+  done
+done
+
+python3 scripts/bench_report.py "$criterion_dir" "$allocations" "$paired" "$throughput" "$http" > BENCHMARKS.md
 cat BENCHMARKS.md

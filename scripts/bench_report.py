@@ -8,6 +8,7 @@ import sys
 
 criterion_dir, allocations_path, paired_path = sys.argv[1], sys.argv[2], sys.argv[3]
 throughput_path = sys.argv[4] if len(sys.argv) > 4 else None
+http_path = sys.argv[5] if len(sys.argv) > 5 else None
 
 SCENARIOS = [
     ("span_3_attributes", "Recorded span, 3 attributes, batch processor → no-op exporter", "budobserve",
@@ -140,6 +141,32 @@ if throughput_path:
             ratio = float(end_to_end) / base
             out.append(f"| {name} | {int(spans):,} | {float(end_to_end):,.0f} | {ratio:.2f}× | "
                        f"{float(encoded):,.0f} | {size} |")
+        out.append("")
+if http_path:
+    rates = {}
+    with open(http_path) as f:
+        for line in f:
+            if line.strip():
+                mode, _round, rps = line.rstrip("\n").split("\t")
+                rates.setdefault(mode, []).append(float(rps))
+    if {"none", "budobserve", "tower-http"} <= rates.keys():
+        med = {mode: sorted(values)[len(values) // 2] for mode, values in rates.items()}
+        us = {mode: 1e6 / rps for mode, rps in med.items()}
+        out.append("## HTTP server layer, per request\n")
+        out.append("A hello-world axum handler (`budobserve/examples/http_server_bench.rs`, one tokio worker thread) under "
+                   "`wrk -t1 -c16` on loopback, the load generator on the other core: without instrumentation, with "
+                   "BudObserve's `ServerLayer`, and with tower-http's `TraceLayer` through `tracing-opentelemetry`; "
+                   "spans into a batch processor and an exporter that drops everything. Modes interleaved over "
+                   f"{len(rates['none'])} rounds; medians. The time per request is the inverse of the throughput (the "
+                   "server's core is saturated); the overhead is what the layer adds to it.\n")
+        out.append("| server | requests/s | µs per request | overhead, µs | overhead ÷ tower-http's |")
+        out.append("|---|---:|---:|---:|---:|")
+        base = us["none"]
+        peer = us["tower-http"] - base
+        for mode in ("none", "budobserve", "tower-http"):
+            overhead = us[mode] - base
+            ratio = "" if mode == "none" or peer <= 0 else f"{overhead / peer:.2f}×"
+            out.append(f"| {mode} | {med[mode]:,.0f} | {us[mode]:.2f} | {overhead:.2f} | {ratio} |")
         out.append("")
 notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_notes.md")
 if os.path.exists(notes):

@@ -13,6 +13,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use opentelemetry::baggage::{Baggage, BaggageExt as _};
 use opentelemetry::propagation::text_map_propagator::TextMapPropagator as _;
@@ -160,14 +161,34 @@ pub(crate) fn span_attributes(cx: &Context) -> Option<Vec<KeyValue>> {
     if baggage.is_empty() {
         return None;
     }
-    let attributes: Vec<KeyValue> =
-        KEYS.iter().filter_map(|key| baggage.get(*key).map(|value| KeyValue::new(*key, value.clone()))).collect();
+    let attributes: Vec<KeyValue> = if baggage.len() <= SCAN_LIMIT {
+        // A few entries: compared by text, cheaper than hashing ten keys.
+        KEYS.iter()
+            .filter_map(|key| {
+                baggage
+                    .iter()
+                    .find(|(name, _)| name.as_str() == *key)
+                    .map(|(_, (value, _))| KeyValue::new(*key, value.clone()))
+            })
+            .collect()
+    } else {
+        KEYS.iter().filter_map(|key| baggage.get(*key).map(|value| KeyValue::new(*key, value.clone()))).collect()
+    };
     (!attributes.is_empty()).then_some(attributes)
 }
 
-/// W3C trace context and baggage, the propagation every bud-stack service speaks.
-fn propagator() -> TextMapCompositePropagator {
-    TextMapCompositePropagator::new(vec![Box::new(TraceContextPropagator::new()), Box::new(BaggagePropagator::new())])
+/// Up to this many baggage entries, the bud keys are found by scanning rather than by hash lookups.
+const SCAN_LIMIT: usize = 8;
+
+/// W3C trace context and baggage, the propagation every bud-stack service speaks (built once).
+fn propagator() -> &'static TextMapCompositePropagator {
+    static PROPAGATOR: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
+        TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ])
+    });
+    &PROPAGATOR
 }
 
 /// Writes `cx`'s span context (`traceparent`, `tracestate`) and baggage (`baggage`, bud context included) into

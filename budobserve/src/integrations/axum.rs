@@ -33,7 +33,6 @@
 //! `http.server.request.duration` (seconds) is recorded for every request with the method, scheme, route, status
 //! code and protocol version. Spans are written under the instrumentation scope `budobserve.axum`.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -46,6 +45,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use axum::extract::{ConnectInfo, MatchedPath};
 use http::{HeaderValue, Request, Response};
 use http_body::{Body, Frame, SizeHint};
+use opentelemetry::baggage::{Baggage, BaggageExt as _};
 use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
@@ -54,9 +54,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::http::{self as shared, CapturedHeaders, HeaderExtractor};
-use crate::baggage::BudContext;
 use crate::config::ConfigError;
-use crate::constants::{self, http as keys};
+use crate::constants::{self, bud, http as keys};
 use crate::level::Level;
 use crate::observe::{BudObserve, Settings};
 use crate::span::BudSpan;
@@ -238,8 +237,8 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
     if let Some(query) = parts.uri.query() {
         attributes.push(KeyValue::new(keys::URL_QUERY, query.to_owned()));
     }
-    let scheme = parts.uri.scheme_str().unwrap_or("http").to_owned();
-    attributes.push(KeyValue::new(keys::URL_SCHEME, scheme.clone()));
+    let scheme: &'static str = if parts.uri.scheme() == Some(&http::uri::Scheme::HTTPS) { "https" } else { "http" };
+    attributes.push(KeyValue::new(keys::URL_SCHEME, scheme));
     let route = parts.extensions.get::<MatchedPath>().map(|matched| matched.as_str().to_owned());
     if let Some(route) = &route {
         attributes.push(KeyValue::new(keys::ROUTE, route.clone()));
@@ -281,23 +280,41 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
         attributes.extend(hook(&parts));
     }
 
-    // The caller's trace and baggage, with this request's id in the bud context.
-    let parent = crate::baggage::extract(&HeaderExtractor(&parts.headers));
-    let bud = BudContext::from_context(&parent);
-    let header_id = parts
-        .headers
-        .get(keys::REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-        .filter(|id| !id.is_empty());
-    let request_id = header_id.or_else(|| bud.request_id.clone()).unwrap_or_else(new_request_id);
-    let parent = bud.request_id(request_id.clone()).to_context(&parent);
-
-    let name: Cow<'static, str> = match &route {
-        Some(route) => Cow::Owned(format!("{method} {route}")),
-        None => Cow::Borrowed(method),
+    // The caller's trace and baggage (read only when sent), with this request's id in the bud context.
+    let parent = if TRACE_HEADERS.iter().any(|name| parts.headers.contains_key(*name)) {
+        crate::baggage::extract(&HeaderExtractor(&parts.headers))
+    } else {
+        Context::current()
     };
-    let message = format!("{method} {path}");
+    let header_id =
+        parts.headers.get(keys::REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).filter(|id| !id.is_empty());
+    let baggage_id = parent.baggage().get(bud::REQUEST_ID).map(|id| id.as_str().to_owned());
+    let (request_id, parent) = match (header_id, baggage_id) {
+        (Some(header), Some(baggage)) if header == baggage => (baggage, parent),
+        (None, Some(baggage)) => (baggage, parent),
+        (header, _) => {
+            let id = header.map_or_else(new_request_id, str::to_owned);
+            // The caller's other baggage entries stay.
+            let mut baggage = Baggage::new();
+            for (key, (value, metadata)) in parent.baggage().iter() {
+                baggage.insert_with_metadata(key.clone(), value.clone(), metadata.clone());
+            }
+            baggage.insert(bud::REQUEST_ID, id.clone());
+            let parent = parent.with_baggage(baggage);
+            (id, parent)
+        }
+    };
+
+    let mut name = String::with_capacity(method.len() + 1 + route.as_ref().map_or(0, String::len));
+    name.push_str(method);
+    if let Some(route) = &route {
+        name.push(' ');
+        name.push_str(route);
+    }
+    let mut message = String::with_capacity(method.len() + 1 + path.len());
+    message.push_str(method);
+    message.push(' ');
+    message.push_str(&path);
     let span = config
         .observe
         .span_builder(name)
@@ -336,13 +353,27 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
+/// The headers that carry a caller's trace context or baggage.
+const TRACE_HEADERS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
+
 /// A new request id: 32 hex digits, unique within the process and unlikely to repeat across processes.
 fn new_request_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    static SEED: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        splitmix(nanos ^ u64::from(std::process::id()).rotate_left(32))
+    });
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let seed = nanos ^ u64::from(std::process::id()).rotate_left(32);
-    format!("{:016x}{:016x}", splitmix(seed ^ count), splitmix(seed.wrapping_add(count).rotate_left(17)))
+    let high = splitmix(*SEED ^ count);
+    let low = splitmix(high ^ count.rotate_left(29));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(32);
+    for word in [high, low] {
+        for shift in (0..16).rev() {
+            id.push(char::from(HEX[((word >> (shift * 4)) & 0xf) as usize]));
+        }
+    }
+    id
 }
 
 fn splitmix(mut x: u64) -> u64 {
