@@ -324,3 +324,24 @@ fn request_durations_are_recorded_with_the_semconv_attributes() {
     };
     assert_eq!(points, [(point("/fail", "500", Some("500")), 1), (point("/users/{id}", "200", None), 2)]);
 }
+
+#[test]
+fn a_hook_adds_attributes_from_the_request_and_the_scope_can_be_silenced() {
+    let capture = testing::capture();
+    run(&capture, async {
+        let layer = ServerLayer::for_instance(capture.observe()).request_attributes(|parts| {
+            let tenant = parts.headers.get("x-tenant").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned();
+            vec![budobserve::KeyValue::new("tenant", tenant)]
+        });
+        let app = Router::new().route("/users/{id}", get(|| async { "user" })).layer(layer);
+        let address = serve(app).await;
+        let client = reqwest::Client::new();
+        client.get(format!("http://{address}/users/1")).header("x-tenant", "t-9").send().await.unwrap();
+        // The integration's own scope, silenced: its spans are no longer recorded.
+        capture.observe().suppress_scopes(["budobserve.axum"]);
+        client.get(format!("http://{address}/users/2")).send().await.unwrap();
+    });
+    let [server] = server_spans(&capture).try_into().unwrap();
+    assert_eq!(text(&server, "tenant").as_deref(), Some("t-9"));
+    assert_eq!(text(&server, keys::URL_PATH).as_deref(), Some("/users/1"));
+}
