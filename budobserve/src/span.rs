@@ -80,6 +80,14 @@ impl BudSpan {
         }
     }
 
+    /// `parent` with this span current: the context of what runs inside this span, when `parent` is the context
+    /// it was started in (its baggage, the bud context included, kept). A span that records nothing and has no
+    /// valid context leaves `parent` as it is.
+    pub fn context_in(&self, parent: Context) -> Context {
+        let span_context = self.span.span_context();
+        if span_context.is_valid() { parent.with_remote_span_context(span_context.clone()) } else { parent }
+    }
+
     /// The span's level (info unless set).
     pub fn level(&self) -> Level {
         self.level

@@ -3,14 +3,12 @@
 //! from status codes, excluded URLs, captured headers, panics, streaming bodies, `tracing` code inside handlers,
 //! and the duration histogram.
 
+mod common;
+
 use std::collections::HashMap;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::StatusCode;
 use axum::routing::get;
 use budobserve::constants::{self, bud, http as keys};
@@ -20,37 +18,8 @@ use budobserve::opentelemetry::{Array, Value};
 use budobserve::opentelemetry_sdk::trace::SpanData;
 use budobserve::testing::{self, Capture, attribute};
 use budobserve::{Level, bud_info};
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use common::http::{Chunks, histogram_points, int, point_attributes, run, serve, text};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
-use tracing_subscriber::layer::SubscriberExt as _;
-
-/// Serves `app` on a loopback port; returns its address.
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    address
-}
-
-/// Runs `f` on a one-thread runtime with `capture`'s instance current and the `tracing` bridge as subscriber.
-fn run<F: Future>(capture: &Capture, f: F) -> F::Output {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let subscriber = tracing_subscriber::registry().with(budobserve::integrations::tracing::layer());
-    tracing::subscriber::with_default(subscriber, || capture.run(|| runtime.block_on(f)))
-}
-
-fn text(span: &SpanData, key: &str) -> Option<String> {
-    attribute(span, key).map(|value| value.as_str().into_owned())
-}
-
-fn int(span: &SpanData, key: &str) -> Option<i64> {
-    match attribute(span, key) {
-        Some(Value::I64(n)) => Some(*n),
-        _ => None,
-    }
-}
 
 fn strings(values: &[&str]) -> Value {
     Value::Array(Array::String(values.iter().map(|v| v.to_string().into()).collect()))
@@ -232,23 +201,6 @@ fn a_panicking_handler_is_an_error_span_with_the_panic() {
     assert_eq!(text(&server, keys::ERROR_TYPE).as_deref(), Some("panic"));
 }
 
-/// A body of three chunks, each logged when produced.
-struct Chunks(u32);
-
-impl tokio_stream::Stream for Chunks {
-    type Item = Result<Bytes, std::io::Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        if self.0 == 3 {
-            return Poll::Ready(None);
-        }
-        self.0 += 1;
-        let n = self.0;
-        bud_info!("chunk {n}");
-        Poll::Ready(Some(Ok(Bytes::from(format!("part {n};")))))
-    }
-}
-
 #[test]
 fn a_streaming_response_is_measured_to_the_end_of_its_body() {
     let capture = testing::capture();
@@ -265,7 +217,7 @@ fn a_streaming_response_is_measured_to_the_end_of_its_body() {
         let address = serve(app).await;
         reqwest::get(format!("http://{address}/stream")).await.unwrap().text().await.unwrap()
     });
-    assert_eq!(body, "part 1;part 2;part 3;");
+    assert_eq!(body, "chunk-1;chunk-2;chunk-3;");
     let [server] = server_spans(&capture).try_into().unwrap();
     let returned = capture.span("handler returns");
     let chunks = capture.spans_named("chunk {n}");
@@ -288,39 +240,19 @@ fn request_durations_are_recorded_with_the_semconv_attributes() {
             client.get(format!("http://{address}{path}")).send().await.unwrap();
         }
     });
-    capture.observe().force_flush().unwrap();
-    let metrics = exporter.get_finished_metrics().unwrap();
-    let metric = metrics
-        .iter()
-        .flat_map(|m| m.scope_metrics())
-        .flat_map(|s| s.metrics())
-        .find(|m| m.name() == "http.server.request.duration")
-        .expect("the duration histogram");
-    assert_eq!(metric.unit(), "s");
-    let AggregatedMetrics::F64(MetricData::Histogram(histogram)) = metric.data() else { panic!("{metric:?}") };
-    let mut points: Vec<(Vec<(String, String)>, u64)> = histogram
-        .data_points()
-        .map(|point| {
-            let mut attributes: Vec<(String, String)> =
-                point.attributes().map(|kv| (kv.key.to_string(), kv.value.as_str().into_owned())).collect();
-            attributes.sort();
-            (attributes, point.count())
-        })
-        .collect();
-    points.sort();
+    let points = histogram_points(&capture, &exporter, "http.server.request.duration");
     let point = |route: &str, status: &str, error: Option<&str>| {
         let mut attributes = vec![
-            ("http.request.method".to_owned(), "GET".to_owned()),
-            ("http.response.status_code".to_owned(), status.to_owned()),
-            ("http.route".to_owned(), route.to_owned()),
-            ("network.protocol.version".to_owned(), "1.1".to_owned()),
-            ("url.scheme".to_owned(), "http".to_owned()),
+            ("http.request.method", "GET"),
+            ("http.response.status_code", status),
+            ("http.route", route),
+            ("network.protocol.version", "1.1"),
+            ("url.scheme", "http"),
         ];
         if let Some(error) = error {
-            attributes.push(("error.type".to_owned(), error.to_owned()));
+            attributes.push(("error.type", error));
         }
-        attributes.sort();
-        attributes
+        point_attributes(&attributes)
     };
     assert_eq!(points, [(point("/fail", "500", Some("500")), 1), (point("/users/{id}", "200", None), 2)]);
 }

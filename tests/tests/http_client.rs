@@ -2,15 +2,14 @@
 //! each other: one trace from A's server span through A's client span to B's server span, with A's bud context on
 //! B's spans.
 
-use std::future::Future;
+mod common;
+
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::task::{Context as TaskContext, Poll};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -23,35 +22,13 @@ use budobserve::opentelemetry::{Array, Context, Value};
 use budobserve::opentelemetry_sdk::trace::SpanData;
 use budobserve::testing::{self, Capture, attribute};
 use budobserve::{BudContext, Level, bud_info, bud_span};
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use common::clickhouse::free_port;
+use common::http::{Chunks, histogram_points, int, point_attributes, run, serve, text};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    address
-}
-
-fn run<F: Future>(capture: &Capture, f: F) -> F::Output {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    capture.run(|| runtime.block_on(f))
-}
-
 fn client(middleware: ClientMiddleware) -> ClientWithMiddleware {
     ClientBuilder::new(reqwest::Client::new()).with(middleware).build()
-}
-
-fn text(span: &SpanData, key: &str) -> Option<String> {
-    attribute(span, key).map(|value| value.as_str().into_owned())
-}
-
-fn int(span: &SpanData, key: &str) -> Option<i64> {
-    match attribute(span, key) {
-        Some(Value::I64(n)) => Some(*n),
-        _ => None,
-    }
 }
 
 fn of_kind(capture: &Capture, kind: SpanKind) -> Vec<SpanData> {
@@ -172,8 +149,8 @@ impl Middleware for RetryOnce {
 fn errors_and_retries_are_separate_spans() {
     let exporter = InMemoryMetricExporter::default();
     let capture = testing::capture_with(|b| b.metric_reader(PeriodicReader::builder(exporter.clone()).build()));
-    let closed = common_closed_port();
-    let (retried, missing, unreachable) = run(&capture, async {
+    let closed = free_port();
+    let (address, retried, missing, unreachable) = run(&capture, async {
         let app = Router::new()
             .route("/flaky", get(flaky))
             .with_state(Arc::new(AtomicU32::new(0)))
@@ -187,7 +164,7 @@ fn errors_and_retries_are_separate_spans() {
         let retried = retrying.get(format!("http://{address}/flaky")).send().await.unwrap().status();
         let missing = retrying.get(format!("http://{address}/missing")).send().await.unwrap().status();
         let unreachable = retrying.get(format!("http://127.0.0.1:{closed}/")).send().await.is_err();
-        (retried, missing, unreachable)
+        (address, retried, missing, unreachable)
     });
     assert_eq!((retried, missing, unreachable), (StatusCode::OK, StatusCode::NOT_FOUND, true));
     let clients = of_kind(&capture, SpanKind::Client);
@@ -214,35 +191,27 @@ fn errors_and_retries_are_separate_spans() {
     assert!(matches!(refused.status, Status::Error { .. }));
     assert!(refused.events.iter().any(|e| e.name == constants::EXCEPTION_EVENT));
 
-    capture.observe().force_flush().unwrap();
-    let metrics = exporter.get_finished_metrics().unwrap();
-    let metric = metrics
-        .iter()
-        .flat_map(|m| m.scope_metrics())
-        .flat_map(|s| s.metrics())
-        .find(|m| m.name() == "http.client.request.duration")
-        .expect("the client duration histogram");
-    let AggregatedMetrics::F64(MetricData::Histogram(histogram)) = metric.data() else { panic!("{metric:?}") };
-    assert_eq!(histogram.data_points().map(|p| p.count()).sum::<u64>(), 4);
-}
-
-fn common_closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A body of three chunks, each logged when produced.
-struct Chunks(u32);
-
-impl tokio_stream::Stream for Chunks {
-    type Item = Result<Bytes, std::io::Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        if self.0 == 3 {
-            return Poll::Ready(None);
+    let port = address.port().to_string();
+    let closed = closed.to_string();
+    let point = |port: &str, status: Option<&str>, error: Option<&str>| {
+        let mut attributes =
+            vec![("http.request.method", "GET"), ("server.address", "127.0.0.1"), ("server.port", port)];
+        if let Some(status) = status {
+            attributes.extend([("http.response.status_code", status), ("network.protocol.version", "1.1")]);
         }
-        self.0 += 1;
-        Poll::Ready(Some(Ok(Bytes::from(format!("chunk-{};", self.0)))))
-    }
+        if let Some(error) = error {
+            attributes.push(("error.type", error));
+        }
+        point_attributes(&attributes)
+    };
+    let mut expected = vec![
+        (point(&port, Some("503"), Some("503")), 1),
+        (point(&port, Some("200"), None), 1),
+        (point(&port, Some("404"), Some("404")), 1),
+        (point(&closed, None, Some("connect")), 1),
+    ];
+    expected.sort();
+    assert_eq!(histogram_points(&capture, &exporter, "http.client.request.duration"), expected);
 }
 
 #[test]

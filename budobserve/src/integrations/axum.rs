@@ -47,7 +47,7 @@ use http::{HeaderValue, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use opentelemetry::baggage::{Baggage, BaggageExt as _};
 use opentelemetry::metrics::Histogram;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
+use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{Context, KeyValue};
 use regex::RegexSet;
 use tower_layer::Layer;
@@ -57,7 +57,7 @@ use super::http::{self as shared, CapturedHeaders, HeaderExtractor};
 use crate::config::ConfigError;
 use crate::constants::{self, bud, http as keys};
 use crate::level::Level;
-use crate::observe::{BudObserve, Settings};
+use crate::observe::BudObserve;
 use crate::span::BudSpan;
 
 /// The instrumentation scope of the spans this layer writes.
@@ -106,9 +106,9 @@ impl ServerLayer {
 
     /// A layer writing to `observe`.
     pub fn for_instance(observe: &BudObserve) -> ServerLayer {
-        let observe = observe.with_settings(Settings::new().scope(SCOPE));
-        let duration = shared::duration_histogram(
-            &observe,
+        let (observe, duration) = shared::scoped(
+            observe,
+            SCOPE,
             constants::metrics::HTTP_SERVER_REQUEST_DURATION,
             "Duration of HTTP server requests.",
         );
@@ -323,11 +323,7 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
         .parent(parent.clone())
         .attributes(attributes)
         .start();
-    let context = if span.span_context().is_valid() {
-        parent.with_remote_span_context(span.span_context().clone())
-    } else {
-        parent
-    };
+    let context = span.context_in(parent);
     let mut metric_attributes = Vec::with_capacity(6);
     metric_attributes.push(KeyValue::new(keys::REQUEST_METHOD, method));
     metric_attributes.push(KeyValue::new(keys::URL_SCHEME, scheme));

@@ -10,7 +10,7 @@ use opentelemetry::{Array, KeyValue, StringValue, Value};
 
 use crate::constants::http as keys;
 use crate::level::Level;
-use crate::observe::BudObserve;
+use crate::observe::{BudObserve, Settings};
 use crate::scrubbing;
 
 /// Reads trace context and baggage from request headers.
@@ -126,18 +126,22 @@ impl CapturedHeaders {
     }
 }
 
-/// The histogram of request durations, in seconds, with the semantic conventions' buckets.
-pub(crate) fn duration_histogram(
+/// An HTTP integration's handle on `observe`, under its instrumentation scope, and its histogram of request
+/// durations (seconds, the semantic conventions' buckets).
+pub(crate) fn scoped(
     observe: &BudObserve,
+    scope: &'static str,
     name: &'static str,
     description: &'static str,
-) -> Histogram<f64> {
-    observe
+) -> (BudObserve, Histogram<f64>) {
+    let observe = observe.with_settings(Settings::new().scope(scope));
+    let histogram = observe
         .histogram(name)
         .with_unit("s")
         .with_description(description)
         .with_boundaries(vec![0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0])
-        .build()
+        .build();
+    (observe, histogram)
 }
 
 /// `host[:port]` split, for `server.address` / `server.port`.

@@ -38,7 +38,7 @@ use std::time::Instant;
 use http::Extensions;
 use http_body::{Frame, SizeHint};
 use opentelemetry::metrics::Histogram;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
+use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{Context, KeyValue};
 use reqwest::ResponseBuilderExt as _;
 use reqwest_middleware::{Middleware, Next};
@@ -46,7 +46,7 @@ use reqwest_middleware::{Middleware, Next};
 use super::http::{self as shared, CapturedHeaders, HeaderInjector};
 use crate::constants::{self, http as keys};
 use crate::level::Level;
-use crate::observe::{BudObserve, Settings};
+use crate::observe::BudObserve;
 use crate::span::BudSpan;
 
 /// The instrumentation scope of the spans this middleware writes.
@@ -111,9 +111,9 @@ impl ClientMiddleware {
 
     /// Middleware writing to `observe`.
     pub fn for_instance(observe: &BudObserve) -> ClientMiddleware {
-        let observe = observe.with_settings(Settings::new().scope(SCOPE));
-        let duration = shared::duration_histogram(
-            &observe,
+        let (observe, duration) = shared::scoped(
+            observe,
+            SCOPE,
             constants::metrics::HTTP_CLIENT_REQUEST_DURATION,
             "Duration of HTTP client requests.",
         );
@@ -215,11 +215,7 @@ impl Middleware for ClientMiddleware {
             .parent(parent.clone())
             .attributes(attributes)
             .start();
-        let context = if span.span_context().is_valid() {
-            parent.with_remote_span_context(span.span_context().clone())
-        } else {
-            parent
-        };
+        let context = span.context_in(parent);
         crate::baggage::inject(&context, &mut HeaderInjector(request.headers_mut()));
 
         let mut metric_attributes = vec![KeyValue::new(keys::REQUEST_METHOD, method)];

@@ -129,11 +129,7 @@ where
                 .parent(parent.clone())
                 .attributes(attributes)
                 .start();
-            let context = if span.span_context().is_valid() {
-                parent.with_remote_span_context(span.span_context().clone())
-            } else {
-                parent
-            };
+            let context = span.context_in(parent);
             Some(Bridged { span: Some(span), context })
         });
         if let Some(bridged) = bridged {

@@ -2,4 +2,5 @@
 
 pub mod clickhouse;
 pub mod grpc_receiver;
+pub mod http;
 pub mod receiver;
