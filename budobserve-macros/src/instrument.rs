@@ -269,19 +269,23 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
             #[allow(unused_imports)]
             use ::budobserve::__private::kinds::*;
             #callsite_block
-            let #obs = ::budobserve::__private::current();
             let #level = ::budobserve::Level::#level_variant;
-            let #dropped = if #obs.__enabled(#level) {
-                #obs.__sample_span(#new_trace)
+            if ::budobserve::__private::__maybe_enabled(#level) {
+                let #obs = ::budobserve::__private::current();
+                let #dropped = if #obs.__enabled(#level) {
+                    #obs.__sample_span(#new_trace)
+                } else {
+                    ::core::option::Option::Some(::budobserve::__private::disabled_span())
+                };
+                if let ::core::option::Option::Some(#dropped) = #dropped {
+                    #dropped
+                } else {
+                    #bindings
+                    #message_and_list
+                    #obs.__span(#callsite, #level, #message_binding, #list, #new_trace)
+                }
             } else {
-                ::core::option::Option::Some(::budobserve::__private::disabled_span())
-            };
-            if let ::core::option::Option::Some(#dropped) = #dropped {
-                #dropped
-            } else {
-                #bindings
-                #message_and_list
-                #obs.__span(#callsite, #level, #message_binding, #list, #new_trace)
+                ::budobserve::__private::disabled_span()
             }
         };
     };

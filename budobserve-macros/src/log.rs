@@ -428,13 +428,33 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
         },
         (_, false) => quote!(if #obs.__enabled(#level) && #obs.__sample_log() { #body }),
     };
+    // Without an explicit instance, one atomic load decides first whether the level can be on at all.
+    let gated = if input.instance.is_none() {
+        let off = match kind {
+            Kind::Span => quote!(::budobserve::__private::disabled_span()),
+            _ => quote!(()),
+        };
+        quote! {
+            let #level: ::budobserve::Level = #level_expr;
+            if ::budobserve::__private::__maybe_enabled(#level) {
+                #instance
+                #checked
+            } else {
+                #off
+            }
+        }
+    } else {
+        quote! {
+            #instance
+            let #level: ::budobserve::Level = #level_expr;
+            #checked
+        }
+    };
     Ok(quote! {{
         #[allow(unused_imports)]
         use ::budobserve::__private::kinds::*;
         #callsite_block
-        #instance
-        let #level: ::budobserve::Level = #level_expr;
-        #checked
+        #gated
     }})
 }
 

@@ -12,12 +12,36 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use crate::clock::Clock;
+use crate::level::Level;
 use crate::observe::BudObserve;
 
 static GLOBAL: LazyLock<BudObserve> = LazyLock::new(|| BudObserve::unconfigured(Clock::System));
 
-/// How many overrides are active in the whole process.
-static OVERRIDES: AtomicUsize = AtomicUsize::new(0);
+/// The macros' first check, one relaxed load: the number of overrides active in the whole process (above the
+/// low byte) and the global instance's minimum level number (the low byte). With no override, a level below the
+/// global minimum is off without finding the instance.
+static GATE: AtomicUsize = AtomicUsize::new(Level::Trace.number() as usize);
+
+const ONE_OVERRIDE: usize = 0x100;
+
+/// Whether a record at `level` may be on: false only when no override is active and `level` is below the global
+/// instance's minimum.
+#[inline(always)]
+pub(crate) fn maybe_enabled(level: Level) -> bool {
+    let gate = GATE.load(Ordering::Relaxed);
+    gate >= ONE_OVERRIDE || usize::from(level.number()) >= gate
+}
+
+/// Whether any override is active.
+#[inline(always)]
+fn overridden() -> bool {
+    GATE.load(Ordering::Relaxed) >= ONE_OVERRIDE
+}
+
+/// Records the global instance's minimum level in the gate.
+pub(crate) fn set_global_min_level(level: u8) {
+    let _ = GATE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |gate| Some((gate & !0xff) | usize::from(level)));
+}
 
 thread_local! {
     static STACK: RefCell<Vec<BudObserve>> = const { RefCell::new(Vec::new()) };
@@ -31,7 +55,7 @@ pub fn global() -> &'static BudObserve {
 /// Runs `f` with the current instance: this thread's innermost override, else the global instance.
 #[inline]
 pub fn with_current<R>(f: impl FnOnce(&BudObserve) -> R) -> R {
-    if OVERRIDES.load(Ordering::Relaxed) != 0
+    if overridden()
         && let Some(overridden) = innermost()
     {
         return f(&overridden);
@@ -47,7 +71,7 @@ fn innermost() -> Option<BudObserve> {
 /// The current instance as the macros see it: borrowed when it is the global one.
 #[inline]
 pub(crate) fn current_for_macros() -> crate::__private::Current {
-    if OVERRIDES.load(Ordering::Relaxed) != 0
+    if overridden()
         && let Some(overridden) = innermost()
     {
         return crate::__private::Current::Scoped(overridden);
@@ -94,7 +118,7 @@ impl OverrideGuard {
             })
             .unwrap_or(false);
         if pushed {
-            OVERRIDES.fetch_add(1, Ordering::Relaxed);
+            GATE.fetch_add(ONE_OVERRIDE, Ordering::Relaxed);
         }
         OverrideGuard { pushed }
     }
@@ -108,7 +132,7 @@ impl Drop for OverrideGuard {
                     stack.pop();
                 }
             });
-            OVERRIDES.fetch_sub(1, Ordering::Relaxed);
+            GATE.fetch_sub(ONE_OVERRIDE, Ordering::Relaxed);
         }
     }
 }

@@ -398,7 +398,7 @@ impl BudObserve {
             logger_builder = step(logger_builder);
         }
 
-        instance.min_level.store(config.min_level.number(), Ordering::Relaxed);
+        self.store_min_level(config.min_level);
         // Set before the provider: a span started in between gets room it does not need, never too little.
         instance.completion_room.fetch_max(room, Ordering::Relaxed);
         let replaced = Providers {
@@ -484,7 +484,14 @@ impl BudObserve {
 
     /// Changes the minimum level at run time.
     pub fn set_min_level(&self, level: Level) {
+        self.store_min_level(level);
+    }
+
+    fn store_min_level(&self, level: Level) {
         self.instance.min_level.store(level.number(), Ordering::Relaxed);
+        if self.same_instance(crate::instance::global()) {
+            crate::instance::set_global_min_level(level.number());
+        }
     }
 
     /// The instance's clock.
@@ -517,7 +524,6 @@ impl BudObserve {
     }
 
     /// Whether two handles write to the same instance.
-    #[cfg(any(feature = "tracing", feature = "log"))]
     pub(crate) fn same_instance(&self, other: &BudObserve) -> bool {
         Arc::ptr_eq(&self.instance, &other.instance)
     }

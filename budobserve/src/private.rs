@@ -51,6 +51,13 @@ pub fn current() -> Current {
     instance::current_for_macros()
 }
 
+/// The macros' first check, before finding the instance: false when `level` is below the global instance's
+/// minimum and no override is active (one relaxed atomic load).
+#[inline(always)]
+pub fn __maybe_enabled(level: Level) -> bool {
+    instance::maybe_enabled(level)
+}
+
 impl BudObserve {
     /// Whether a log or span at `level` would be recorded (level, then whether anything is configured): two
     /// relaxed atomic loads.

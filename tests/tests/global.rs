@@ -87,13 +87,33 @@ fn instruments_and_tracers_from_before_configure_record_after_it() {
     // A library written against the OpenTelemetry API joins the same pipeline.
     budobserve::opentelemetry::global::tracer("third-party").start("third-party span").end();
     budobserve::trace("below the minimum level", []);
+    // The macros' first check is the global minimum level (one load), kept in step with `set_min_level`, and
+    // passed over while another instance is current somewhere.
+    budobserve::bud_trace!("macro below the minimum level");
+    budobserve::bud_debug!("macro at the minimum level");
+    budobserve::global().set_min_level(Level::Info);
+    budobserve::bud_debug!("debug after the level was raised");
+    let capture = budobserve::testing::capture();
+    budobserve::with_instance(capture.observe(), || budobserve::bud_trace!("trace in an override"));
+    capture.assert_has_span("trace in an override", &[]);
+    budobserve::global().set_min_level(Level::Debug);
+    budobserve::bud_debug!("debug after the level was lowered");
     budobserve::force_flush().expect("flush");
 
     assert_eq!(u64_sum(&metrics, "requests"), Some(3), "only what was added after configure");
     assert_eq!(histogram_count(&metrics, "latency"), Some(1));
     assert_eq!(u64_sum(&metrics, "queue_depth"), Some(7));
     let names: Vec<_> = spans.get_finished_spans().unwrap_or_default().into_iter().map(|s| s.name).collect();
-    assert_eq!(names, ["after configure", "hello from the global instance", "third-party span"]);
+    assert_eq!(
+        names,
+        [
+            "after configure",
+            "hello from the global instance",
+            "third-party span",
+            "macro at the minimum level",
+            "debug after the level was lowered"
+        ]
+    );
     let finished = spans.get_finished_spans().unwrap_or_default();
     let resource_name = finished[1].attributes.iter().find(|kv| kv.key.as_str() == "service.name");
     assert!(resource_name.is_none(), "service.name is a resource attribute, not a span attribute");
