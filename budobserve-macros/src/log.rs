@@ -431,17 +431,15 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
     // Without an explicit instance, one atomic load decides first whether the level can be on at all.
     let gated = if input.instance.is_none() {
         let off = match kind {
-            Kind::Span => quote!(::budobserve::__private::disabled_span()),
-            _ => quote!(()),
+            Kind::Span => quote!(else { ::budobserve::__private::disabled_span() }),
+            _ => TokenStream::new(),
         };
         quote! {
             let #level: ::budobserve::Level = #level_expr;
             if ::budobserve::__private::__maybe_enabled(#level) {
                 #instance
                 #checked
-            } else {
-                #off
-            }
+            } #off
         }
     } else {
         quote! {
