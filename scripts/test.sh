@@ -27,6 +27,17 @@ start_clickhouse
 export BUD_OBSERVE_TEST_CLICKHOUSE_URL="$clickhouse_url"
 export BUD_OBSERVE_TEST_CHDB_PYTHON="$chdb_python"
 
+step "Redis on loopback (Debian's redis-server)"
+if ! command -v redis-server >/dev/null; then
+  apt-get install -y -qq redis-server >/dev/null 2>&1 || sudo apt-get install -y -qq redis-server >/dev/null
+fi
+if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes >/dev/null
+  for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && break; sleep 0.1; done
+fi
+export BUD_OBSERVE_TEST_REDIS_URL="${BUD_OBSERVE_TEST_REDIS_URL:-redis://127.0.0.1:6379/3}"
+echo "Redis at $BUD_OBSERVE_TEST_REDIS_URL"
+
 step "unit, integration and UI tests"
 run_tests --workspace --all-targets --locked
 

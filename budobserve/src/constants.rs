@@ -103,6 +103,28 @@ pub mod http {
     pub const REQUEST_ID_HEADER: &str = "x-request-id";
 }
 
+/// Database keys of the semantic conventions, as the database integrations write them.
+pub mod db {
+    use opentelemetry_semantic_conventions::attribute as semconv;
+
+    /// `db.system.name`: `postgresql`, `redis`, …
+    pub const SYSTEM_NAME: &str = semconv::DB_SYSTEM_NAME;
+    /// `db.namespace`: the database (PostgreSQL) or the database index (Redis).
+    pub const NAMESPACE: &str = semconv::DB_NAMESPACE;
+    /// `db.query.text`: the statement as sent (parameterised; truncated).
+    pub const QUERY_TEXT: &str = semconv::DB_QUERY_TEXT;
+    /// `db.operation.name`: `SELECT`, `GET`, …
+    pub const OPERATION_NAME: &str = semconv::DB_OPERATION_NAME;
+    /// `db.operation.batch.size`: the commands of a pipeline.
+    pub const OPERATION_BATCH_SIZE: &str = semconv::DB_OPERATION_BATCH_SIZE;
+    /// `db.collection.name`: the table, where it can be derived.
+    pub const COLLECTION_NAME: &str = semconv::DB_COLLECTION_NAME;
+    /// `db.response.returned_rows`.
+    pub const RESPONSE_RETURNED_ROWS: &str = semconv::DB_RESPONSE_RETURNED_ROWS;
+    /// `db.response.status_code`: the database's error code (`23505`, `WRONGTYPE`, …).
+    pub const RESPONSE_STATUS_CODE: &str = semconv::DB_RESPONSE_STATUS_CODE;
+}
+
 /// `service.name` (resource).
 pub const SERVICE_NAME: &str = semconv::SERVICE_NAME;
 /// `service.version` (resource).
@@ -198,6 +220,9 @@ pub mod metrics {
     /// `http.server.request.duration` (histogram, seconds; semantic conventions).
     pub const HTTP_SERVER_REQUEST_DURATION: &str =
         opentelemetry_semantic_conventions::metric::HTTP_SERVER_REQUEST_DURATION;
+    /// `db.client.operation.duration` (histogram, seconds; semantic conventions).
+    pub const DB_CLIENT_OPERATION_DURATION: &str =
+        opentelemetry_semantic_conventions::metric::DB_CLIENT_OPERATION_DURATION;
     /// `http.client.request.duration` (histogram, seconds; semantic conventions).
     pub const HTTP_CLIENT_REQUEST_DURATION: &str =
         opentelemetry_semantic_conventions::metric::HTTP_CLIENT_REQUEST_DURATION;

@@ -106,7 +106,7 @@ impl ServerLayer {
 
     /// A layer writing to `observe`.
     pub fn for_instance(observe: &BudObserve) -> ServerLayer {
-        let (observe, duration) = shared::scoped(
+        let (observe, duration) = super::client::scoped(
             observe,
             SCOPE,
             constants::metrics::HTTP_SERVER_REQUEST_DURATION,

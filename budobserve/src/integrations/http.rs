@@ -4,13 +4,11 @@
 use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
-use opentelemetry::metrics::Histogram;
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 
 use crate::constants::http as keys;
 use crate::level::Level;
-use crate::observe::{BudObserve, Settings};
 use crate::scrubbing;
 
 /// Reads trace context and baggage from request headers.
@@ -124,24 +122,6 @@ impl CapturedHeaders {
             }
         }
     }
-}
-
-/// An HTTP integration's handle on `observe`, under its instrumentation scope, and its histogram of request
-/// durations (seconds, the semantic conventions' buckets).
-pub(crate) fn scoped(
-    observe: &BudObserve,
-    scope: &'static str,
-    name: &'static str,
-    description: &'static str,
-) -> (BudObserve, Histogram<f64>) {
-    let observe = observe.with_settings(Settings::new().scope(scope));
-    let histogram = observe
-        .histogram(name)
-        .with_unit("s")
-        .with_description(description)
-        .with_boundaries(vec![0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0])
-        .build();
-    (observe, histogram)
 }
 
 /// `host[:port]` split, for `server.address` / `server.port`.

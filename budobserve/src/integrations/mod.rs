@@ -8,13 +8,18 @@
 //! | `log` | `log`: `log` records as BudObserve logs | `budobserve.log` |
 //! | `axum` | `axum`: a server span per request, for axum and any tower service | `budobserve.axum` |
 //! | `reqwest` | `reqwest`: a client span per request, as `reqwest-middleware` middleware | `budobserve.reqwest` |
+//! | `redis` | `redis`: a client span per command and pipeline of the `redis` crate's async connections | `budobserve.redis` |
 
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(any(feature = "axum", feature = "reqwest", feature = "redis"))]
+pub(crate) mod client;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 pub(crate) mod http;
 #[cfg(feature = "log")]
 pub mod log;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
 #[cfg(feature = "tracing")]

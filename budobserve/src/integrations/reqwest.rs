@@ -37,9 +37,9 @@ use std::time::Instant;
 
 use http::Extensions;
 use http_body::{Frame, SizeHint};
+use opentelemetry::KeyValue;
 use opentelemetry::metrics::Histogram;
-use opentelemetry::trace::{SpanKind, Status};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::trace::Status;
 use reqwest::ResponseBuilderExt as _;
 use reqwest_middleware::{Middleware, Next};
 
@@ -111,7 +111,7 @@ impl ClientMiddleware {
 
     /// Middleware writing to `observe`.
     pub fn for_instance(observe: &BudObserve) -> ClientMiddleware {
-        let (observe, duration) = shared::scoped(
+        let (observe, duration) = super::client::scoped(
             observe,
             SCOPE,
             constants::metrics::HTTP_CLIENT_REQUEST_DURATION,
@@ -207,15 +207,7 @@ impl Middleware for ClientMiddleware {
             Some(template) => Cow::Owned(format!("{method} {template}")),
             None => Cow::Borrowed(method),
         };
-        let parent = Context::current();
-        let span = config
-            .observe
-            .span_builder(name)
-            .kind(SpanKind::Client)
-            .parent(parent.clone())
-            .attributes(attributes)
-            .start();
-        let context = span.context_in(parent);
+        let (span, context) = super::client::start_client_span(&config.observe, name, attributes);
         crate::baggage::inject(&context, &mut HeaderInjector(request.headers_mut()));
 
         let mut metric_attributes = vec![KeyValue::new(keys::REQUEST_METHOD, method)];
