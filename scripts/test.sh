@@ -38,6 +38,23 @@ fi
 export BUD_OBSERVE_TEST_REDIS_URL="${BUD_OBSERVE_TEST_REDIS_URL:-redis://127.0.0.1:6379/3}"
 echo "Redis at $BUD_OBSERVE_TEST_REDIS_URL"
 
+step "PostgreSQL on loopback (Debian's postgresql)"
+if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    apt-get install -y -qq postgresql >/dev/null 2>&1 || sudo apt-get install -y -qq postgresql >/dev/null
+  fi
+  version=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
+  pg_ctlcluster "$version" main start
+  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && break; sleep 0.1; done
+  # A cluster of our own: the password the tests use (a trust-auth cluster ignores it).
+  runuser -u postgres -- psql -q -c "ALTER USER postgres PASSWORD 'postgres'"
+fi
+if ! runuser -u postgres -- psql -q -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" 2>/dev/null | grep -q 1; then
+  runuser -u postgres -- createdb test 2>/dev/null || true
+fi
+export BUD_OBSERVE_TEST_POSTGRES_URL="${BUD_OBSERVE_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/test}"
+echo "PostgreSQL at ${BUD_OBSERVE_TEST_POSTGRES_URL//:postgres@/:***@}"
+
 step "unit, integration and UI tests"
 run_tests --workspace --all-targets --locked
 

@@ -30,7 +30,7 @@ pub(crate) fn scoped(
 
 /// A client span named `name`, child of the current context; and the context of what runs inside it (trace
 /// context and baggage to propagate).
-#[cfg_attr(not(any(feature = "reqwest", feature = "redis")), allow(dead_code))]
+#[cfg_attr(not(any(feature = "reqwest", feature = "redis", feature = "sqlx")), allow(dead_code))]
 pub(crate) fn start_client_span(
     observe: &BudObserve,
     name: impl Into<Cow<'static, str>>,
@@ -43,7 +43,7 @@ pub(crate) fn start_client_span(
 }
 
 /// `text` cut to at most `max` bytes on a character boundary, `…` marking the cut.
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "redis", feature = "sqlx")), allow(dead_code))]
 pub(crate) fn truncate(text: &str, max: usize) -> Cow<'_, str> {
     if text.len() <= max {
         return Cow::Borrowed(text);

@@ -8,11 +8,12 @@
 //! | `log` | `log`: `log` records as BudObserve logs | `budobserve.log` |
 //! | `axum` | `axum`: a server span per request, for axum and any tower service | `budobserve.axum` |
 //! | `reqwest` | `reqwest`: a client span per request, as `reqwest-middleware` middleware | `budobserve.reqwest` |
+//! | `sqlx` | `sqlx`: a client span per query of a PostgreSQL pool, connection or transaction | `budobserve.sqlx` |
 //! | `redis` | `redis`: a client span per command and pipeline of the `redis` crate's async connections | `budobserve.redis` |
 
 #[cfg(feature = "axum")]
 pub mod axum;
-#[cfg(any(feature = "axum", feature = "reqwest", feature = "redis"))]
+#[cfg(any(feature = "axum", feature = "reqwest", feature = "redis", feature = "sqlx"))]
 pub(crate) mod client;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 pub(crate) mod http;
@@ -22,6 +23,8 @@ pub mod log;
 pub mod redis;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
+#[cfg(feature = "sqlx")]
+pub mod sqlx;
 #[cfg(feature = "tracing")]
 pub mod tracing;
 
