@@ -44,5 +44,13 @@ for round in 1 2 3; do
   done
 done
 
-python3 scripts/bench_report.py "$criterion_dir" "$allocations" "$paired" "$throughput" "$http" > BENCHMARKS.md
+# Per-query overhead of the sqlx and redis integrations against the local PostgreSQL and Redis (scripts/test.sh
+# makes sure they run).
+queries=$(mktemp)
+cleanup+=("rm -f $queries")
+cargo run --release --locked -p budobserve --features sqlx,redis --example db_bench -- \
+  "${BUD_OBSERVE_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/test}" \
+  "${BUD_OBSERVE_TEST_REDIS_URL:-redis://127.0.0.1:6379/3}" > "$queries"
+
+python3 scripts/bench_report.py "$criterion_dir" "$allocations" "$paired" "$throughput" "$http" "$queries" > BENCHMARKS.md
 cat BENCHMARKS.md

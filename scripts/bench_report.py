@@ -9,6 +9,7 @@ import sys
 criterion_dir, allocations_path, paired_path = sys.argv[1], sys.argv[2], sys.argv[3]
 throughput_path = sys.argv[4] if len(sys.argv) > 4 else None
 http_path = sys.argv[5] if len(sys.argv) > 5 else None
+queries_path = sys.argv[6] if len(sys.argv) > 6 else None
 
 SCENARIOS = [
     ("span_3_attributes", "Recorded span, 3 attributes, batch processor → no-op exporter", "budobserve",
@@ -167,6 +168,23 @@ if http_path:
             overhead = us[mode] - base
             ratio = "" if mode == "none" or peer <= 0 else f"{overhead / peer:.2f}×"
             out.append(f"| {mode} | {med[mode]:,.0f} | {us[mode]:.2f} | {overhead:.2f} | {ratio} |")
+        out.append("")
+if queries_path:
+    with open(queries_path) as f:
+        rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    if rows:
+        out.append("## Database integrations, per query\n")
+        out.append("One query at a time on loopback against the local PostgreSQL and Redis (`budobserve/examples/"
+                   "db_bench.rs`): a plain `PgPool` / multiplexed connection and the instrumented one, 2,000 queries per "
+                   "round, 7 rounds interleaved, medians. The instrumented side writes a client span per query (and, for "
+                   "sqlx, a debug-level span for the connection wait). A pool acquire checks the connection first "
+                   "(sqlx's default), on both sides.\n")
+        out.append("| query | plain, µs | instrumented, µs | overhead, µs | ratio |")
+        out.append("|---|---:|---:|---:|---:|")
+        for name, plain, instrumented in rows:
+            plain, instrumented = float(plain), float(instrumented)
+            out.append(f"| {name} | {plain:.2f} | {instrumented:.2f} | {instrumented - plain:.2f} | "
+                       f"{instrumented / plain:.2f}× |")
         out.append("")
 notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_notes.md")
 if os.path.exists(notes):
