@@ -103,6 +103,57 @@ pub mod http {
     pub const REQUEST_ID_HEADER: &str = "x-request-id";
 }
 
+/// Generative-AI keys of the semantic conventions, as the LLM integration writes them.
+pub mod gen_ai {
+    use opentelemetry_semantic_conventions::attribute as semconv;
+
+    /// `gen_ai.operation.name`: `chat`, `text_completion`, `embeddings`.
+    pub const OPERATION_NAME: &str = semconv::GEN_AI_OPERATION_NAME;
+    /// `gen_ai.provider.name`: `openai`, `anthropic`, or the configured name of a gateway.
+    pub const PROVIDER_NAME: &str = semconv::GEN_AI_PROVIDER_NAME;
+    /// `gen_ai.system`: the provider, under its former key (read by older dashboards).
+    pub const SYSTEM: &str = semconv::GEN_AI_SYSTEM;
+    /// `gen_ai.request.model`.
+    pub const REQUEST_MODEL: &str = semconv::GEN_AI_REQUEST_MODEL;
+    /// `gen_ai.request.temperature`.
+    pub const REQUEST_TEMPERATURE: &str = semconv::GEN_AI_REQUEST_TEMPERATURE;
+    /// `gen_ai.request.max_tokens`.
+    pub const REQUEST_MAX_TOKENS: &str = semconv::GEN_AI_REQUEST_MAX_TOKENS;
+    /// `gen_ai.request.top_p`.
+    pub const REQUEST_TOP_P: &str = semconv::GEN_AI_REQUEST_TOP_P;
+    /// `gen_ai.request.stop_sequences`.
+    pub const REQUEST_STOP_SEQUENCES: &str = semconv::GEN_AI_REQUEST_STOP_SEQUENCES;
+    /// `gen_ai.request.seed`.
+    pub const REQUEST_SEED: &str = semconv::GEN_AI_REQUEST_SEED;
+    /// `gen_ai.request.stream`.
+    pub const REQUEST_STREAM: &str = semconv::GEN_AI_REQUEST_STREAM;
+    /// `gen_ai.response.model`.
+    pub const RESPONSE_MODEL: &str = semconv::GEN_AI_RESPONSE_MODEL;
+    /// `gen_ai.response.id`.
+    pub const RESPONSE_ID: &str = semconv::GEN_AI_RESPONSE_ID;
+    /// `gen_ai.response.finish_reasons`.
+    pub const RESPONSE_FINISH_REASONS: &str = semconv::GEN_AI_RESPONSE_FINISH_REASONS;
+    /// `gen_ai.response.time_to_first_chunk`: seconds from the request to the first streamed content.
+    pub const RESPONSE_TIME_TO_FIRST_CHUNK: &str = semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK;
+    /// `gen_ai.usage.input_tokens`.
+    pub const USAGE_INPUT_TOKENS: &str = semconv::GEN_AI_USAGE_INPUT_TOKENS;
+    /// `gen_ai.usage.output_tokens`.
+    pub const USAGE_OUTPUT_TOKENS: &str = semconv::GEN_AI_USAGE_OUTPUT_TOKENS;
+    /// `gen_ai.usage.cache_read.input_tokens`: cached input tokens, where the provider reports them.
+    pub const USAGE_CACHE_READ_INPUT_TOKENS: &str = semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS;
+    /// `gen_ai.usage.total_tokens` (not in the conventions; what the providers report as total).
+    pub const USAGE_TOTAL_TOKENS: &str = "gen_ai.usage.total_tokens";
+    /// `gen_ai.input.messages`: the request's messages (roles only unless content recording is on).
+    pub const INPUT_MESSAGES: &str = semconv::GEN_AI_INPUT_MESSAGES;
+    /// `gen_ai.output.messages`: the response's messages (roles and finish reasons only unless content recording
+    /// is on).
+    pub const OUTPUT_MESSAGES: &str = semconv::GEN_AI_OUTPUT_MESSAGES;
+    /// Set on an LLM span whose streamed response ended before the provider's end marker (dropped or failed).
+    pub const STREAM_INCOMPLETE: &str = "budobserve_llm_stream_incomplete";
+    /// The tag of LLM spans.
+    pub const TAG: &str = "LLM";
+}
+
 /// Database keys of the semantic conventions, as the database integrations write them.
 pub mod db {
     use opentelemetry_semantic_conventions::attribute as semconv;

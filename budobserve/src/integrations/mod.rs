@@ -9,6 +9,7 @@
 //! | `axum` | `axum`: a server span per request, for axum and any tower service | `budobserve.axum` |
 //! | `reqwest` | `reqwest`: a client span per request, as `reqwest-middleware` middleware | `budobserve.reqwest` |
 //! | `sqlx` | `sqlx`: a client span per query of a PostgreSQL pool, connection or transaction | `budobserve.sqlx` |
+//! | `llm` | `llm`: LLM spans for OpenAI-style and Anthropic APIs, as `reqwest-middleware` middleware | `budobserve.llm` |
 //! | `redis` | `redis`: a client span per command and pipeline of the `redis` crate's async connections | `budobserve.redis` |
 
 #[cfg(feature = "axum")]
@@ -17,6 +18,8 @@ pub mod axum;
 pub(crate) mod client;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 pub(crate) mod http;
+#[cfg(feature = "llm")]
+pub mod llm;
 #[cfg(feature = "log")]
 pub mod log;
 #[cfg(feature = "redis")]

@@ -1,0 +1,335 @@
+//! The LLM middleware against a loopback server answering as OpenAI and Anthropic document: whole JSON answers,
+//! server-sent event streams, embeddings, API errors, streams cut short and streams dropped by the caller.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use budobserve::constants::{self, bud, gen_ai};
+use budobserve::integrations::llm::LlmMiddleware;
+use budobserve::opentelemetry::trace::{SpanKind, Status};
+use budobserve::opentelemetry::{Array, Value};
+use budobserve::opentelemetry_sdk::trace::SpanData;
+use budobserve::testing::{self, Capture, attribute};
+use budobserve::{BudContext, Level, bud_span};
+use common::http::{int, run, serve, text};
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use serde_json::{Value as JsonValue, json};
+
+type Seen = Arc<Mutex<Vec<HeaderMap>>>;
+
+fn sse(events: &[String]) -> Response {
+    let chunks: Vec<Result<Bytes, std::io::Error>> = events.iter().map(|e| Ok(Bytes::from(e.clone()))).collect();
+    ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(tokio_stream::iter(chunks))).into_response()
+}
+
+fn data(json: JsonValue) -> String {
+    format!("data: {json}\n\n")
+}
+
+async fn openai(State(seen): State<Seen>, headers: HeaderMap, Json(body): Json<JsonValue>) -> Response {
+    seen.lock().unwrap().push(headers);
+    let model = body["model"].as_str().unwrap_or_default();
+    if model == "rate-limited" {
+        let error = json!({"error": {"message": "Rate limit reached for gpt-4o on requests per min", "type": "requests", "code": "rate_limit_exceeded"}});
+        return (StatusCode::TOO_MANY_REQUESTS, Json(error)).into_response();
+    }
+    if body["stream"] == json!(true) {
+        let chunk = |delta: JsonValue, finish: JsonValue| {
+            data(
+                json!({"id": "chatcmpl-9x", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-2024-08-06",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}),
+            )
+        };
+        let mut events = vec![
+            chunk(json!({"role": "assistant", "content": ""}), JsonValue::Null),
+            chunk(json!({"content": "Hel"}), JsonValue::Null),
+            chunk(json!({"content": "lo!"}), JsonValue::Null),
+        ];
+        if model == "cut-short" {
+            return sse(&events);
+        }
+        events.push(chunk(json!({}), json!("stop")));
+        events.push(data(
+            json!({"id": "chatcmpl-9x", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-2024-08-06",
+            "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14}}),
+        ));
+        events.push("data: [DONE]\n\n".to_owned());
+        return sse(&events);
+    }
+    Json(json!({
+        "id": "chatcmpl-123", "object": "chat.completion", "created": 1, "model": "gpt-4o-2024-08-06",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there!"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17, "prompt_tokens_details": {"cached_tokens": 4}}
+    }))
+    .into_response()
+}
+
+async fn embeddings(Json(_body): Json<JsonValue>) -> Json<JsonValue> {
+    Json(json!({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+        "model": "text-embedding-3-small", "usage": {"prompt_tokens": 8, "total_tokens": 8}}))
+}
+
+async fn anthropic(Json(body): Json<JsonValue>) -> Response {
+    if body["stream"] == json!(true) {
+        let event = |name: &str, json: JsonValue| format!("event: {name}\ndata: {json}\n\n");
+        return sse(&[
+            event(
+                "message_start",
+                json!({"type": "message_start", "message": {"id": "msg_01", "type": "message", "role": "assistant",
+                "model": "claude-3-5-sonnet-20241022", "content": [], "stop_reason": null,
+                "usage": {"input_tokens": 25, "output_tokens": 1, "cache_read_input_tokens": 5}}}),
+            ),
+            event(
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ),
+            event("ping", json!({"type": "ping"})),
+            event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Bonjour"}}),
+            ),
+            event("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
+            event(
+                "message_delta",
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 15}}),
+            ),
+            event("message_stop", json!({"type": "message_stop"})),
+        ]);
+    }
+    Json(json!({"id": "msg_02", "type": "message", "role": "assistant", "model": "claude-3-5-sonnet-20241022",
+        "content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn", "stop_sequence": null,
+        "usage": {"input_tokens": 10, "output_tokens": 3}}))
+    .into_response()
+}
+
+async fn provider() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let app = Router::new()
+        .route("/v1/chat/completions", post(openai))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/messages", post(anthropic))
+        .with_state(Arc::clone(&seen));
+    (format!("http://{}", serve(app).await), seen)
+}
+
+fn client(middleware: LlmMiddleware) -> ClientWithMiddleware {
+    ClientBuilder::new(reqwest::Client::new()).with(middleware).build()
+}
+
+fn llm_spans(capture: &Capture) -> Vec<SpanData> {
+    capture.spans().into_iter().filter(|s| s.instrumentation_scope.name() == "budobserve.llm").collect()
+}
+
+fn float(span: &SpanData, key: &str) -> Option<f64> {
+    match attribute(span, key) {
+        Some(Value::F64(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+fn strings(values: &[&str]) -> Value {
+    Value::Array(Array::String(values.iter().map(|v| v.to_string().into()).collect()))
+}
+
+fn json_attribute(span: &SpanData, key: &str) -> JsonValue {
+    serde_json::from_str(&text(span, key).unwrap_or_default()).unwrap_or(JsonValue::Null)
+}
+
+#[test]
+fn a_chat_completion_records_parameters_usage_and_shape_not_content() {
+    let capture = testing::capture();
+    let (answer, headers) = run(&capture, async {
+        let (base, seen) = provider().await;
+        let client = client(LlmMiddleware::for_instance(capture.observe()).provider("budgateway"));
+        let _bud = BudContext::new().project_id("proj-llm").attach();
+        let _request = bud_span!("request").entered();
+        let body = json!({"model": "gpt-4o", "temperature": 0.2, "max_tokens": 64, "top_p": 0.9, "seed": 7,
+            "stop": ["\n\n"], "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "my password is hunter2"}]});
+        let answer: JsonValue =
+            client.post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap().json().await.unwrap();
+        let headers = seen.lock().unwrap().pop().unwrap();
+        (answer, headers)
+    });
+    assert_eq!(answer["choices"][0]["message"]["content"], "Hello there!", "the caller gets the answer unchanged");
+    let [span] = llm_spans(&capture).try_into().unwrap();
+    assert_eq!(span.name, "Chat Completion with gpt-4o");
+    assert_eq!(span.span_kind, SpanKind::Client);
+    assert_eq!(span.parent_span_id, capture.span("request").span_context.span_id());
+    assert_eq!(attribute(&span, constants::TAGS), Some(&strings(&["LLM"])));
+    for (key, value) in [
+        (gen_ai::OPERATION_NAME, "chat"),
+        (gen_ai::PROVIDER_NAME, "budgateway"),
+        (gen_ai::SYSTEM, "budgateway"),
+        (gen_ai::REQUEST_MODEL, "gpt-4o"),
+        (gen_ai::RESPONSE_MODEL, "gpt-4o-2024-08-06"),
+        (gen_ai::RESPONSE_ID, "chatcmpl-123"),
+        (bud::PROJECT_ID, "proj-llm"),
+    ] {
+        assert_eq!(text(&span, key).as_deref(), Some(value), "{key}");
+    }
+    assert_eq!(float(&span, gen_ai::REQUEST_TEMPERATURE), Some(0.2));
+    assert_eq!(float(&span, gen_ai::REQUEST_TOP_P), Some(0.9));
+    assert_eq!(int(&span, gen_ai::REQUEST_MAX_TOKENS), Some(64));
+    assert_eq!(int(&span, gen_ai::REQUEST_SEED), Some(7));
+    assert_eq!(attribute(&span, gen_ai::REQUEST_STOP_SEQUENCES), Some(&strings(&["\n\n"])));
+    assert_eq!(attribute(&span, gen_ai::RESPONSE_FINISH_REASONS), Some(&strings(&["stop"])));
+    assert_eq!(int(&span, gen_ai::USAGE_INPUT_TOKENS), Some(12));
+    assert_eq!(int(&span, gen_ai::USAGE_OUTPUT_TOKENS), Some(5));
+    assert_eq!(int(&span, gen_ai::USAGE_TOTAL_TOKENS), Some(17));
+    assert_eq!(int(&span, gen_ai::USAGE_CACHE_READ_INPUT_TOKENS), Some(4));
+    assert_eq!(
+        json_attribute(&span, gen_ai::INPUT_MESSAGES),
+        json!([{"role": "system"}, {"role": "user"}]),
+        "no content by default"
+    );
+    assert_eq!(json_attribute(&span, gen_ai::OUTPUT_MESSAGES), json!([{"role": "assistant", "finish_reason": "stop"}]));
+    assert!(!format!("{:?}", span.attributes).contains("hunter2"));
+    assert_eq!(attribute(&span, gen_ai::RESPONSE_TIME_TO_FIRST_CHUNK), None, "not a stream");
+
+    // The gateway continues the caller's trace, bud context included.
+    let traceparent = headers["traceparent"].to_str().unwrap();
+    assert!(traceparent.contains(&span.span_context.span_id().to_string()), "{traceparent}");
+    assert!(headers["baggage"].to_str().unwrap().contains("bud.project_id=proj-llm"));
+}
+
+#[test]
+fn a_stream_reaches_the_caller_unchanged_and_the_span_accumulates_it() {
+    let capture = testing::capture();
+    let (events, text_seen) = run(&capture, async {
+        let (base, _) = provider().await;
+        let client = client(LlmMiddleware::for_instance(capture.observe()).record_content(true));
+        let body = json!({"model": "gpt-4o", "stream": true, "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "greet"}]});
+        let mut response = client.post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap();
+        let mut raw = Vec::new();
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            raw.extend_from_slice(&chunk);
+        }
+        let raw = String::from_utf8(raw).unwrap();
+        (raw.matches("data: ").count(), raw.contains("data: [DONE]"))
+    });
+    assert_eq!((events, text_seen), (6, true), "every event, as the provider sent it");
+    let [span] = llm_spans(&capture).try_into().unwrap();
+    assert_eq!(span.status, Status::Unset);
+    assert_eq!(text(&span, gen_ai::RESPONSE_ID).as_deref(), Some("chatcmpl-9x"));
+    assert_eq!(attribute(&span, gen_ai::REQUEST_STREAM), Some(&Value::Bool(true)));
+    assert_eq!(attribute(&span, gen_ai::RESPONSE_FINISH_REASONS), Some(&strings(&["stop"])));
+    assert_eq!((int(&span, gen_ai::USAGE_INPUT_TOKENS), int(&span, gen_ai::USAGE_OUTPUT_TOKENS)), (Some(12), Some(2)));
+    assert!(float(&span, gen_ai::RESPONSE_TIME_TO_FIRST_CHUNK).is_some_and(|t| t > 0.0));
+    assert_eq!(attribute(&span, gen_ai::STREAM_INCOMPLETE), None);
+    assert_eq!(json_attribute(&span, gen_ai::INPUT_MESSAGES), json!([{"role": "user", "content": "greet"}]));
+    assert_eq!(
+        json_attribute(&span, gen_ai::OUTPUT_MESSAGES),
+        json!([{"role": "assistant", "finish_reason": "stop", "content": "Hello!"}])
+    );
+}
+
+#[test]
+fn streams_cut_short_or_dropped_end_their_span_marked() {
+    let capture = testing::capture();
+    run(&capture, async {
+        let (base, _) = provider().await;
+        let client = client(LlmMiddleware::for_instance(capture.observe()).record_content(true));
+        // The provider closes the stream before its end.
+        let cut = json!({"model": "cut-short", "stream": true, "messages": []});
+        let response = client.post(format!("{base}/v1/chat/completions")).json(&cut).send().await.unwrap();
+        response.bytes().await.unwrap();
+        // The caller stops reading after the first chunk.
+        let whole = json!({"model": "gpt-4o", "stream": true, "messages": []});
+        let mut response = client.post(format!("{base}/v1/chat/completions")).json(&whole).send().await.unwrap();
+        response.chunk().await.unwrap();
+        drop(response);
+    });
+    let spans = llm_spans(&capture);
+    assert_eq!(spans.len(), 2);
+    let cut = spans.iter().find(|s| s.name == "Chat Completion with cut-short").unwrap();
+    assert_eq!(json_attribute(cut, gen_ai::OUTPUT_MESSAGES), json!([{"role": "assistant", "content": "Hello!"}]));
+    assert_eq!(attribute(cut, gen_ai::STREAM_INCOMPLETE), Some(&Value::Bool(true)), "no finish reason, no [DONE]");
+    let dropped = spans.iter().find(|s| s.name == "Chat Completion with gpt-4o").unwrap();
+    assert_eq!(attribute(dropped, gen_ai::STREAM_INCOMPLETE), Some(&Value::Bool(true)));
+    assert_eq!(int(dropped, constants::LEVEL_NUM), Some(i64::from(Level::Warn.number())));
+}
+
+#[test]
+fn anthropic_messages_whole_and_streamed() {
+    let capture = testing::capture();
+    run(&capture, async {
+        let (base, _) = provider().await;
+        let client = client(LlmMiddleware::for_instance(capture.observe()));
+        for stream in [false, true] {
+            let body = json!({"model": "claude-3-5-sonnet-latest", "max_tokens": 256, "stream": stream, "system": "be kind",
+                "messages": [{"role": "user", "content": "hello"}]});
+            let response = client.post(format!("{base}/v1/messages")).json(&body).send().await.unwrap();
+            response.bytes().await.unwrap();
+        }
+    });
+    let spans = llm_spans(&capture);
+    assert_eq!(spans.len(), 2);
+    for span in &spans {
+        assert_eq!(span.name, "Message with claude-3-5-sonnet-latest");
+        assert_eq!(text(span, gen_ai::PROVIDER_NAME).as_deref(), Some("anthropic"));
+        assert_eq!(text(span, gen_ai::RESPONSE_MODEL).as_deref(), Some("claude-3-5-sonnet-20241022"));
+        assert_eq!(attribute(span, gen_ai::RESPONSE_FINISH_REASONS), Some(&strings(&["end_turn"])));
+        assert_eq!(int(span, gen_ai::REQUEST_MAX_TOKENS), Some(256));
+        assert_eq!(json_attribute(span, gen_ai::INPUT_MESSAGES), json!([{"role": "system"}, {"role": "user"}]));
+    }
+    let whole: HashMap<&str, Option<i64>> = [
+        ("input", int(&spans[0], gen_ai::USAGE_INPUT_TOKENS)),
+        ("output", int(&spans[0], gen_ai::USAGE_OUTPUT_TOKENS)),
+        ("total", int(&spans[0], gen_ai::USAGE_TOTAL_TOKENS)),
+    ]
+    .into();
+    assert_eq!(whole, [("input", Some(10)), ("output", Some(3)), ("total", Some(13))].into());
+    let streamed = &spans[1];
+    assert_eq!(text(streamed, gen_ai::RESPONSE_ID).as_deref(), Some("msg_01"));
+    assert_eq!(int(streamed, gen_ai::USAGE_INPUT_TOKENS), Some(25));
+    assert_eq!(int(streamed, gen_ai::USAGE_OUTPUT_TOKENS), Some(15), "message_delta's usage is the final count");
+    assert_eq!(int(streamed, gen_ai::USAGE_CACHE_READ_INPUT_TOKENS), Some(5));
+    assert!(float(streamed, gen_ai::RESPONSE_TIME_TO_FIRST_CHUNK).is_some());
+    assert_eq!(attribute(streamed, gen_ai::STREAM_INCOMPLETE), None);
+}
+
+#[test]
+fn embeddings_and_api_errors() {
+    let capture = testing::capture();
+    let status = run(&capture, async {
+        let (base, _) = provider().await;
+        let client = client(LlmMiddleware::for_instance(capture.observe()));
+        let body = json!({"model": "text-embedding-3-small", "input": "hello"});
+        client.post(format!("{base}/v1/embeddings")).json(&body).send().await.unwrap().bytes().await.unwrap();
+        let limited = json!({"model": "rate-limited", "messages": [{"role": "user", "content": "hi"}]});
+        let response = client.post(format!("{base}/v1/chat/completions")).json(&limited).send().await.unwrap();
+        let status = response.status();
+        let error: JsonValue = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "rate_limit_exceeded", "the caller still reads the error body");
+        status
+    });
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let spans = llm_spans(&capture);
+    let embeddings = spans.iter().find(|s| s.name == "Embedding Creation with text-embedding-3-small").unwrap();
+    assert_eq!(text(embeddings, gen_ai::OPERATION_NAME).as_deref(), Some("embeddings"));
+    assert_eq!(int(embeddings, gen_ai::USAGE_INPUT_TOKENS), Some(8));
+    assert_eq!(attribute(embeddings, gen_ai::INPUT_MESSAGES), None);
+
+    let limited = spans.iter().find(|s| s.name == "Chat Completion with rate-limited").unwrap();
+    assert!(
+        matches!(&limited.status, Status::Error { description } if description.contains("Rate limit reached")),
+        "{:?}",
+        limited.status
+    );
+    assert_eq!(int(limited, constants::LEVEL_NUM), Some(i64::from(Level::Error.number())));
+    assert_eq!(int(limited, constants::http::RESPONSE_STATUS_CODE), Some(429));
+    assert_eq!(text(limited, constants::http::ERROR_TYPE).as_deref(), Some("requests"));
+    let exception = limited.events.iter().find(|e| e.name == constants::EXCEPTION_EVENT).expect("an exception");
+    let message = exception.attributes.iter().find(|kv| kv.key.as_str() == constants::EXCEPTION_MESSAGE).unwrap();
+    assert_eq!(message.value.as_str(), "Rate limit reached for gpt-4o on requests per min");
+}
