@@ -141,6 +141,10 @@ pub mod gen_ai {
     pub const USAGE_OUTPUT_TOKENS: &str = semconv::GEN_AI_USAGE_OUTPUT_TOKENS;
     /// `gen_ai.usage.cache_read.input_tokens`: cached input tokens, where the provider reports them.
     pub const USAGE_CACHE_READ_INPUT_TOKENS: &str = semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS;
+    /// `gen_ai.usage.cost`: the call's price in US dollars (not in the conventions; Logfire's key).
+    pub const USAGE_COST: &str = "gen_ai.usage.cost";
+    /// `gen_ai.token.type`: `input` or `output` (on the token usage histogram).
+    pub const TOKEN_TYPE: &str = semconv::GEN_AI_TOKEN_TYPE;
     /// `gen_ai.usage.total_tokens` (not in the conventions; what the providers report as total).
     pub const USAGE_TOTAL_TOKENS: &str = "gen_ai.usage.total_tokens";
     /// `gen_ai.input.messages`: the request's messages (roles only unless content recording is on).
@@ -271,6 +275,11 @@ pub mod metrics {
     /// `http.server.request.duration` (histogram, seconds; semantic conventions).
     pub const HTTP_SERVER_REQUEST_DURATION: &str =
         opentelemetry_semantic_conventions::metric::HTTP_SERVER_REQUEST_DURATION;
+    /// `gen_ai.client.operation.duration` (histogram, seconds; semantic conventions).
+    pub const GEN_AI_CLIENT_OPERATION_DURATION: &str =
+        opentelemetry_semantic_conventions::metric::GEN_AI_CLIENT_OPERATION_DURATION;
+    /// `gen_ai.client.token.usage` (histogram, tokens; semantic conventions).
+    pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = opentelemetry_semantic_conventions::metric::GEN_AI_CLIENT_TOKEN_USAGE;
     /// `db.client.operation.duration` (histogram, seconds; semantic conventions).
     pub const DB_CLIENT_OPERATION_DURATION: &str =
         opentelemetry_semantic_conventions::metric::DB_CLIENT_OPERATION_DURATION;

@@ -65,8 +65,10 @@ async fn openai(State(seen): State<Seen>, headers: HeaderMap, Json(body): Json<J
         events.push("data: [DONE]\n\n".to_owned());
         return sse(&events);
     }
+    // A gateway's own models answer under their name; the rest as gpt-4o.
+    let answered = if model.starts_with("bud-") { model } else { "gpt-4o-2024-08-06" };
     Json(json!({
-        "id": "chatcmpl-123", "object": "chat.completion", "created": 1, "model": "gpt-4o-2024-08-06",
+        "id": "chatcmpl-123", "object": "chat.completion", "created": 1, "model": answered,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there!"}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17, "prompt_tokens_details": {"cached_tokens": 4}}
     }))
@@ -194,6 +196,9 @@ fn a_chat_completion_records_parameters_usage_and_shape_not_content() {
     assert_eq!(json_attribute(&span, gen_ai::OUTPUT_MESSAGES), json!([{"role": "assistant", "finish_reason": "stop"}]));
     assert!(!format!("{:?}", span.attributes).contains("hunter2"));
     assert_eq!(attribute(&span, gen_ai::RESPONSE_TIME_TO_FIRST_CHUNK), None, "not a stream");
+    // gpt-4o: $2.50 per million input tokens, $1.25 cached, $10 output: 8 × 2.5 + 4 × 1.25 + 5 × 10 per million.
+    let cost = float(&span, gen_ai::USAGE_COST).expect("a known model has a cost");
+    assert!((cost - 0.000_075).abs() < 1e-12, "{cost}");
 
     // The gateway continues the caller's trace, bud context included.
     let traceparent = headers["traceparent"].to_str().unwrap();
@@ -291,7 +296,7 @@ fn anthropic_messages_whole_and_streamed() {
     assert_eq!(whole, [("input", Some(10)), ("output", Some(3)), ("total", Some(13))].into());
     let streamed = &spans[1];
     assert_eq!(text(streamed, gen_ai::RESPONSE_ID).as_deref(), Some("msg_01"));
-    assert_eq!(int(streamed, gen_ai::USAGE_INPUT_TOKENS), Some(25));
+    assert_eq!(int(streamed, gen_ai::USAGE_INPUT_TOKENS), Some(30), "25 uncached + 5 read from cache");
     assert_eq!(int(streamed, gen_ai::USAGE_OUTPUT_TOKENS), Some(15), "message_delta's usage is the final count");
     assert_eq!(int(streamed, gen_ai::USAGE_CACHE_READ_INPUT_TOKENS), Some(5));
     assert!(float(streamed, gen_ai::RESPONSE_TIME_TO_FIRST_CHUNK).is_some());
@@ -332,4 +337,75 @@ fn embeddings_and_api_errors() {
     let exception = limited.events.iter().find(|e| e.name == constants::EXCEPTION_EVENT).expect("an exception");
     let message = exception.attributes.iter().find(|kv| kv.key.as_str() == constants::EXCEPTION_MESSAGE).unwrap();
     assert_eq!(message.value.as_str(), "Rate limit reached for gpt-4o on requests per min");
+}
+
+#[test]
+fn unknown_models_have_no_cost_unless_priced() {
+    let capture = testing::capture();
+    run(&capture, async {
+        let (base, _) = provider().await;
+        let body = json!({"model": "bud-custom-7b", "messages": [{"role": "user", "content": "hi"}]});
+        for middleware in [
+            LlmMiddleware::for_instance(capture.observe()),
+            LlmMiddleware::for_instance(capture.observe()).price(
+                "bud-custom-7b",
+                budobserve::integrations::llm::ModelPrice {
+                    input_per_million: 1.0,
+                    output_per_million: 2.0,
+                    cached_input_per_million: Some(0.5),
+                },
+            ),
+        ] {
+            client(middleware)
+                .post(format!("{base}/v1/chat/completions"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+        }
+    });
+    let spans = llm_spans(&capture);
+    assert_eq!(spans.len(), 2);
+    assert_eq!(text(&spans[0], gen_ai::RESPONSE_MODEL).as_deref(), Some("bud-custom-7b"));
+    assert_eq!(attribute(&spans[0], gen_ai::USAGE_COST), None, "never a made-up price");
+    let priced = float(&spans[1], gen_ai::USAGE_COST).unwrap();
+    assert!((priced - (8.0 * 1.0 + 4.0 * 0.5 + 5.0 * 2.0) / 1e6).abs() < 1e-12, "{priced}");
+}
+
+#[test]
+fn token_usage_and_duration_are_metrics() {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
+
+    let exporter = InMemoryMetricExporter::default();
+    let capture = testing::capture_with(|b| b.metric_reader(PeriodicReader::builder(exporter.clone()).build()));
+    run(&capture, async {
+        let (base, _) = provider().await;
+        let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+        let client = client(LlmMiddleware::for_instance(capture.observe()));
+        client.post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap().bytes().await.unwrap();
+    });
+    capture.observe().force_flush().unwrap();
+    let metrics = exporter.get_finished_metrics().unwrap();
+    let find = |name: &str| {
+        metrics.iter().flat_map(|m| m.scope_metrics()).flat_map(|s| s.metrics()).find(|m| m.name() == name)
+    };
+    let tokens = find("gen_ai.client.token.usage").expect("the token histogram");
+    let AggregatedMetrics::U64(MetricData::Histogram(tokens)) = tokens.data() else { panic!("{tokens:?}") };
+    let mut by_type: Vec<(String, u64)> = tokens
+        .data_points()
+        .map(|p| {
+            let kind = p.attributes().find(|kv| kv.key.as_str() == "gen_ai.token.type").map(|kv| kv.value.to_string());
+            (kind.unwrap_or_default(), p.sum())
+        })
+        .collect();
+    by_type.sort();
+    assert_eq!(by_type, [("input".to_owned(), 12), ("output".to_owned(), 5)]);
+    let duration = find("gen_ai.client.operation.duration").expect("the duration histogram");
+    assert_eq!(duration.unit(), "s");
+    let AggregatedMetrics::F64(MetricData::Histogram(duration)) = duration.data() else { panic!("{duration:?}") };
+    assert_eq!(duration.data_points().map(|p| p.count()).sum::<u64>(), 1);
 }

@@ -32,10 +32,16 @@
 //! end marker (`[DONE]`, `message_stop`, or at least a finish reason), fails, or is dropped by the caller ends it with
 //! what was seen, `budobserve_llm_stream_incomplete = true` and level warn.
 //!
-//! Spans are written under the instrumentation scope `budobserve.llm`. Not yet here: prices and the
-//! `gen_ai.usage.cost` attribute, the gen_ai metrics, typed adapters (`async-openai`).
+//! **Cost**: `gen_ai.usage.cost` (US dollars) from the price data of `genai-prices` (Pydantic's, the same Logfire
+//! uses), or from a [price](LlmMiddleware::price) configured for a model; a model neither knows gets no cost
+//! attribute — never a made-up price. `gen_ai.client.operation.duration` (seconds) and `gen_ai.client.token.usage`
+//! (tokens, by `gen_ai.token.type`) are recorded per call.
+//!
+//! Spans are written under the instrumentation scope `budobserve.llm`. Not yet here: typed adapters
+//! (`async-openai`).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -44,6 +50,7 @@ use std::time::Instant;
 
 use http::Extensions;
 use http_body::{Frame, SizeHint};
+use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::Status;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use reqwest::ResponseBuilderExt as _;
@@ -117,6 +124,20 @@ struct Config {
     observe: BudObserve,
     provider: Option<Cow<'static, str>>,
     record_content: bool,
+    prices: HashMap<String, ModelPrice>,
+    duration: Histogram<f64>,
+    tokens: Histogram<u64>,
+}
+
+/// Prices in US dollars per million tokens, for a model the bundled price data does not know or to override it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelPrice {
+    /// Per million input tokens (not read from cache).
+    pub input_per_million: f64,
+    /// Per million output tokens.
+    pub output_per_million: f64,
+    /// Per million input tokens read from cache (default: the input price).
+    pub cached_input_per_million: Option<f64>,
 }
 
 impl fmt::Debug for LlmMiddleware {
@@ -142,13 +163,52 @@ impl LlmMiddleware {
 
     /// Middleware writing to `observe`.
     pub fn for_instance(observe: &BudObserve) -> LlmMiddleware {
+        // The bundled price data is decoded on first use (tens of milliseconds): done now, off the request path.
+        let _ = std::thread::Builder::new().name("budobserve-prices".into()).spawn(|| {
+            let _ = genai_prices::Calculator::bundled();
+        });
+        let (observe, duration) = super::client::scoped(
+            observe,
+            SCOPE,
+            constants::metrics::GEN_AI_CLIENT_OPERATION_DURATION,
+            "Duration of GenAI client operations.",
+        );
+        let tokens = observe
+            .meter()
+            .u64_histogram(constants::metrics::GEN_AI_CLIENT_TOKEN_USAGE)
+            .with_unit("{token}")
+            .with_description("Tokens used by GenAI client operations.")
+            .with_boundaries(vec![
+                1.0,
+                4.0,
+                16.0,
+                64.0,
+                256.0,
+                1024.0,
+                4096.0,
+                16384.0,
+                65536.0,
+                262_144.0,
+                1_048_576.0,
+            ])
+            .build();
         LlmMiddleware {
             config: Arc::new(Config {
-                observe: observe.with_settings(Settings::new().scope(SCOPE).tags([keys::TAG])),
+                observe: observe.with_settings(Settings::new().tags([keys::TAG])),
                 provider: None,
                 record_content: false,
+                prices: HashMap::new(),
+                duration,
+                tokens,
             }),
         }
+    }
+
+    /// The price of `model` (matched exactly against the response's, then the request's model), used instead of
+    /// the bundled price data.
+    pub fn price(mut self, model: impl Into<String>, price: ModelPrice) -> LlmMiddleware {
+        Arc::make_mut(&mut self.config).prices.insert(model.into(), price);
+        self
     }
 
     /// The provider recorded as `gen_ai.provider.name` (default: `anthropic` for Anthropic's API, `openai` for the
@@ -193,9 +253,17 @@ impl Middleware for LlmMiddleware {
             request_attributes(body, api, config.record_content, &mut attributes);
         }
         let name = format!("{} with {model}", api.title());
+        let model = model.to_owned();
         let (span, context) = super::client::start_client_span(&config.observe, name, attributes);
         crate::baggage::inject(&context, &mut HeaderInjector(request.headers_mut()));
-        let mut call = Call { span: Some(span), api, started: Instant::now(), record_content: config.record_content };
+        let mut call = Call {
+            span: Some(span),
+            api,
+            started: Instant::now(),
+            config: Arc::clone(config),
+            provider: provider.into_owned(),
+            request_model: model.to_owned(),
+        };
         let response = match next.run(request, extensions).await {
             Ok(response) => response,
             Err(err) => {
@@ -311,7 +379,9 @@ struct Call {
     span: Option<BudSpan>,
     api: Api,
     started: Instant,
-    record_content: bool,
+    config: Arc<Config>,
+    provider: String,
+    request_model: String,
 }
 
 /// What a response (whole or streamed) reported.
@@ -331,11 +401,17 @@ struct Seen {
 }
 
 impl Seen {
-    /// Usage of OpenAI (`prompt_tokens`…) or Anthropic (`input_tokens`…) shape.
-    fn usage(&mut self, usage: &Json) {
+    /// Usage of OpenAI (`prompt_tokens`…) or Anthropic (`input_tokens`…) shape. Input tokens count every input
+    /// token, cached ones included (Anthropic reports cache reads and writes apart: they are added).
+    fn usage(&mut self, usage: &Json, anthropic: bool) {
         let int = |key: &str| usage.get(key).and_then(Json::as_i64);
         if let Some(n) = int("prompt_tokens").or_else(|| int("input_tokens")) {
-            self.input_tokens = Some(n);
+            let cache = if anthropic {
+                int("cache_read_input_tokens").unwrap_or(0) + int("cache_creation_input_tokens").unwrap_or(0)
+            } else {
+                0
+            };
+            self.input_tokens = Some(n + cache);
         }
         if let Some(n) = int("completion_tokens").or_else(|| int("output_tokens")) {
             self.output_tokens = Some(n);
@@ -362,11 +438,11 @@ impl Seen {
     }
 
     /// A whole response body.
-    fn response(&mut self, json: &Json) {
+    fn response(&mut self, json: &Json, anthropic: bool) {
         self.id = json.get("id").and_then(Json::as_str).map(str::to_owned);
         self.model = json.get("model").and_then(Json::as_str).map(str::to_owned);
         if let Some(usage) = json.get("usage") {
-            self.usage(usage);
+            self.usage(usage, anthropic);
         }
         if let Some(Json::Array(choices)) = json.get("choices") {
             for choice in choices {
@@ -402,7 +478,7 @@ impl Seen {
                     self.id = message.get("id").and_then(Json::as_str).map(str::to_owned);
                     self.model = message.get("model").and_then(Json::as_str).map(str::to_owned);
                     if let Some(usage) = message.get("usage") {
-                        self.usage(usage);
+                        self.usage(usage, true);
                     }
                 }
             }
@@ -415,7 +491,7 @@ impl Seen {
             Some("message_delta") => {
                 self.finish_reason(json.pointer("/delta/stop_reason").unwrap_or(&Json::Null));
                 if let Some(usage) = json.get("usage") {
-                    self.usage(usage);
+                    self.usage(usage, true);
                 }
             }
             Some("message_stop") => self.complete = true,
@@ -441,7 +517,7 @@ impl Seen {
                     }
                 }
                 if let Some(usage) = json.get("usage").filter(|u| !u.is_null()) {
-                    self.usage(usage);
+                    self.usage(usage, false);
                 }
             }
         }
@@ -455,7 +531,7 @@ impl Call {
     /// Records a whole response and ends the span.
     fn response(&mut self, json: &Json) {
         let mut seen = Seen::default();
-        seen.response(json);
+        seen.response(json, self.api == Api::Messages);
         self.end(seen, false);
     }
 
@@ -465,6 +541,8 @@ impl Call {
         let kind = error.get("type").and_then(Json::as_str).or_else(|| error.get("code").and_then(Json::as_str));
         let message =
             error.get("message").and_then(Json::as_str).map_or_else(|| format!("HTTP {status}"), str::to_owned);
+        let error_type = kind.map_or_else(|| status.to_string(), str::to_owned);
+        self.record_metrics(None, &Seen::default(), Some(&error_type));
         if let Some(mut span) = self.span.take() {
             span.set_attribute(KeyValue::new(constants::http::RESPONSE_STATUS_CODE, i64::from(status)));
             span.set_attribute(KeyValue::new(
@@ -477,15 +555,66 @@ impl Call {
         }
     }
 
+    /// The call's cost in US dollars: a configured price, else the bundled price data; none for a model neither
+    /// knows (never a made-up price) or without usage.
+    fn cost(&self, model: &str, seen: &Seen) -> Option<f64> {
+        let input = seen.input_tokens? as f64;
+        let output = seen.output_tokens.unwrap_or(0) as f64;
+        let cached = seen.cached_tokens.unwrap_or(0) as f64;
+        let configured = self.config.prices.get(model).or_else(|| self.config.prices.get(&self.request_model));
+        if let Some(price) = configured {
+            let cached_price = price.cached_input_per_million.unwrap_or(price.input_per_million);
+            return Some(
+                ((input - cached) * price.input_per_million
+                    + cached * cached_price
+                    + output * price.output_per_million)
+                    / 1e6,
+            );
+        }
+        let usage = genai_prices::Usage::from([
+            (genai_prices::UsageKey::INPUT_TOKENS, input),
+            (genai_prices::UsageKey::OUTPUT_TOKENS, output),
+            (genai_prices::UsageKey::CACHE_READ_TOKENS, cached),
+        ]);
+        let mut request = genai_prices::PriceRequest::new(model, &usage);
+        if matches!(self.provider.as_str(), "openai" | "anthropic") {
+            request = request.with_provider_id(&self.provider);
+        }
+        genai_prices::calculate(&request).ok().map(|price| price.total_price)
+    }
+
+    /// `gen_ai.client.operation.duration` and `gen_ai.client.token.usage`.
+    fn record_metrics(&self, response_model: Option<&str>, seen: &Seen, error_type: Option<&str>) {
+        let mut attributes = vec![
+            KeyValue::new(keys::OPERATION_NAME, self.api.operation()),
+            KeyValue::new(keys::PROVIDER_NAME, self.provider.clone()),
+            KeyValue::new(keys::REQUEST_MODEL, self.request_model.clone()),
+        ];
+        if let Some(model) = response_model {
+            attributes.push(KeyValue::new(keys::RESPONSE_MODEL, model.to_owned()));
+        }
+        if let Some(error_type) = error_type {
+            attributes.push(KeyValue::new(constants::http::ERROR_TYPE, error_type.to_owned()));
+        }
+        self.config.duration.record(self.started.elapsed().as_secs_f64(), &attributes);
+        for (kind, tokens) in [("input", seen.input_tokens), ("output", seen.output_tokens)] {
+            if let Some(tokens) = tokens.and_then(|t| u64::try_from(t).ok()) {
+                let mut attributes = attributes.clone();
+                attributes.push(KeyValue::new(keys::TOKEN_TYPE, kind));
+                self.config.tokens.record(tokens, &attributes);
+            }
+        }
+    }
+
     /// Records what a response showed and ends the span.
     fn end(&mut self, seen: Seen, streamed: bool) {
         let Some(mut span) = self.span.take() else { return };
         let mut attributes = Vec::with_capacity(10);
-        if let Some(id) = seen.id {
-            attributes.push(KeyValue::new(keys::RESPONSE_ID, id));
+        if let Some(id) = &seen.id {
+            attributes.push(KeyValue::new(keys::RESPONSE_ID, id.clone()));
         }
-        if let Some(model) = seen.model {
-            attributes.push(KeyValue::new(keys::RESPONSE_MODEL, model));
+        if let Some(model) = &seen.model {
+            attributes.push(KeyValue::new(keys::RESPONSE_MODEL, model.clone()));
         }
         if !seen.finish_reasons.is_empty() {
             let reasons: Vec<StringValue> = seen.finish_reasons.iter().map(|r| r.clone().into()).collect();
@@ -510,14 +639,19 @@ impl Call {
         if let Some(ttfc) = seen.time_to_first_chunk {
             attributes.push(KeyValue::new(keys::RESPONSE_TIME_TO_FIRST_CHUNK, ttfc));
         }
+        let model = seen.model.clone().unwrap_or_else(|| self.request_model.clone());
+        if let Some(cost) = self.cost(&model, &seen) {
+            attributes.push(KeyValue::new(keys::USAGE_COST, cost));
+        }
+        self.record_metrics(seen.model.as_deref(), &seen, None);
         if self.api != Api::Embeddings {
             let mut message = serde_json::Map::new();
             message.insert("role".to_owned(), Json::String("assistant".to_owned()));
             if let Some(reason) = seen.finish_reasons.first() {
                 message.insert("finish_reason".to_owned(), Json::String(reason.clone()));
             }
-            if self.record_content {
-                message.insert("content".to_owned(), Json::String(seen.content));
+            if self.config.record_content {
+                message.insert("content".to_owned(), Json::String(seen.content.clone()));
             }
             attributes.push(KeyValue::new(keys::OUTPUT_MESSAGES, Json::Array(vec![Json::Object(message)]).to_string()));
         }
