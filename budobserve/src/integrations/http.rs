@@ -124,6 +124,22 @@ impl CapturedHeaders {
     }
 }
 
+/// A reqwest response taken apart to rewrap its body; its parts keep what `reqwest::Response::url` reads, so the
+/// response rebuilt with `reqwest::Response::from(http::Response::from_parts(parts, body))` has the same URL.
+#[cfg(feature = "reqwest")]
+pub(crate) fn split_response(response: reqwest::Response) -> (http::response::Parts, reqwest::Body) {
+    use reqwest::ResponseBuilderExt as _;
+
+    let url = response.url().clone();
+    let response: http::Response<reqwest::Body> = response.into();
+    let (mut parts, body) = response.into_parts();
+    // `Response::url` survives the round trip through `http::Response` only as this extension.
+    if let Ok(with_url) = http::Response::builder().url(url).body(()) {
+        parts.extensions.extend(with_url.into_parts().0.extensions);
+    }
+    (parts, body)
+}
+
 /// `host[:port]` split, for `server.address` / `server.port`.
 #[cfg_attr(not(feature = "axum"), allow(dead_code, reason = "the HTTP server integration's"))]
 pub(crate) fn host_and_port(authority: &str) -> (Cow<'_, str>, Option<u16>) {

@@ -53,7 +53,6 @@ use http_body::{Frame, SizeHint};
 use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::Status;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
-use reqwest::ResponseBuilderExt as _;
 use reqwest_middleware::{Middleware, Next};
 use serde_json::Value as Json;
 
@@ -283,9 +282,7 @@ impl Middleware for LlmMiddleware {
             return Ok(call.stream(response));
         }
         // A complete JSON answer: read (it is whole anyway), recorded, and handed back unchanged.
-        let url = response.url().clone();
-        let response: http::Response<reqwest::Body> = response.into();
-        let (mut parts, body) = response.into_parts();
+        let (parts, body) = super::http::split_response(response);
         let bytes = match http_body_util::BodyExt::collect(body).await {
             Ok(collected) => collected.to_bytes(),
             Err(err) => {
@@ -303,9 +300,6 @@ impl Middleware for LlmMiddleware {
             }
         } else if !status.is_success() {
             call.api_error(status.as_u16(), &Json::Null);
-        }
-        if let Ok(with_url) = http::Response::builder().url(url).body(()) {
-            parts.extensions.extend(with_url.into_parts().0.extensions);
         }
         Ok(reqwest::Response::from(http::Response::from_parts(parts, reqwest::Body::from(bytes))))
     }
@@ -665,12 +659,7 @@ impl Call {
 
     /// The response with a body that records the stream as the caller reads it.
     fn stream(self, response: reqwest::Response) -> reqwest::Response {
-        let url = response.url().clone();
-        let response: http::Response<reqwest::Body> = response.into();
-        let (mut parts, body) = response.into_parts();
-        if let Ok(with_url) = http::Response::builder().url(url).body(()) {
-            parts.extensions.extend(with_url.into_parts().0.extensions);
-        }
+        let (parts, body) = super::http::split_response(response);
         let started = self.started;
         let body = StreamBody {
             inner: body,

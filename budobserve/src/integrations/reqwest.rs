@@ -40,7 +40,6 @@ use http_body::{Frame, SizeHint};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::Status;
-use reqwest::ResponseBuilderExt as _;
 use reqwest_middleware::{Middleware, Next};
 
 use super::http::{self as shared, CapturedHeaders, HeaderInjector};
@@ -321,13 +320,7 @@ fn truncated_text(bytes: &[u8], limit: usize) -> String {
 
 /// The response with a body that records what the caller reads (up to `limit`) and ends the span at its end.
 fn capture_body(response: reqwest::Response, limit: usize, state: ClientState) -> reqwest::Response {
-    let url = response.url().clone();
-    let response: http::Response<reqwest::Body> = response.into();
-    let (mut parts, body) = response.into_parts();
-    // `Response::url` survives the round trip through `http::Response` only as this extension.
-    if let Ok(with_url) = http::Response::builder().url(url).body(()) {
-        parts.extensions.extend(with_url.into_parts().0.extensions);
-    }
+    let (parts, body) = super::http::split_response(response);
     let body = CapturingBody { inner: body, capture: BodyCapture { captured: Vec::new(), limit, state: Some(state) } };
     reqwest::Response::from(http::Response::from_parts(parts, reqwest::Body::wrap(body)))
 }
