@@ -53,7 +53,7 @@ pub struct RedisTracing {
     shared: Arc<Shared>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Shared {
     observe: BudObserve,
     duration: Histogram<f64>,
@@ -95,17 +95,7 @@ impl RedisTracing {
     /// The longest argument recorded in `db.query.text`, in bytes (default 64; longer ones are cut, `…` marking
     /// the cut).
     pub fn max_argument_length(mut self, bytes: usize) -> RedisTracing {
-        if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            shared.max_argument_length = bytes;
-        } else {
-            let shared = &self.shared;
-            self.shared = Arc::new(Shared {
-                observe: shared.observe.clone(),
-                duration: shared.duration.clone(),
-                target: shared.target.clone(),
-                max_argument_length: bytes,
-            });
-        }
+        Arc::make_mut(&mut self.shared).max_argument_length = bytes;
         self
     }
 

@@ -58,6 +58,7 @@ use crate::span::BudSpan;
 pub const SCOPE: &str = "budobserve.sqlx";
 
 /// What every span of one pool shares.
+#[derive(Clone)]
 struct Shared {
     observe: BudObserve,
     duration: Histogram<f64>,
@@ -106,13 +107,7 @@ impl InstrumentedPool {
     /// The longest `db.query.text` recorded, in bytes (default 2,048; longer statements are cut, `…` marking the
     /// cut).
     pub fn max_query_length(mut self, bytes: usize) -> InstrumentedPool {
-        let shared = &self.shared;
-        self.shared = Arc::new(Shared {
-            observe: shared.observe.clone(),
-            duration: shared.duration.clone(),
-            target: shared.target.clone(),
-            max_query_length: bytes,
-        });
+        Arc::make_mut(&mut self.shared).max_query_length = bytes;
         self
     }
 
