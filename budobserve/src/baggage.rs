@@ -134,16 +134,7 @@ impl BudContext {
     /// `cx` with this context's fields in its baggage (other baggage entries kept; a field set here replaces the
     /// same key there).
     pub fn to_context(&self, cx: &Context) -> Context {
-        let mut baggage = Baggage::new();
-        for (key, (value, metadata)) in cx.baggage().iter() {
-            baggage.insert_with_metadata(key.clone(), value.clone(), metadata.clone());
-        }
-        for (key, value) in self.fields() {
-            if let Some(value) = value {
-                baggage.insert(key, StringValue::from(value.clone()));
-            }
-        }
-        cx.with_baggage(baggage)
+        with_entries(cx, self.fields().into_iter().filter_map(|(key, value)| Some((key, value.clone()?))))
     }
 
     /// Makes the current context carry this bud context until the guard drops. For a future, use
@@ -152,6 +143,18 @@ impl BudContext {
     pub fn attach(&self) -> ContextGuard {
         Context::map_current(|cx| self.to_context(cx)).attach()
     }
+}
+
+/// `cx` with `entries` in its baggage, its other entries kept (an entry given replaces the same key).
+pub(crate) fn with_entries(cx: &Context, entries: impl IntoIterator<Item = (&'static str, String)>) -> Context {
+    let mut baggage = Baggage::new();
+    for (key, (value, metadata)) in cx.baggage().iter() {
+        baggage.insert_with_metadata(key.clone(), value.clone(), metadata.clone());
+    }
+    for (key, value) in entries {
+        baggage.insert(key, StringValue::from(value));
+    }
+    cx.with_baggage(baggage)
 }
 
 /// The bud context entries of `cx`'s baggage as span attributes (none when it carries no baggage).

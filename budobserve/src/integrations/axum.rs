@@ -45,7 +45,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use axum::extract::{ConnectInfo, MatchedPath};
 use http::{HeaderValue, Request, Response};
 use http_body::{Body, Frame, SizeHint};
-use opentelemetry::baggage::{Baggage, BaggageExt as _};
+use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{Context, KeyValue};
@@ -295,12 +295,7 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
         (header, _) => {
             let id = header.map_or_else(new_request_id, str::to_owned);
             // The caller's other baggage entries stay.
-            let mut baggage = Baggage::new();
-            for (key, (value, metadata)) in parent.baggage().iter() {
-                baggage.insert_with_metadata(key.clone(), value.clone(), metadata.clone());
-            }
-            baggage.insert(bud::REQUEST_ID, id.clone());
-            let parent = parent.with_baggage(baggage);
+            let parent = crate::baggage::with_entries(&parent, [(bud::REQUEST_ID, id.clone())]);
             (id, parent)
         }
     };
