@@ -53,6 +53,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry::{Array, KeyValue, Value};
 use opentelemetry_sdk::Resource;
@@ -396,18 +397,21 @@ impl BudMetricsExporter {
         let mut body = Vec::with_capacity(self.last_body.load(Ordering::Relaxed) + 4096);
         self.encode(batch, &mut body);
         self.last_body.store(body.len(), Ordering::Relaxed);
-        let body = if self.target.compression { gzip(&body)? } else { body };
+        // Shared by every attempt without a copy.
+        let body = Bytes::from(if self.target.compression { gzip(&body)? } else { body });
+        let gzip = self.target.compression;
         if self.target.create_schema && !self.schema_ready.load(Ordering::Relaxed) {
             self.create_schema(client, deadline)?;
         }
-        match self.send(client, &self.target.insert_url, &body, deadline) {
+        match self.send(client, &self.target.insert_url, &body, gzip, deadline) {
             Err(Failure::Rejected { code: Some(UNKNOWN_TABLE | UNKNOWN_DATABASE), .. })
                 if self.target.create_schema =>
             {
                 // The table went away (a server restarted on empty storage, say): create it again, once.
                 self.schema_ready.store(false, Ordering::Relaxed);
                 self.create_schema(client, deadline)?;
-                self.send(client, &self.target.insert_url, &body, deadline).map_err(|failure| self.error(&failure))
+                self.send(client, &self.target.insert_url, &body, gzip, deadline)
+                    .map_err(|failure| self.error(&failure))
             }
             result => result.map_err(|failure| self.error(&failure)),
         }
@@ -427,7 +431,8 @@ impl BudMetricsExporter {
     fn create_schema(&self, client: &reqwest::blocking::Client, deadline: Instant) -> OTelSdkResult {
         let url = format!("{}/", self.target.url);
         for statement in [&self.target.create_database, &self.target.create_table] {
-            self.send(client, &url, statement.as_bytes(), deadline).map_err(|failure| self.error(&failure))?;
+            let statement = Bytes::copy_from_slice(statement.as_bytes());
+            self.send(client, &url, &statement, false, deadline).map_err(|failure| self.error(&failure))?;
         }
         self.schema_ready.store(true, Ordering::Relaxed);
         Ok(())
@@ -438,13 +443,14 @@ impl BudMetricsExporter {
         &self,
         client: &reqwest::blocking::Client,
         url: &str,
-        body: &[u8],
+        body: &Bytes,
+        gzip: bool,
         deadline: Instant,
     ) -> Result<(), Failure> {
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 0;
         loop {
-            let failure = match self.attempt(client, url, body, deadline) {
+            let failure = match self.attempt(client, url, body, gzip, deadline) {
                 Ok(()) => return Ok(()),
                 Err(failure) => failure,
             };
@@ -462,21 +468,22 @@ impl BudMetricsExporter {
         &self,
         client: &reqwest::blocking::Client,
         url: &str,
-        body: &[u8],
+        body: &Bytes,
+        gzip: bool,
         deadline: Instant,
     ) -> Result<(), Failure> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(Failure::Transport(format!("timed out after {:?}", self.target.timeout)));
         }
-        let mut request = client.post(url).timeout(remaining).body(body.to_vec());
+        let mut request = client.post(url).timeout(remaining).body(body.clone());
         if let Some(user) = &self.target.user {
             request = request.header("X-ClickHouse-User", user);
         }
         if let Some(password) = &self.target.password {
             request = request.header("X-ClickHouse-Key", password);
         }
-        if self.target.compression && url == self.target.insert_url {
+        if gzip {
             request = request.header("Content-Encoding", "gzip");
         }
         let response = request.send().map_err(|err| Failure::Transport(transport_error(&err)))?;
