@@ -62,6 +62,8 @@ mod span;
 mod tail;
 pub mod template;
 pub mod testing;
+#[cfg(any(feature = "clickhouse", feature = "redis", feature = "sqlx"))]
+mod text;
 
 use std::borrow::Cow;
 use std::error::Error;

@@ -579,16 +579,8 @@ fn transport_error(err: &reqwest::Error) -> String {
 
 /// The server's error text, on one line and at most 1,000 characters.
 fn server_message(text: &str) -> String {
-    let mut message: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if message.len() > 1000 {
-        let mut end = 1000;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-        message.push('…');
-    }
-    if message.is_empty() { "(no message)".to_owned() } else { message }
+    let message: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if message.is_empty() { "(no message)".to_owned() } else { crate::text::truncate(&message, 1000).into_owned() }
 }
 
 fn gzip(body: &[u8]) -> Result<Vec<u8>, OTelSdkError> {

@@ -41,28 +41,3 @@ pub(crate) fn start_client_span(
     let context = span.context_in(parent);
     (span, context)
 }
-
-/// `text` cut to at most `max` bytes on a character boundary, `…` marking the cut.
-#[cfg_attr(not(any(feature = "redis", feature = "sqlx")), allow(dead_code))]
-pub(crate) fn truncate(text: &str, max: usize) -> Cow<'_, str> {
-    if text.len() <= max {
-        return Cow::Borrowed(text);
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    Cow::Owned(format!("{}…", &text[..end]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truncation_keeps_characters_whole() {
-        assert_eq!(truncate("SELECT 1", 20), "SELECT 1");
-        assert_eq!(truncate("SELECT 1", 6), "SELECT…");
-        assert_eq!(truncate("héllo", 2), "h…");
-    }
-}

@@ -139,7 +139,7 @@ fn command_text(cmd: &Cmd, max_argument_length: usize, out: &mut String) -> Stri
             _ if secret => out.push('?'),
             Arg::Simple(bytes) => {
                 let text = String::from_utf8_lossy(bytes);
-                let cut = client::truncate(&text, max_argument_length);
+                let cut = crate::text::truncate(&text, max_argument_length);
                 if cut.is_empty() || cut.contains(char::is_whitespace) {
                     let _ = write!(out, "{cut:?}");
                 } else {

@@ -260,7 +260,8 @@ impl Shared {
         let (operation, table) = summarize(sql);
         let mut attributes = Vec::with_capacity(self.target.len() + 3);
         attributes.extend(self.target.iter().cloned());
-        attributes.push(KeyValue::new(keys::QUERY_TEXT, client::truncate(sql, self.max_query_length).into_owned()));
+        attributes
+            .push(KeyValue::new(keys::QUERY_TEXT, crate::text::truncate(sql, self.max_query_length).into_owned()));
         attributes.push(KeyValue::new(keys::OPERATION_NAME, operation.clone()));
         let name: Cow<'static, str> = match table {
             Some(table) => {
