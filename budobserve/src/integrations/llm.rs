@@ -289,7 +289,7 @@ impl Middleware for LlmMiddleware {
                 if let Some(span) = call.span.as_mut() {
                     span.record_error_parts("reqwest::Error", &err);
                 }
-                return Err(reqwest_middleware::Error::Middleware(anyhow_error(err.to_string())));
+                return Err(reqwest_middleware::Error::Middleware(anyhow::Error::msg(err.to_string())));
             }
         };
         if let Ok(json) = serde_json::from_slice::<Json>(&bytes) {
@@ -303,11 +303,6 @@ impl Middleware for LlmMiddleware {
         }
         Ok(reqwest::Response::from(http::Response::from_parts(parts, reqwest::Body::from(bytes))))
     }
-}
-
-/// reqwest-middleware's error for a failure of this middleware.
-fn anyhow_error(message: String) -> anyhow::Error {
-    anyhow::Error::msg(message)
 }
 
 /// The request's parameters and messages.
@@ -459,7 +454,6 @@ impl Seen {
                 }
             }
         }
-        self.complete = true;
     }
 
     /// One event of a stream.
