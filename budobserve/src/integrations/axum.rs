@@ -232,8 +232,12 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
     let (mut parts, body) = request.into_parts();
     let mut attributes = Vec::with_capacity(16);
     let method = shared::method(&parts.method, &mut attributes);
-    let path = parts.uri.path().to_owned();
-    attributes.push(KeyValue::new(keys::URL_PATH, path.clone()));
+    let path = parts.uri.path();
+    let mut message = String::with_capacity(method.len() + 1 + path.len());
+    message.push_str(method);
+    message.push(' ');
+    message.push_str(path);
+    attributes.push(KeyValue::new(keys::URL_PATH, path.to_owned()));
     if let Some(query) = parts.uri.query() {
         attributes.push(KeyValue::new(keys::URL_QUERY, query.to_owned()));
     }
@@ -306,10 +310,6 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
         name.push(' ');
         name.push_str(route);
     }
-    let mut message = String::with_capacity(method.len() + 1 + path.len());
-    message.push_str(method);
-    message.push(' ');
-    message.push_str(&path);
     let span = config
         .observe
         .span_builder(name)
