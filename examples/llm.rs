@@ -1,5 +1,6 @@
-//! An instrumented LLM call to an OpenAI-compatible endpoint — OpenAI, budgateway, a LiteLLM proxy — plain and
-//! streamed, printed on the console with tokens, finish reasons, time to first chunk and cost.
+//! Instrumented LLM calls to an OpenAI-compatible endpoint — OpenAI, budgateway, a LiteLLM proxy — with the
+//! `async-openai` client, whole and streamed, printed on the console with tokens, finish reasons, time to first
+//! chunk and cost.
 //!
 //! ```sh
 //! OPENAI_BASE_URL=http://budgateway:8000/v1 OPENAI_API_KEY=… LLM_MODEL=gpt-4o-mini cargo run --example llm
@@ -7,12 +8,18 @@
 //!
 //! Needs an OpenAI-compatible server over plain HTTP (a gateway such as budgateway or a LiteLLM proxy):
 //! `OPENAI_BASE_URL` (default `http://127.0.0.1:4000/v1`, LiteLLM's default port), `OPENAI_API_KEY`, and `LLM_MODEL`
-//! (default `gpt-4o-mini`). `LLM_PROVIDER` names the gateway in `gen_ai.provider.name`.
+//! (default `gpt-4o-mini`). `LLM_PROVIDER` names the gateway in `gen_ai.provider.name`. Any other reqwest-based
+//! client gets the same spans from `budobserve::integrations::llm::LlmMiddleware`.
 
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{
+    ChatCompletionRequestUserMessageArgs, ChatCompletionStreamOptions, CreateChatCompletionRequestArgs,
+};
 use budobserve::bud_span;
 use budobserve::exporters::ConsoleOptions;
 use budobserve::integrations::llm::LlmMiddleware;
-use serde_json::json;
+use futures_util::StreamExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,34 +30,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = std::env::var("OPENAI_BASE_URL").unwrap_or_else(|_| "http://127.0.0.1:4000/v1".to_owned());
     let key = std::env::var("OPENAI_API_KEY").unwrap_or_default();
     let model = std::env::var("LLM_MODEL").unwrap_or_else(|_| "gpt-4o-mini".to_owned());
-    let mut middleware = LlmMiddleware::new();
+    let mut llm = LlmMiddleware::new().record_content(true);
     if let Ok(provider) = std::env::var("LLM_PROVIDER") {
-        middleware = middleware.provider(provider);
+        llm = llm.provider(provider);
     }
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(middleware).build();
+    // The one instrumentation step; the client is used as always from here on.
+    let client = budobserve::integrations::openai::instrument_with(
+        Client::with_config(OpenAIConfig::new().with_api_base(base).with_api_key(key)),
+        llm,
+        reqwest::Client::new(),
+    );
 
     let _span = bud_span!("ask {model}").entered();
-    let messages = json!([{"role": "user", "content": "Say hello in five words."}]);
-    let answer: serde_json::Value = client
-        .post(format!("{base}/chat/completions"))
-        .bearer_auth(&key)
-        .json(&json!({"model": model, "messages": messages}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let mut out = format!("answer: {}\n", answer["choices"][0]["message"]["content"]);
-    let mut stream = client
-        .post(format!("{base}/chat/completions"))
-        .bearer_auth(&key)
-        .json(&json!({"model": model, "messages": messages, "stream": true, "stream_options": {"include_usage": true}}))
-        .send()
-        .await?;
-    let mut bytes = 0;
-    while let Some(chunk) = stream.chunk().await? {
-        bytes += chunk.len();
+    let question = ChatCompletionRequestUserMessageArgs::default().content("Say hello in five words.").build()?;
+    let request = CreateChatCompletionRequestArgs::default().model(&model).messages([question.into()]).build()?;
+    let answer = client.chat().create(request.clone()).await?;
+    let mut out = format!("answer: {}\n", answer.choices[0].message.content.as_deref().unwrap_or_default());
+
+    let mut streamed = request;
+    streamed.stream_options =
+        Some(ChatCompletionStreamOptions { include_usage: Some(true), include_obfuscation: None });
+    let mut stream = client.chat().create_stream(streamed).await?;
+    out.push_str("streamed: ");
+    while let Some(chunk) = stream.next().await {
+        for choice in chunk?.choices {
+            out.push_str(choice.delta.content.as_deref().unwrap_or_default());
+        }
     }
-    out.push_str(&format!("streamed {bytes} bytes\n"));
+    out.push('\n');
     std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes())?;
     Ok(())
 }

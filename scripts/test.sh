@@ -4,6 +4,8 @@
 # runs against a real collector (rotel-agent, fetched from PyPI on first use and cached), started here on loopback.
 # The BudMetrics tests and example run against a ClickHouse engine (PyPI's chdb-core, installed on first use into
 # a cached virtualenv) behind ClickHouse's HTTP interface (scripts/clickhouse_http.py), started here on loopback.
+# The LLM tests and example also go through a LiteLLM proxy (PyPI's litellm in a cached virtualenv, its models
+# answering with mock responses), started here on loopback.
 #
 # Builds go to $CARGO_TARGET_DIR, by default outside the clone so that repeated runs stay incremental.
 set -euo pipefail
@@ -26,6 +28,11 @@ source scripts/clickhouse.sh
 start_clickhouse
 export BUD_OBSERVE_TEST_CLICKHOUSE_URL="$clickhouse_url"
 export BUD_OBSERVE_TEST_CHDB_PYTHON="$chdb_python"
+
+step "a LiteLLM proxy on loopback (PyPI's litellm, its models answering with mock responses), starting meanwhile"
+source scripts/litellm.sh
+start_litellm
+export BUD_OBSERVE_TEST_LITELLM_URL="$litellm_url" BUD_OBSERVE_TEST_LITELLM_KEY="$litellm_key"
 
 step "Redis on loopback (Debian's redis-server)"
 if ! command -v redis-server >/dev/null; then
@@ -54,6 +61,9 @@ if ! runuser -u postgres -- psql -q -tAc "SELECT 1 FROM pg_database WHERE datnam
 fi
 export BUD_OBSERVE_TEST_POSTGRES_URL="${BUD_OBSERVE_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/test}"
 echo "PostgreSQL at ${BUD_OBSERVE_TEST_POSTGRES_URL//:postgres@/:***@}"
+
+step "the LiteLLM proxy answers"
+wait_for_litellm
 
 step "unit, integration and UI tests"
 run_tests --workspace --all-targets --locked
@@ -133,6 +143,26 @@ found=$(tail -n 1 <<<"$output" | curl -fsS "$clickhouse_url/" --data-binary @-)
 printf '%s\n' "$found"
 [[ $(wc -l <<<"$found") -eq 3 ]]
 grep -qP "^Chat Completion with \{model\}\t[0-9a-f]{16}\t[0-9]+\tproj-example\t128$" <<<"$found"
+
+step "the LLM example through the LiteLLM proxy, its spans on the console and in ClickHouse"
+output=$(OPENAI_BASE_URL="$litellm_url" OPENAI_API_KEY="$litellm_key" LLM_MODEL=gpt-4o-mini LLM_PROVIDER=litellm \
+  BUD_OBSERVE_CLICKHOUSE_URL="$clickhouse_url" BUD_OBSERVE_CONSOLE=true cargo run --quiet --locked --example llm 2>&1)
+printf '%s\n' "$output"
+grep -q "^[0-9:.]*   Chat Completion with gpt-4o-mini \[LLM\]$" <<<"$output"
+grep -q "^streamed: Hello from the LiteLLM proxy!$" <<<"$output"
+found=$(curl -fsS "$clickhouse_url/" --data-binary @- <<'SQL'
+SELECT SpanName, SpanAttributes['gen_ai.provider.name'], SpanAttributes['gen_ai.usage.input_tokens'],
+  SpanAttributes['gen_ai.usage.output_tokens'], SpanAttributes['gen_ai.usage.cost'],
+  SpanAttributes['gen_ai.response.finish_reasons'], SpanAttributes['gen_ai.request.stream'],
+  SpanAttributes['gen_ai.response.time_to_first_chunk'] != ''
+FROM metrics.otel_traces WHERE ServiceName = 'llm-example' AND ParentSpanId != '' ORDER BY Timestamp FORMAT TSV
+SQL
+)
+printf '%s\n' "$found"
+[[ $(wc -l <<<"$found") -eq 2 ]]
+# gpt-4o-mini: $0.15 per million input tokens, $0.60 output: 10 × 0.15 + 20 × 0.6 per million.
+grep -qP '^Chat Completion with gpt-4o-mini\tlitellm\t10\t20\t0.0000135\t\["stop"\]\t\t0$' <<<"$found"
+grep -qP '^Chat Completion with gpt-4o-mini\tlitellm\t\d+\t8\t0\.0000\d+\t\["stop"\]\ttrue\t1$' <<<"$found"
 
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
      END { printf "\ntests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"

@@ -1,9 +1,11 @@
-//! The LLM middleware against a loopback server answering as OpenAI and Anthropic document: whole JSON answers,
-//! server-sent event streams, embeddings, API errors, streams cut short and streams dropped by the caller.
+//! The LLM middleware and the `async-openai` adapter against a loopback server answering as OpenAI and Anthropic
+//! document: whole JSON answers, server-sent event streams, embeddings, the Responses API, API errors and rate
+//! limits, streams cut short and streams dropped by the caller.
 
 mod common;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
@@ -38,9 +40,11 @@ fn data(json: JsonValue) -> String {
 async fn openai(State(seen): State<Seen>, headers: HeaderMap, Json(body): Json<JsonValue>) -> Response {
     seen.lock().unwrap().push(headers);
     let model = body["model"].as_str().unwrap_or_default();
-    if model == "rate-limited" {
+    // Rate limited always, or every other request.
+    static FLAKY: AtomicUsize = AtomicUsize::new(0);
+    if model == "rate-limited" || (model == "flaky" && FLAKY.fetch_add(1, Ordering::Relaxed).is_multiple_of(2)) {
         let error = json!({"error": {"message": "Rate limit reached for gpt-4o on requests per min", "type": "requests", "code": "rate_limit_exceeded"}});
-        return (StatusCode::TOO_MANY_REQUESTS, Json(error)).into_response();
+        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "0")], Json(error)).into_response();
     }
     if body["stream"] == json!(true) {
         let chunk = |delta: JsonValue, finish: JsonValue| {
@@ -73,6 +77,49 @@ async fn openai(State(seen): State<Seen>, headers: HeaderMap, Json(body): Json<J
         "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17, "prompt_tokens_details": {"cached_tokens": 4}}
     }))
     .into_response()
+}
+
+/// OpenAI's Responses API, whole and streamed (the events it documents, in its order).
+async fn responses(Json(body): Json<JsonValue>) -> Response {
+    let response = |status: &str, output: JsonValue, usage: JsonValue| {
+        json!({"id": "resp_67cc", "object": "response", "created_at": 1, "status": status, "model": "gpt-4o-2024-08-06",
+            "output": output, "usage": usage})
+    };
+    let message = json!([{"type": "message", "id": "msg_67cc", "status": "completed", "role": "assistant",
+        "content": [{"type": "output_text", "text": "Hi there", "annotations": []}]}]);
+    let usage = json!({"input_tokens": 36, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 87,
+        "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 123});
+    if body["stream"] != json!(true) {
+        return Json(response("completed", message, usage)).into_response();
+    }
+    let event = |name: &str, json: JsonValue| format!("event: {name}\ndata: {json}\n\n");
+    sse(&[
+        event(
+            "response.created",
+            json!({"type": "response.created", "response": response("in_progress", json!([]), JsonValue::Null)}),
+        ),
+        event(
+            "response.output_item.added",
+            json!({"type": "response.output_item.added", "output_index": 0,
+            "item": {"type": "message", "id": "msg_67cc", "status": "in_progress", "role": "assistant", "content": []}}),
+        ),
+        event(
+            "response.output_text.delta",
+            json!({"type": "response.output_text.delta", "item_id": "msg_67cc", "output_index": 0, "content_index": 0, "delta": "Hi"}),
+        ),
+        event(
+            "response.output_text.delta",
+            json!({"type": "response.output_text.delta", "item_id": "msg_67cc", "output_index": 0, "content_index": 0, "delta": " there"}),
+        ),
+        event(
+            "response.output_text.done",
+            json!({"type": "response.output_text.done", "item_id": "msg_67cc", "output_index": 0, "content_index": 0, "text": "Hi there"}),
+        ),
+        event(
+            "response.completed",
+            json!({"type": "response.completed", "response": response("completed", message, usage)}),
+        ),
+    ])
 }
 
 async fn embeddings(Json(_body): Json<JsonValue>) -> Json<JsonValue> {
@@ -118,6 +165,7 @@ async fn provider() -> (String, Seen) {
     let app = Router::new()
         .route("/v1/chat/completions", post(openai))
         .route("/v1/embeddings", post(embeddings))
+        .route("/v1/responses", post(responses))
         .route("/v1/messages", post(anthropic))
         .with_state(Arc::clone(&seen));
     (format!("http://{}", serve(app).await), seen)
@@ -408,4 +456,268 @@ fn token_usage_and_duration_are_metrics() {
     assert_eq!(duration.unit(), "s");
     let AggregatedMetrics::F64(MetricData::Histogram(duration)) = duration.data() else { panic!("{duration:?}") };
     assert_eq!(duration.data_points().map(|p| p.count()).sum::<u64>(), 1);
+}
+
+#[test]
+fn the_responses_api_whole_and_streamed() {
+    let capture = testing::capture();
+    run(&capture, async {
+        let (base, _) = provider().await;
+        let client = client(LlmMiddleware::for_instance(capture.observe()).record_content(true));
+        for stream in [false, true] {
+            let body = json!({"model": "gpt-4o", "stream": stream, "instructions": "be brief", "max_output_tokens": 100,
+                "input": [{"role": "user", "content": "hello"}, {"type": "function_call_output", "call_id": "c1", "output": "42"}]});
+            client.post(format!("{base}/v1/responses")).json(&body).send().await.unwrap().bytes().await.unwrap();
+        }
+    });
+    let spans = llm_spans(&capture);
+    assert_eq!(spans.len(), 2);
+    for span in &spans {
+        assert_eq!(span.name, "Responses API with gpt-4o");
+        assert_eq!(span.status, Status::Unset);
+        assert_eq!(text(span, gen_ai::OPERATION_NAME).as_deref(), Some("chat"));
+        assert_eq!(text(span, gen_ai::RESPONSE_ID).as_deref(), Some("resp_67cc"));
+        assert_eq!(text(span, gen_ai::RESPONSE_MODEL).as_deref(), Some("gpt-4o-2024-08-06"));
+        assert_eq!(int(span, gen_ai::REQUEST_MAX_TOKENS), Some(100));
+        assert_eq!(attribute(span, gen_ai::RESPONSE_FINISH_REASONS), Some(&strings(&["completed"])));
+        let usage = [gen_ai::USAGE_INPUT_TOKENS, gen_ai::USAGE_OUTPUT_TOKENS, gen_ai::USAGE_TOTAL_TOKENS]
+            .map(|key| int(span, key));
+        assert_eq!(usage, [Some(36), Some(87), Some(123)]);
+        assert_eq!(
+            json_attribute(span, gen_ai::INPUT_MESSAGES),
+            json!([{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}, {"type": "function_call_output"}])
+        );
+        assert_eq!(
+            json_attribute(span, gen_ai::OUTPUT_MESSAGES),
+            json!([{"role": "assistant", "finish_reason": "completed", "content": "Hi there"}]),
+            "the text once, though the stream's last event repeats it whole"
+        );
+        // gpt-4o: 36 × 2.5 + 87 × 10 per million.
+        let cost = float(span, gen_ai::USAGE_COST).unwrap();
+        assert!((cost - 0.000_96).abs() < 1e-12, "{cost}");
+    }
+    assert_eq!(attribute(&spans[0], gen_ai::RESPONSE_TIME_TO_FIRST_CHUNK), None);
+    assert!(float(&spans[1], gen_ai::RESPONSE_TIME_TO_FIRST_CHUNK).is_some());
+    assert_eq!(attribute(&spans[1], gen_ai::STREAM_INCOMPLETE), None);
+}
+
+mod async_openai_client {
+    use async_openai::Client;
+    use async_openai::config::OpenAIConfig;
+    use async_openai::error::OpenAIError;
+    use async_openai::types::chat::{
+        ChatCompletionRequestUserMessageArgs, ChatCompletionStreamOptions, CreateChatCompletionRequest,
+        CreateChatCompletionRequestArgs,
+    };
+    use async_openai::types::embeddings::CreateEmbeddingRequestArgs;
+    use budobserve::integrations::openai;
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    fn chat(model: &str, include_usage: bool) -> CreateChatCompletionRequest {
+        let message =
+            ChatCompletionRequestUserMessageArgs::default().content("my password is hunter2").build().unwrap();
+        let mut request = CreateChatCompletionRequestArgs::default();
+        request.model(model).messages([message.into()]).temperature(0.5);
+        if include_usage {
+            request
+                .stream_options(ChatCompletionStreamOptions { include_usage: Some(true), include_obfuscation: None });
+        }
+        request.build().unwrap()
+    }
+
+    /// A chat completion, a streamed one and embeddings, as a service makes them: what the caller got.
+    async fn conversation(client: &Client<OpenAIConfig>) -> (Option<String>, String, usize) {
+        let answer = client.chat().create(chat("gpt-4o", false)).await.unwrap();
+        let mut stream = client.chat().create_stream(chat("gpt-4o", true)).await.unwrap();
+        let mut streamed = String::new();
+        while let Some(chunk) = stream.next().await {
+            for choice in chunk.unwrap().choices {
+                streamed.push_str(choice.delta.content.as_deref().unwrap_or_default());
+            }
+        }
+        let request =
+            CreateEmbeddingRequestArgs::default().model("text-embedding-3-small").input("hello").build().unwrap();
+        let embeddings = client.embeddings().create(request).await.unwrap();
+        (answer.choices[0].message.content.clone(), streamed, embeddings.data[0].embedding.len())
+    }
+
+    fn config(base: &str) -> OpenAIConfig {
+        OpenAIConfig::new().with_api_base(format!("{base}/v1")).with_api_key("sk-test")
+    }
+
+    #[test]
+    fn the_client_is_used_unchanged_and_its_calls_are_llm_spans() {
+        let capture = testing::capture();
+        let (plain, instrumented, headers) = run(&capture, async {
+            let (base, seen) = provider().await;
+            let plain = conversation(&Client::with_config(config(&base))).await;
+            assert!(llm_spans(&capture).is_empty(), "an uninstrumented client writes nothing");
+            let client = openai::instrument_with(
+                Client::with_config(config(&base)),
+                LlmMiddleware::for_instance(capture.observe()),
+                reqwest::Client::new(),
+            );
+            let _request = bud_span!("request").entered();
+            let instrumented = conversation(&client).await;
+            let headers = seen.lock().unwrap().clone();
+            (plain, instrumented, headers)
+        });
+        assert_eq!(plain, (Some("Hello there!".to_owned()), "Hello!".to_owned(), 2));
+        assert_eq!(instrumented, plain, "the caller gets the same answers");
+
+        let spans = llm_spans(&capture);
+        let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
+        assert_eq!(
+            names,
+            [
+                "Chat Completion with gpt-4o",
+                "Chat Completion with gpt-4o",
+                "Embedding Creation with text-embedding-3-small"
+            ]
+        );
+        let parent = capture.span("request").span_context.span_id();
+        assert!(spans.iter().all(|s| s.parent_span_id == parent && s.span_kind == SpanKind::Client));
+        let (whole, streamed, embeddings) = (&spans[0], &spans[1], &spans[2]);
+
+        assert_eq!(float(whole, gen_ai::REQUEST_TEMPERATURE), Some(0.5));
+        assert_eq!(text(whole, gen_ai::RESPONSE_ID).as_deref(), Some("chatcmpl-123"));
+        assert_eq!(
+            [gen_ai::USAGE_INPUT_TOKENS, gen_ai::USAGE_OUTPUT_TOKENS].map(|k| int(whole, k)),
+            [Some(12), Some(5)]
+        );
+        let cost = float(whole, gen_ai::USAGE_COST).unwrap();
+        assert!((cost - 0.000_075).abs() < 1e-12, "{cost}");
+        assert_eq!(json_attribute(whole, gen_ai::INPUT_MESSAGES), json!([{"role": "user"}]));
+        assert!(!format!("{spans:?}").contains("hunter2"), "content is off by default");
+        assert_eq!(attribute(whole, constants::http::REQUEST_RESEND_COUNT), None);
+
+        assert_eq!(attribute(streamed, gen_ai::REQUEST_STREAM), Some(&Value::Bool(true)));
+        assert_eq!(text(streamed, gen_ai::RESPONSE_ID).as_deref(), Some("chatcmpl-9x"));
+        assert_eq!(attribute(streamed, gen_ai::RESPONSE_FINISH_REASONS), Some(&strings(&["stop"])));
+        assert_eq!(
+            [gen_ai::USAGE_INPUT_TOKENS, gen_ai::USAGE_OUTPUT_TOKENS].map(|k| int(streamed, k)),
+            [Some(12), Some(2)]
+        );
+        assert!(float(streamed, gen_ai::RESPONSE_TIME_TO_FIRST_CHUNK).is_some_and(|t| t > 0.0));
+        assert_eq!(attribute(streamed, gen_ai::STREAM_INCOMPLETE), None);
+
+        assert_eq!(text(embeddings, gen_ai::OPERATION_NAME).as_deref(), Some("embeddings"));
+        assert_eq!(int(embeddings, gen_ai::USAGE_INPUT_TOKENS), Some(8));
+
+        // The instrumented calls carry their span's context; the plain client's do not.
+        assert_eq!(headers.len(), 4, "two chat calls by each client (embeddings are answered apart)");
+        assert!(headers[..2].iter().all(|h| !h.contains_key("traceparent")));
+        for (headers, span) in headers[2..].iter().zip(&spans) {
+            let traceparent = headers["traceparent"].to_str().unwrap();
+            assert!(traceparent.contains(&span.span_context.span_id().to_string()), "{traceparent}");
+            assert_eq!(headers[header::AUTHORIZATION], "Bearer sk-test");
+        }
+    }
+
+    #[test]
+    fn the_clients_retries_are_one_span() {
+        let capture = testing::capture();
+        let (retried, refused, attempts) = run(&capture, async {
+            let (base, seen) = provider().await;
+            let client = openai::instrument_with(
+                Client::with_config(config(&base)),
+                LlmMiddleware::for_instance(capture.observe()),
+                reqwest::Client::new(),
+            );
+            let retried = client.chat().create(chat("flaky", false)).await;
+            let refused = client.chat().create(chat("rate-limited", false)).await;
+            let attempts: Vec<String> =
+                seen.lock().unwrap().iter().map(|h| h["traceparent"].to_str().unwrap().to_owned()).collect();
+            (retried, refused, attempts)
+        });
+        assert_eq!(retried.unwrap().choices[0].message.content.as_deref(), Some("Hello there!"));
+        let Err(OpenAIError::ApiError(error)) = refused else { panic!("{refused:?}") };
+        assert_eq!(error.status_code, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            error.api_error.message, "Rate limit reached for gpt-4o on requests per min",
+            "the caller's error unchanged"
+        );
+
+        let spans = llm_spans(&capture);
+        assert_eq!(spans.len(), 2, "one span per call, however many attempts");
+        let (retried, refused) = (&spans[0], &spans[1]);
+        assert_eq!(retried.status, Status::Unset);
+        assert_eq!(int(retried, constants::http::REQUEST_RESEND_COUNT), Some(1));
+        assert_eq!(int(retried, gen_ai::USAGE_INPUT_TOKENS), Some(12));
+        // Two attempts of the first call, four (three retries) of the second, each with its call's context.
+        assert_eq!(attempts.len(), 6);
+        for (attempt, span) in attempts.iter().zip([retried, retried, refused, refused, refused, refused]) {
+            assert!(attempt.contains(&span.span_context.span_id().to_string()), "{attempt}");
+        }
+        assert_eq!(int(refused, constants::http::REQUEST_RESEND_COUNT), Some(3));
+        assert_eq!(int(refused, constants::http::RESPONSE_STATUS_CODE), Some(429));
+        assert_eq!(text(refused, constants::http::ERROR_TYPE).as_deref(), Some("requests"));
+        assert_eq!(int(refused, constants::LEVEL_NUM), Some(i64::from(Level::Error.number())));
+        let exception = refused.events.iter().find(|e| e.name == constants::EXCEPTION_EVENT).expect("an exception");
+        let message = exception.attributes.iter().find(|kv| kv.key.as_str() == constants::EXCEPTION_MESSAGE).unwrap();
+        assert_eq!(message.value.as_str(), "Rate limit reached for gpt-4o on requests per min");
+    }
+
+    /// The LiteLLM proxy `scripts/test.sh` starts (its models answer with LiteLLM's mock responses).
+    fn litellm() -> OpenAIConfig {
+        let url = std::env::var("BUD_OBSERVE_TEST_LITELLM_URL")
+            .expect("BUD_OBSERVE_TEST_LITELLM_URL names a LiteLLM proxy: run ./scripts/test.sh, which starts one");
+        let key = std::env::var("BUD_OBSERVE_TEST_LITELLM_KEY").unwrap_or_default();
+        OpenAIConfig::new().with_api_base(url).with_api_key(key)
+    }
+
+    #[test]
+    fn through_a_litellm_proxy() {
+        let capture = testing::capture();
+        let (answer, streamed, usage) = run(&capture, async {
+            let client = openai::instrument_with(
+                Client::with_config(litellm()),
+                LlmMiddleware::for_instance(capture.observe()).provider("litellm").record_content(true),
+                reqwest::Client::new(),
+            );
+            let answer = client.chat().create(chat("gpt-4o-mini", false)).await.unwrap();
+            let mut stream = client.chat().create_stream(chat("gpt-4o-mini", true)).await.unwrap();
+            let (mut streamed, mut usage) = (String::new(), None);
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.unwrap();
+                usage = chunk.usage.or(usage);
+                for choice in chunk.choices {
+                    streamed.push_str(choice.delta.content.as_deref().unwrap_or_default());
+                }
+            }
+            (answer, streamed, usage.expect("the proxy reports a stream's usage when asked"))
+        });
+        let spans = llm_spans(&capture);
+        assert_eq!(spans.len(), 2);
+        for (span, answer_id) in spans.iter().zip([Some(answer.id.as_str()), None]) {
+            assert_eq!(span.name, "Chat Completion with gpt-4o-mini");
+            assert_eq!(span.status, Status::Unset);
+            assert_eq!(text(span, gen_ai::PROVIDER_NAME).as_deref(), Some("litellm"));
+            assert_eq!(text(span, gen_ai::RESPONSE_MODEL).as_deref(), Some("gpt-4o-mini"));
+            assert_eq!(attribute(span, gen_ai::RESPONSE_FINISH_REASONS), Some(&strings(&["stop"])));
+            assert_eq!(
+                json_attribute(span, gen_ai::OUTPUT_MESSAGES),
+                json!([{"role": "assistant", "finish_reason": "stop", "content": "Hello from the LiteLLM proxy!"}])
+            );
+            if let Some(id) = answer_id {
+                assert_eq!(text(span, gen_ai::RESPONSE_ID).as_deref(), Some(id));
+            }
+        }
+        let (whole, stream) = (&spans[0], &spans[1]);
+        let reported = answer.usage.unwrap();
+        assert_eq!(int(whole, gen_ai::USAGE_INPUT_TOKENS), Some(i64::from(reported.prompt_tokens)));
+        assert_eq!(int(whole, gen_ai::USAGE_OUTPUT_TOKENS), Some(i64::from(reported.completion_tokens)));
+        assert_eq!(streamed, "Hello from the LiteLLM proxy!");
+        assert_eq!(int(stream, gen_ai::USAGE_INPUT_TOKENS), Some(i64::from(usage.prompt_tokens)));
+        assert_eq!(int(stream, gen_ai::USAGE_OUTPUT_TOKENS), Some(i64::from(usage.completion_tokens)));
+        assert!(float(stream, gen_ai::RESPONSE_TIME_TO_FIRST_CHUNK).is_some());
+        // gpt-4o-mini: $0.15 per million input tokens, $0.60 output.
+        for (span, usage) in [(whole, reported), (stream, usage)] {
+            let expected = (f64::from(usage.prompt_tokens) * 0.15 + f64::from(usage.completion_tokens) * 0.6) / 1e6;
+            let cost = float(span, gen_ai::USAGE_COST).unwrap();
+            assert!((cost - expected).abs() < 1e-12, "{cost} ≠ {expected}");
+        }
+    }
 }

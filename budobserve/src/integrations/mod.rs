@@ -22,6 +22,8 @@ pub(crate) mod http;
 pub mod llm;
 #[cfg(feature = "log")]
 pub mod log;
+#[cfg(feature = "openai")]
+pub mod openai;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "reqwest")]
