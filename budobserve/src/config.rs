@@ -127,7 +127,7 @@ pub enum EnvSource {
 
 impl EnvSource {
     /// The value of `variable`, `None` when unset or empty.
-    fn get(&self, variable: &'static str) -> Result<Option<String>, ConfigError> {
+    pub(crate) fn get(&self, variable: &'static str) -> Result<Option<String>, ConfigError> {
         let value = match self {
             EnvSource::Process => match std::env::var(variable) {
                 Ok(value) => Some(value),

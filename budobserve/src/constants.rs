@@ -180,6 +180,61 @@ pub mod db {
     pub const RESPONSE_STATUS_CODE: &str = semconv::DB_RESPONSE_STATUS_CODE;
 }
 
+/// Dapr: the attributes of the Dapr integration's spans, and the variables a Dapr app is configured with.
+pub mod dapr {
+    use opentelemetry_semantic_conventions::attribute as semconv;
+
+    /// The system name of Dapr calls (`rpc.system`), and the `messaging.system`/`db.system.name` of a component
+    /// whose type is not known.
+    pub const SYSTEM: &str = "dapr";
+    /// `dapr.app_id`: the invoked app.
+    pub const APP_ID: &str = "dapr.app_id";
+    /// `dapr.method`: the invoked method.
+    pub const METHOD: &str = "dapr.method";
+    /// `dapr.pubsub_name`: the pub/sub component.
+    pub const PUBSUB_NAME: &str = "dapr.pubsub_name";
+    /// `dapr.store_name`: the state store.
+    pub const STORE_NAME: &str = "dapr.store_name";
+    /// `dapr.state.keys`: the keys a state operation reads or writes (never the values).
+    pub const STATE_KEYS: &str = "dapr.state.keys";
+    /// `dapr.bulk.failed_entries`: the events of a bulk publish the sidecar could not publish.
+    pub const BULK_FAILED_ENTRIES: &str = "dapr.bulk.failed_entries";
+    /// `dapr.subscription.status`: a subscriber's answer to an event, `SUCCESS`, `RETRY` or `DROP`.
+    pub const SUBSCRIPTION_STATUS: &str = "dapr.subscription.status";
+    /// `rpc.system`.
+    pub const RPC_SYSTEM: &str = semconv::RPC_SYSTEM;
+    /// `rpc.service`: the invoked app.
+    pub const RPC_SERVICE: &str = semconv::RPC_SERVICE;
+    /// `rpc.method`: the invoked method.
+    pub const RPC_METHOD: &str = semconv::RPC_METHOD;
+    /// `messaging.system`: the pub/sub component's type (`kafka`, `redis`), or `dapr`.
+    pub const MESSAGING_SYSTEM: &str = semconv::MESSAGING_SYSTEM;
+    /// `messaging.destination.name`: the topic.
+    pub const MESSAGING_DESTINATION_NAME: &str = semconv::MESSAGING_DESTINATION_NAME;
+    /// `messaging.operation.type`: `send` or `process`.
+    pub const MESSAGING_OPERATION_TYPE: &str = semconv::MESSAGING_OPERATION_TYPE;
+    /// `messaging.operation.name`: `publish` or `process`.
+    pub const MESSAGING_OPERATION_NAME: &str = semconv::MESSAGING_OPERATION_NAME;
+    /// `messaging.message.id`: the CloudEvent's id.
+    pub const MESSAGING_MESSAGE_ID: &str = semconv::MESSAGING_MESSAGE_ID;
+    /// `messaging.batch.message_count`: the events of a bulk publish or a bulk delivery.
+    pub const MESSAGING_BATCH_MESSAGE_COUNT: &str = semconv::MESSAGING_BATCH_MESSAGE_COUNT;
+    /// `cloudevents.event_source`.
+    pub const CLOUDEVENTS_SOURCE: &str = semconv::CLOUDEVENTS_EVENT_SOURCE;
+    /// `cloudevents.event_type`.
+    pub const CLOUDEVENTS_TYPE: &str = semconv::CLOUDEVENTS_EVENT_TYPE;
+    /// The header of the Dapr API token (sent, never recorded).
+    pub const API_TOKEN_HEADER: &str = "dapr-api-token";
+    /// The sidecar's HTTP address (`http://127.0.0.1:3500`).
+    pub const ENV_HTTP_ENDPOINT: &str = "DAPR_HTTP_ENDPOINT";
+    /// The sidecar's HTTP port on `127.0.0.1`.
+    pub const ENV_HTTP_PORT: &str = "DAPR_HTTP_PORT";
+    /// The Dapr API token.
+    pub const ENV_API_TOKEN: &str = "DAPR_API_TOKEN";
+    /// The app's id.
+    pub const ENV_APP_ID: &str = "APP_ID";
+}
+
 /// `service.name` (resource).
 pub const SERVICE_NAME: &str = semconv::SERVICE_NAME;
 /// `service.version` (resource).

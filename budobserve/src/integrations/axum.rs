@@ -348,7 +348,7 @@ pub struct RequestId(pub String);
 const TRACE_HEADERS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
 
 /// A new request id: 32 hex digits, unique within the process and unlikely to repeat across processes.
-fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static SEED: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);

@@ -16,6 +16,8 @@
 pub mod axum;
 #[cfg(any(feature = "axum", feature = "reqwest", feature = "redis", feature = "sqlx"))]
 pub(crate) mod client;
+#[cfg(feature = "dapr")]
+pub mod dapr;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 pub(crate) mod http;
 #[cfg(feature = "llm")]
