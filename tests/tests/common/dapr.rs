@@ -335,6 +335,28 @@ async fn get_state(State(shared): State<Arc<Shared>>, Path((store, key)): Path<(
     }
 }
 
+/// Writes `writes` (a value to save under a key, or `None` to delete it) atomically, as Dapr's Redis store does:
+/// the value in the hash's `data` field, its `version` counted up.
+async fn apply(shared: &Shared, writes: Vec<(&str, Option<String>)>) -> Response {
+    let mut connection = shared.redis.get_multiplexed_async_connection().await.unwrap();
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for (key, value) in writes {
+        let key = redis_key(shared, key);
+        match value {
+            Some(value) => {
+                pipe.cmd("HSET").arg(&key).arg("data").arg(value).ignore();
+                pipe.cmd("HINCRBY").arg(&key).arg("version").arg(1).ignore();
+            }
+            None => {
+                pipe.cmd("DEL").arg(&key).ignore();
+            }
+        }
+    }
+    let () = pipe.query_async(&mut connection).await.unwrap();
+    StatusCode::NO_CONTENT.into_response()
+}
+
 async fn save_state(
     State(shared): State<Arc<Shared>>,
     Path(store): Path<String>,
@@ -343,25 +365,15 @@ async fn save_state(
     if let Some(response) = unknown_store(&store) {
         return response;
     }
-    let mut connection = shared.redis.get_multiplexed_async_connection().await.unwrap();
-    let mut pipe = redis::pipe();
-    pipe.atomic();
-    for item in &items {
-        let key = redis_key(&shared, item["key"].as_str().unwrap());
-        pipe.cmd("HSET").arg(&key).arg("data").arg(item["value"].to_string()).ignore();
-        pipe.cmd("HINCRBY").arg(&key).arg("version").arg(1).ignore();
-    }
-    let () = pipe.query_async(&mut connection).await.unwrap();
-    StatusCode::NO_CONTENT.into_response()
+    let writes = items.iter().map(|item| (item["key"].as_str().unwrap(), Some(item["value"].to_string()))).collect();
+    apply(&shared, writes).await
 }
 
 async fn delete_state(State(shared): State<Arc<Shared>>, Path((store, key)): Path<(String, String)>) -> Response {
     if let Some(response) = unknown_store(&store) {
         return response;
     }
-    let mut connection = shared.redis.get_multiplexed_async_connection().await.unwrap();
-    let () = redis::cmd("DEL").arg(redis_key(&shared, &key)).query_async(&mut connection).await.unwrap();
-    StatusCode::NO_CONTENT.into_response()
+    apply(&shared, vec![(&key, None)]).await
 }
 
 async fn transaction(
@@ -372,19 +384,12 @@ async fn transaction(
     if let Some(response) = unknown_store(&store) {
         return response;
     }
-    let mut connection = shared.redis.get_multiplexed_async_connection().await.unwrap();
-    let mut pipe = redis::pipe();
-    pipe.atomic();
+    let mut writes = Vec::new();
     for operation in body["operations"].as_array().into_iter().flatten() {
-        let key = redis_key(&shared, operation["request"]["key"].as_str().unwrap());
+        let key = operation["request"]["key"].as_str().unwrap();
         match operation["operation"].as_str() {
-            Some("upsert") => {
-                pipe.cmd("HSET").arg(&key).arg("data").arg(operation["request"]["value"].to_string()).ignore();
-                pipe.cmd("HINCRBY").arg(&key).arg("version").arg(1).ignore();
-            }
-            Some("delete") => {
-                pipe.cmd("DEL").arg(&key).ignore();
-            }
+            Some("upsert") => writes.push((key, Some(operation["request"]["value"].to_string()))),
+            Some("delete") => writes.push((key, None)),
             other => {
                 return error(
                     StatusCode::BAD_REQUEST,
@@ -394,6 +399,5 @@ async fn transaction(
             }
         }
     }
-    let () = pipe.query_async(&mut connection).await.unwrap();
-    StatusCode::NO_CONTENT.into_response()
+    apply(&shared, writes).await
 }
