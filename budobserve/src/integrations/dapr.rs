@@ -41,7 +41,8 @@
 //! # }
 //! ```
 //!
-//! Spans are written under the instrumentation scope `budobserve.dapr`.
+//! Spans are written under the instrumentation scope `budobserve.dapr`. The `dapr` crate's gRPC client is not
+//! instrumented: its supported constructors fix its transport, so no trace context can reach a call's metadata.
 
 use std::collections::HashMap;
 use std::future::Future;
