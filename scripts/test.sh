@@ -74,11 +74,17 @@ run_tests --workspace --doc --locked
 step "macro expansions are clippy-clean in a user crate (the integration tests use every macro form)"
 cargo clippy --locked -p budobserve-tests --all-targets -- -D warnings -D clippy::all
 
-step "API docs build without broken links"
-RUSTDOCFLAGS="-D warnings" cargo doc --locked -p budobserve --no-deps --all-features
+step "API docs build without warnings or broken links"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --all-features
 
 step "examples build"
 cargo build --workspace --examples --locked
+
+step "the testing example: its checks run, and run as its tests"
+run_tests --locked -p budobserve-examples --example testing
+output=$(cargo run --quiet --locked --example testing 2>&1)
+printf '%s\n' "$output"
+grep -q "^every check passed$" <<<"$output"
 
 step "quickstart runs"
 output=$(BUD_OBSERVE_CONSOLE=true cargo run --quiet --locked --example quickstart 2>&1)

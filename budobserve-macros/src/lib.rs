@@ -7,6 +7,8 @@
 //!
 //! See the `budobserve` crate for the grammar of each.
 
+#![deny(missing_docs)]
+
 mod attributes;
 mod capture;
 mod instrument;

@@ -26,15 +26,46 @@
 //! The macros ([`bud_info!`], [`bud_span!`], [`#[instrument]`](macro@instrument), [`BudAttributes`]…) check message
 //! templates at compile time: see [the macro guide](macros).
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 #[doc = include_str!("../docs/macros.md")]
 pub mod macros {}
 
-// The README's examples are compiled and run as doctests, so they stay true.
+// The examples of the README and of `docs/` are compiled and run as doctests, so they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 mod readme {}
+#[cfg(doctest)]
+mod docs {
+    #[doc = include_str!("../../docs/api/core.md")]
+    mod core {}
+    #[doc = include_str!("../../docs/api/configuration.md")]
+    mod configuration {}
+    #[doc = include_str!("../../docs/adoption.md")]
+    mod adoption {}
+    #[doc = include_str!("../../docs/migration/from-tracing.md")]
+    mod from_tracing {}
+    #[doc = include_str!("../../docs/migration/from-opentelemetry.md")]
+    mod from_opentelemetry {}
+    #[doc = include_str!("../../docs/integrations/axum.md")]
+    mod axum {}
+    #[doc = include_str!("../../docs/integrations/reqwest.md")]
+    mod reqwest {}
+    #[doc = include_str!("../../docs/integrations/tracing-log.md")]
+    mod tracing_log {}
+    #[doc = include_str!("../../docs/integrations/sqlx.md")]
+    mod sqlx {}
+    #[doc = include_str!("../../docs/integrations/redis.md")]
+    mod redis {}
+    #[doc = include_str!("../../docs/integrations/llm.md")]
+    mod llm {}
+    #[doc = include_str!("../../docs/integrations/dapr.md")]
+    mod dapr {}
+    #[doc = include_str!("../../docs/integrations/budmetrics.md")]
+    mod budmetrics {}
+    #[doc = include_str!("../../docs/integrations/otlp.md")]
+    mod otlp {}
+}
 
 // The macros name `::budobserve`; this lets the crate's own tests use them.
 #[cfg(test)]
