@@ -190,11 +190,14 @@ fn exceptions_print_under_their_log_and_span() {
     let printed = text(&buffer);
     let frame = |line: &str| {
         let line = line.trim_start();
-        line.starts_with("at ") || line.split_once(": ").is_some_and(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()))
+        line.starts_with("at ")
+            || line.starts_with("… ")
+            || line.split_once(": ").is_some_and(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()))
     };
     let frames: Vec<&str> = printed.lines().filter(|l| frame(l)).collect();
     if std::backtrace::Backtrace::capture().status() == std::backtrace::BacktraceStatus::Captured {
         assert!(frames[0].contains("console::exceptions_print_under_their_log_and_span"), "{printed}");
+        assert!(frames.iter().any(|f| f.trim_start().starts_with("… ") && f.ends_with(" more frames")), "{printed}");
     } else {
         assert!(frames.is_empty(), "{printed}");
     }

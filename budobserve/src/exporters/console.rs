@@ -401,7 +401,7 @@ impl ConsoleProcessor {
             out.push('\n');
             if let Some(trace) = find(&event.attributes, constants::EXCEPTION_STACKTRACE) {
                 for frame in backtrace_lines(&trace.as_str()) {
-                    self.detail(out, &indent, frame);
+                    self.detail(out, &indent, &frame);
                 }
             }
         }
@@ -547,20 +547,47 @@ fn pretty_value(value: &Value) -> String {
     value.to_string()
 }
 
-/// A backtrace's lines from the first frame outside BudObserve (the frames that recorded the error are noise).
-fn backtrace_lines(trace: &str) -> Vec<&str> {
+/// The frames of a backtrace the console prints: none of BudObserve's own (those that recorded the error, and the
+/// wrappers of instrumented functions, are noise), and at most [`CONSOLE_FRAMES`]; the whole backtrace stays in
+/// `exception.stacktrace` for the exporters. A text that is not a backtrace is printed as it is.
+fn backtrace_lines(trace: &str) -> Vec<Cow<'_, str>> {
     let lines: Vec<&str> = trace.lines().filter(|l| !l.trim().is_empty()).collect();
-    let is_frame = |line: &str| {
-        let trimmed = line.trim_start();
-        trimmed.split_once(": ").is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    if !lines.iter().any(|line| frame_symbol(line).is_some()) {
+        return lines.into_iter().map(Cow::Borrowed).collect();
+    }
+    // Frames: a numbered symbol line and the `at file:line` lines under it.
+    let mut frames: Vec<Vec<&str>> = Vec::new();
+    for line in lines {
+        match frame_symbol(line) {
+            Some(_) => frames.push(vec![line]),
+            None => match frames.last_mut() {
+                Some(frame) => frame.push(line),
+                None => frames.push(vec![line]),
+            },
+        }
+    }
+    let ours = |frame: &Vec<&str>| {
+        frame.first().and_then(|line| frame_symbol(line)).is_some_and(|symbol| symbol.contains("budobserve::"))
     };
-    let recording = |line: &str| {
-        let symbol = line.trim_start().split_once(": ").map_or("", |(_, s)| s);
-        symbol.starts_with("budobserve::") || symbol.starts_with("<budobserve::")
-    };
-    let first = lines.iter().position(|line| is_frame(line) && !recording(line)).unwrap_or(0);
-    lines[first..].to_vec()
+    let kept: Vec<&Vec<&str>> = frames.iter().filter(|frame| !ours(frame)).collect();
+    let mut out: Vec<Cow<'_, str>> =
+        kept.iter().take(CONSOLE_FRAMES).flat_map(|frame| frame.iter().map(|line| Cow::Borrowed(*line))).collect();
+    if kept.len() > CONSOLE_FRAMES {
+        out.push(Cow::Owned(format!("      … {} more frames", kept.len() - CONSOLE_FRAMES)));
+    }
+    out
 }
+
+/// The symbol of a backtrace's frame line (`  3: service::handler`), `None` for other lines.
+fn frame_symbol(line: &str) -> Option<&str> {
+    line.trim_start()
+        .split_once(": ")
+        .filter(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(_, symbol)| symbol)
+}
+
+/// The most backtrace frames the console prints under an error.
+const CONSOLE_FRAMES: usize = 8;
 
 /// `text` without its ANSI color sequences.
 fn strip_colors(text: &str) -> String {
@@ -596,9 +623,23 @@ mod tests {
 
     #[test]
     fn backtraces_start_at_the_first_frame_outside_budobserve() {
-        let trace = "   0: budobserve::span::BudSpan::record_error_chain\n             at ./budobserve/src/span.rs:176:25\n   1: <budobserve::private::X as Y>::record\n             at ./x.rs:1:1\n   2: service::handler\n             at ./src/main.rs:9:5\n";
-        assert_eq!(backtrace_lines(trace), ["   2: service::handler", "             at ./src/main.rs:9:5"]);
+        let trace = "   0: budobserve::span::BudSpan::record_error_chain\n             at ./budobserve/src/span.rs:176:25\n   1: <budobserve::private::X as Y>::record\n             at ./x.rs:1:1\n   2: service::handler\n             at ./src/main.rs:9:5\n   3: <C as budobserve::span::Completion<T>>::complete\n             at ./budobserve/src/span.rs:409:9\n   4: service::main\n";
+        assert_eq!(
+            backtrace_lines(trace),
+            ["   2: service::handler", "             at ./src/main.rs:9:5", "   4: service::main"]
+        );
         assert_eq!(backtrace_lines("disabled backtrace"), ["disabled backtrace"]);
+    }
+
+    #[test]
+    fn long_backtraces_are_cut_on_the_console() {
+        let trace: String =
+            (0..20).map(|n| format!("  {n}: service::f{n}\n             at ./src/main.rs:{n}:1\n")).collect();
+        let lines = backtrace_lines(&trace);
+        assert_eq!(lines.len(), 2 * CONSOLE_FRAMES + 1);
+        assert_eq!(lines[0], "  0: service::f0");
+        assert_eq!(lines[2 * CONSOLE_FRAMES - 1], "             at ./src/main.rs:7:1");
+        assert_eq!(lines[2 * CONSOLE_FRAMES], "      … 12 more frames");
     }
 
     #[test]
