@@ -100,8 +100,9 @@ grep -q "^[0-9:.]*   GET /quota/{user_id}$" <<<"$output"
 grep -q "^[0-9:.]*     GET /quota/42$" <<<"$output"
 grep -q "^/users/0 -> 404 Not Found" <<<"$output"
 
-step "the full-stack example (axum, sqlx on PostgreSQL, redis) against the local servers"
+step "the full-stack example (axum, sqlx on PostgreSQL, redis, an LLM through LiteLLM) against the local servers"
 output=$(DATABASE_URL="$BUD_OBSERVE_TEST_POSTGRES_URL" REDIS_URL="$BUD_OBSERVE_TEST_REDIS_URL" \
+  OPENAI_BASE_URL="$litellm_url" OPENAI_API_KEY="$litellm_key" \
   cargo run --quiet --locked --example full_stack -- demo 2>&1)
 printf '%s\n' "$output"
 grep -q "^[0-9:.]* GET /users/1$" <<<"$output"
@@ -109,6 +110,9 @@ grep -q "^[0-9:.]*   SELECT full_stack_users$" <<<"$output"
 grep -q "^[0-9:.]*   SETEX$" <<<"$output"
 grep -q "^[0-9:.]*   cache hit for user 1$" <<<"$output"
 grep -q "^/users/2 -> 404 Not Found" <<<"$output"
+grep -q "^[0-9:.]* GET /users/1/greeting$" <<<"$output"
+grep -q "^[0-9:.]*   Chat Completion with gpt-4o-mini \[LLM\]$" <<<"$output"
+grep -q "^/users/1/greeting -> 200 OK Hello from the LiteLLM proxy!$" <<<"$output"
 
 step "the OTLP example against a real collector (rotel-agent on loopback)"
 rotel_dir="$HOME/.cache/budobserve/rotel"
