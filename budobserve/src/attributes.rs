@@ -26,6 +26,23 @@ use crate::constants;
 ///
 /// Passed to a log, a span or an instrumented function under the name `req`, a value records each field as
 /// `req.<field>` (or `<prefix>.<field>` with `#[bud(prefix = "…")]`).
+///
+/// ```
+/// use budobserve::{BudAttributes, bud_info};
+///
+/// #[derive(BudAttributes)]
+/// struct Deployment {
+///     #[bud(key = "bud.endpoint_id")]
+///     endpoint: String,
+///     replicas: u32,
+///     #[bud(redact)]
+///     token: String,
+/// }
+///
+/// let deployment = Deployment { endpoint: "ep-1".into(), replicas: 3, token: "t0k3n".into() };
+/// // `bud.endpoint_id`, `deployment.replicas`, and `deployment.token` redacted whatever the scrubbing settings.
+/// bud_info!("scaled", deployment);
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `BudAttributes`",
     note = "add `#[derive(budobserve::BudAttributes)]` to the struct"

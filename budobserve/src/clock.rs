@@ -8,6 +8,17 @@ use std::time::{Duration, SystemTime};
 ///
 /// Every timestamp BudObserve writes (span start and end, log time, event time) is read from the instance's clock,
 /// once per use, so a test clock makes whole traces reproducible.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+///
+/// use budobserve::Clock;
+///
+/// let fixed = Clock::Fixed(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+/// assert_eq!(fixed.now(), fixed.now());
+/// let stepping = Clock::stepping();                      // each read a step later: reproducible durations
+/// assert!(stepping.now() < stepping.now());
+/// ```
 #[derive(Clone, Debug, Default)]
 pub enum Clock {
     /// The system clock.

@@ -7,6 +7,15 @@ use std::str::FromStr;
 ///
 /// The numbers are the OpenTelemetry severity numbers of the first value of each range (the same as Logfire's), so
 /// they sort and compare across SDKs: trace 1, debug 5, info 9, notice 10, warn 13, error 17, fatal 21.
+///
+/// ```
+/// use budobserve::Level;
+///
+/// let level: Level = "warn".parse()?;
+/// assert_eq!(level.number(), 13);
+/// assert!(level > Level::Info);
+/// # Ok::<(), budobserve::ParseLevelError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum Level {

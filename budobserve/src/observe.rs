@@ -41,6 +41,19 @@ use crate::template;
 /// The free functions of the crate ([`info`](crate::info), [`span`](crate::span)…) and the macros use the
 /// *current* instance: the one made current by [`with_instance`](crate::with_instance) on this thread, else the
 /// global one set up by [`configure`](crate::configure).
+///
+/// ```
+/// use budobserve::{BudObserve, KeyValue, Level, bud_info};
+///
+/// let config = budobserve::configure().service_name("worker").console(false).build()?;
+/// let obs = BudObserve::new(config);
+/// bud_info!(obs => "job {id} started", id = 7);                 // through the macros
+/// obs.log(Level::Info, "job {id} done", [KeyValue::new("id", 7)]); // or the methods, templates read at run time
+/// let jobs = obs.counter("jobs").build();
+/// jobs.add(1, &[]);
+/// obs.shutdown()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct BudObserve {
     instance: Arc<Instance>,
@@ -78,6 +91,15 @@ struct Handle {
 }
 
 /// Per-handle settings for [`BudObserve::with_settings`].
+///
+/// ```
+/// use budobserve::{Settings, bud_info};
+///
+/// let obs = budobserve::testing::capture().observe().clone();
+/// // Spans and logs of this handle carry the tag `billing` and the instrumentation scope `budapp.billing`.
+/// let billing = obs.with_settings(Settings::new().tags(["billing"]).scope("budapp.billing"));
+/// bud_info!(billing => "invoice {id} sent", id = 12);
+/// ```
 #[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct Settings {
@@ -199,6 +221,23 @@ pub(crate) fn non_recording(parent: &Parent) -> BudSpan {
 }
 
 /// A span or log to start: see [`BudObserve::span_builder`].
+///
+/// ```
+/// use budobserve::opentelemetry::trace::SpanKind;
+/// use budobserve::{KeyValue, Level};
+///
+/// let obs = budobserve::testing::capture().observe().clone();
+/// let parent = obs.span_builder("batch").start();
+/// let span = obs
+///     .span_builder("consume {topic}")                    // a template, read at run time
+///     .attribute(KeyValue::new("topic", "orders"))
+///     .kind(SpanKind::Consumer)
+///     .level(Level::Debug)
+///     .link(parent.span_context().clone(), Vec::new())
+///     .start();
+/// drop(span);
+/// obs.span_builder("done").level(Level::Notice).log();   // or a log
+/// ```
 #[must_use = "call `.start()` for a span or `.log()` for a log"]
 pub struct SpanOptions<'a> {
     observe: &'a BudObserve,

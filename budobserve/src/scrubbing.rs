@@ -62,6 +62,18 @@ pub struct ScrubMatch<'a> {
 pub type ScrubCallback = Arc<dyn Fn(&ScrubMatch<'_>) -> ScrubAction + Send + Sync>;
 
 /// How scrubbing is configured ([`ConfigBuilder::scrubbing_options`](crate::ConfigBuilder::scrubbing_options)).
+///
+/// ```
+/// use budobserve::scrubbing::{ScrubAction, ScrubbingConfig};
+///
+/// let scrubbing = ScrubbingConfig::new()
+///     .extra_pattern("tenant secret", r"tenant[_-]?secret")     // another name that marks a secret
+///     .callback(|found| match found.path {
+///         "attributes.session_count" => ScrubAction::Keep,       // a false positive, allowed through
+///         _ => ScrubAction::Redact,
+///     });
+/// let _guard = budobserve::configure().scrubbing_options(scrubbing).console(false).install();
+/// ```
 #[derive(Clone)]
 pub struct ScrubbingConfig {
     pub(crate) enabled: bool,

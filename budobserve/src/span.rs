@@ -26,6 +26,18 @@ use crate::providers::ProxySpan;
 ///
 /// A span that is not recorded (below the minimum level, sampled out, suppressed scope, no provider) costs little:
 /// every method is a no-op, and its context is its parent's so that children and propagation are unaffected.
+///
+/// ```
+/// use budobserve::{KeyValue, bud_info, bud_span};
+///
+/// let mut span = bud_span!("import {file}", file = "users.csv");
+/// span.set_attribute(KeyValue::new("rows", 1200));
+/// span.in_scope(|| bud_info!("parsed"));            // a child log
+/// if let Err(err) = "x".parse::<u32>() {
+///     span.record_exception(&err);                   // status error, an `exception` event
+/// }
+/// let _entered = span.entered();                     // current until dropped, then ended
+/// ```
 #[must_use = "a span ends when dropped: keep it (`let _span = …`) or enter it (`.entered()`)"]
 pub struct BudSpan {
     span: ProxySpan,
@@ -379,6 +391,21 @@ impl fmt::Debug for Entered<'_> {
 
 /// Carries a span across `.await`: the span is current while the future is polled, and ends when the future
 /// completes or is dropped.
+///
+/// ```
+/// use budobserve::{Instrument, bud_info, bud_span};
+///
+/// async fn fetch() -> u32 {
+///     bud_info!("fetching");                          // a child of `sync`, wherever the task is polled
+///     7
+/// }
+///
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # runtime.block_on(async {
+/// let count = fetch().instrument(bud_span!("sync")).await;
+/// # assert_eq!(count, 7);
+/// # });
+/// ```
 pub trait Instrument: Future + Sized {
     /// Wraps this future so that `span` is current whenever it is polled.
     fn instrument(self, span: BudSpan) -> Instrumented<Self> {

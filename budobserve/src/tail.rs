@@ -28,6 +28,19 @@ use crate::providers::lock;
 /// [`background_rate`](Self::background_rate) (decided from the trace id). Buffering is bounded by
 /// [`max_buffered_spans`](Self::max_buffered_spans): past it the trace waiting longest is decided on what it has.
 /// Spans ending after their trace was decided follow that decision.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use budobserve::{Level, TailSampling};
+///
+/// // Keep every trace with a warning or worse, or lasting 2 s; 5 % of the others.
+/// let sampling = TailSampling::level_or_duration()
+///     .level(Level::Warn)
+///     .duration(Duration::from_secs(2))
+///     .background_rate(0.05);
+/// let _guard = budobserve::configure().tail_sampling(sampling).console(false).install();
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TailSampling {
     pub(crate) level: Level,

@@ -28,6 +28,19 @@ use crate::callsite;
 use crate::scrubbing::Scrubber;
 
 /// How spans are batched before export.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use budobserve::BatchOptions;
+///
+/// // A busy service: a deeper queue (spans beyond it are dropped and counted), larger batches, sent more often.
+/// let batching = BatchOptions::new()
+///     .max_queue_size(16_384)
+///     .max_export_batch_size(2_048)
+///     .scheduled_delay(Duration::from_millis(500));
+/// let _guard = budobserve::configure().batch_options(batching).console(false).install();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchOptions {
     pub(crate) max_queue_size: usize,
