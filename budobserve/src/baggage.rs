@@ -38,6 +38,14 @@ pub const KEYS: [&str; 10] = [
 ];
 
 /// The bud context of a request (see the [module docs](self)). Unset fields are not carried.
+///
+/// ```
+/// use budobserve::{BudContext, bud_info};
+///
+/// let _bud = BudContext::new().project_id("proj-1").model_id("llama-3-8b").attach();
+/// bud_info!("routed");                                   // carries bud.project_id and bud.model_id
+/// assert_eq!(BudContext::current().project_id.as_deref(), Some("proj-1"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BudContext {
@@ -196,11 +204,33 @@ fn propagator() -> &'static TextMapCompositePropagator {
 
 /// Writes `cx`'s span context (`traceparent`, `tracestate`) and baggage (`baggage`, bud context included) into
 /// `carrier` (request headers).
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// use budobserve::opentelemetry::Context;
+/// use budobserve::{BudContext, bud_span};
+///
+/// let _bud = BudContext::new().project_id("proj-1").attach();
+/// let span = bud_span!("call");
+/// let mut headers: HashMap<String, String> = HashMap::new();  // any `Injector`: a header map, a CloudEvent…
+/// budobserve::baggage::inject(&span.context_in(Context::current()), &mut headers);
+/// assert!(headers["baggage"].contains("bud.project_id=proj-1"));
+/// ```
 pub fn inject(cx: &Context, carrier: &mut dyn Injector) {
     propagator().inject_context(cx, carrier);
 }
 
 /// [`inject`] into a new map of header names to values.
+///
+/// ```
+/// use budobserve::BudContext;
+/// use budobserve::opentelemetry::Context;
+///
+/// let cx = BudContext::new().request_id("req-9").to_context(&Context::current());
+/// let headers = budobserve::baggage::inject_headers(&cx);
+/// assert!(headers["baggage"].contains("bud.request_id=req-9"));
+/// ```
 pub fn inject_headers(cx: &Context) -> HashMap<String, String> {
     let mut headers = HashMap::new();
     inject(cx, &mut headers);
@@ -208,6 +238,19 @@ pub fn inject_headers(cx: &Context) -> HashMap<String, String> {
 }
 
 /// The context `carrier` (request headers) carries: the remote parent span and the baggage, bud context included.
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// use budobserve::BudContext;
+///
+/// let headers = HashMap::from([
+///     ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+///     ("baggage".to_owned(), "bud.project_id=proj-1".to_owned()),
+/// ]);
+/// let cx = budobserve::baggage::extract(&headers);            // the caller's span as parent, its bud context
+/// assert_eq!(BudContext::from_context(&cx).project_id.as_deref(), Some("proj-1"));
+/// ```
 pub fn extract(carrier: &dyn Extractor) -> Context {
     propagator().extract(carrier)
 }

@@ -116,6 +116,16 @@ impl fmt::Debug for ConfigError {
 }
 
 /// Where environment variables are read from.
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// use budobserve::EnvSource;
+///
+/// let env = EnvSource::Map(HashMap::from([("BUD_OBSERVE_MIN_LEVEL".to_owned(), "loud".to_owned())]));
+/// let error = budobserve::configure().env(env).build().unwrap_err();
+/// assert!(error.to_string().contains("BUD_OBSERVE_MIN_LEVEL"));
+/// ```
 #[derive(Clone, Debug, Default)]
 pub enum EnvSource {
     /// The process environment.
@@ -160,6 +170,19 @@ type MeterStep = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + 
 type LoggerStep = Box<dyn FnOnce(LoggerProviderBuilder) -> LoggerProviderBuilder + Send>;
 
 /// The builder returned by [`configure`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let config = budobserve::configure()
+///     .service_name("budsim")
+///     .environment("dev")
+///     .export_timeout(Duration::from_secs(5))
+///     .console(false)
+///     .build()?;                                         // or `.install()` for the global instance
+/// assert_eq!(config.service_name(), "budsim");
+/// # Ok::<(), budobserve::ConfigError>(())
+/// ```
 #[must_use = "call `.install()` to configure the global instance, or `.build()` for an explicit one"]
 #[derive(Default)]
 pub struct ConfigBuilder {

@@ -48,11 +48,23 @@ thread_local! {
 }
 
 /// The global instance: what [`configure`](crate::configure) sets up, and what is current where no override is.
+///
+/// ```
+/// let _guard = budobserve::configure().console(false).install();
+/// budobserve::global().counter("started").build().add(1, &[]);
+/// ```
 pub fn global() -> &'static BudObserve {
     &GLOBAL
 }
 
 /// Runs `f` with the current instance: this thread's innermost override, else the global instance.
+///
+/// ```
+/// use budobserve::Level;
+///
+/// let debug_on = budobserve::with_current(|obs| obs.is_enabled(Level::Debug));
+/// # drop(debug_on);
+/// ```
 #[inline]
 pub fn with_current<R>(f: impl FnOnce(&BudObserve) -> R) -> R {
     if overridden()
@@ -80,6 +92,11 @@ pub(crate) fn current_for_macros() -> crate::__private::Current {
 }
 
 /// The current instance (a cheap clone of the handle).
+///
+/// ```
+/// let obs = budobserve::current();                            // cheap to clone, to keep in a struct
+/// obs.histogram("queue.wait").with_unit("s").build().record(0.02, &[]);
+/// ```
 pub fn current() -> BudObserve {
     with_current(BudObserve::clone)
 }
@@ -91,12 +108,30 @@ pub fn current() -> BudObserve {
 /// budobserve::with_instance(capture.observe(), || budobserve::info("only in this capture", []));
 /// capture.assert_has_span("only in this capture", &[]);
 /// ```
+///
+/// ```
+/// use budobserve::bud_info;
+///
+/// let capture = budobserve::testing::capture();
+/// budobserve::with_instance(capture.observe(), || bud_info!("written to the capture"));
+/// assert_eq!(capture.spans().len(), 1);
+/// ```
 pub fn with_instance<R>(observe: &BudObserve, f: impl FnOnce() -> R) -> R {
     let _guard = OverrideGuard::push(observe);
     f()
 }
 
 /// Makes `observe` the current instance whenever `future` is polled, on whatever thread polls it.
+///
+/// ```
+/// use budobserve::bud_info;
+///
+/// let capture = budobserve::testing::capture();
+/// let job = async { bud_info!("from a task") };
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// runtime.block_on(budobserve::with_instance_async(capture.observe(), job)); // current whenever the job is polled
+/// assert_eq!(capture.spans().len(), 1);
+/// ```
 pub fn with_instance_async<F: Future>(observe: &BudObserve, future: F) -> WithInstance<F> {
     WithInstance { observe: observe.clone(), future }
 }

@@ -149,17 +149,37 @@ level_functions! {
 }
 
 /// Writes a log at `level` to the current instance.
+///
+/// ```
+/// use budobserve::{KeyValue, Level};
+///
+/// // The template is read at run time from the attributes given: for templates built dynamically.
+/// let template = format!("{} finished in {{ms}} ms", "import");
+/// budobserve::log(Level::Info, template, [KeyValue::new("ms", 42)]);
+/// ```
 #[inline]
 pub fn log(level: Level, template: impl Into<Cow<'static, str>>, attributes: impl IntoIterator<Item = KeyValue>) {
     with_current(|observe| observe.log(level, template, attributes))
 }
 
 /// Starts a span on the current instance (see [`BudObserve::span`]).
+///
+/// ```
+/// use budobserve::KeyValue;
+///
+/// let span = budobserve::span("sync {source}", [KeyValue::new("source", "crm")]);
+/// let _entered = span.entered();
+/// ```
 pub fn span(template: impl Into<Cow<'static, str>>, attributes: impl IntoIterator<Item = KeyValue>) -> BudSpan {
     with_current(|observe| observe.span(template, attributes))
 }
 
 /// Writes an error log recording `error` to the current instance (see [`BudObserve::exception`]).
+///
+/// ```
+/// let err = std::io::Error::other("connection reset");
+/// budobserve::exception(&err, "upstream failed", []);   // an error log with the `source()` chain
+/// ```
 pub fn exception<E: Error + ?Sized>(
     error: &E,
     template: impl Into<Cow<'static, str>>,
@@ -199,6 +219,11 @@ pub fn logger_provider() -> ProxyLoggerProvider {
 }
 
 /// Silences the named instrumentation scopes on the current instance.
+///
+/// ```
+/// // A chatty library's spans and logs are dropped; everything else is kept.
+/// budobserve::suppress_scopes(["hyper_util::client::legacy::pool"]);
+/// ```
 pub fn suppress_scopes<I, S>(scopes: I)
 where
     I: IntoIterator<Item = S>,
@@ -208,6 +233,11 @@ where
 }
 
 /// Flushes the current instance's providers.
+///
+/// ```
+/// // Before a short-lived job exits without dropping its guard (a panic hook, a signal handler):
+/// let _ = budobserve::force_flush();
+/// ```
 pub fn force_flush() -> Result<(), LifecycleError> {
     with_current(BudObserve::force_flush)
 }

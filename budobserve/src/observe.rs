@@ -947,6 +947,15 @@ impl Providers {
 
 /// Flushes and shuts down the configuration installed by [`ConfigBuilder::install`](crate::ConfigBuilder::install)
 /// when dropped — unless a later configuration replaced it, which then owns the instance.
+///
+/// ```
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let guard = budobserve::configure().console(false).install()?;
+///     budobserve::bud_info!("work done");
+///     guard.shutdown()?;                                   // or drop it: flushes and shuts down, errors reported
+///     Ok(())
+/// }
+/// ```
 #[must_use = "dropping the guard shuts BudObserve down at once: keep it alive for the life of the program"]
 pub struct ShutdownGuard {
     observe: BudObserve,

@@ -67,6 +67,19 @@ impl IdGenerator for IncrementalIdGenerator {
 }
 
 /// An isolated instance and the exporter its spans go to (see the [module docs](self)).
+///
+/// ```
+/// use budobserve::{KeyValue, bud_span};
+///
+/// let capture = budobserve::testing::capture();
+/// capture.run(|| {
+///     let _span = bud_span!("parent").entered();
+///     budobserve::bud_warn!("low disk {pct}%", pct = 91);
+/// });
+/// let parent = capture.span("parent");
+/// let warning = capture.assert_has_span("low disk {pct}%", &[KeyValue::new("pct", 91)]);
+/// assert_eq!(warning.parent_span_id, parent.span_context.span_id());
+/// ```
 #[derive(Debug)]
 pub struct Capture {
     observe: BudObserve,
@@ -74,11 +87,25 @@ pub struct Capture {
 }
 
 /// Builds a [`Capture`]: deterministic ids and clock, every level recorded, no console, no environment read.
+///
+/// ```
+/// let capture = budobserve::testing::capture();
+/// capture.run(|| budobserve::bud_info!("hello"));
+/// assert_eq!(capture.spans()[0].name, "hello");
+/// ```
 pub fn capture() -> Capture {
     capture_with(|builder| builder)
 }
 
 /// Builds a [`Capture`] with more configuration (a minimum level, extra processors…).
+///
+/// ```
+/// use budobserve::Level;
+///
+/// let capture = budobserve::testing::capture_with(|builder| builder.min_level(Level::Info));
+/// capture.run(|| budobserve::bud_debug!("dropped"));
+/// assert!(capture.spans().is_empty());
+/// ```
 pub fn capture_with(configure_more: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Capture {
     let exporter = TestExporter::default();
     let builder = configure()
@@ -126,6 +153,15 @@ impl std::ops::Deref for Capture {
 }
 
 /// The value of attribute `key` of a span.
+///
+/// ```
+/// use budobserve::opentelemetry::Value;
+///
+/// let capture = budobserve::testing::capture();
+/// capture.run(|| budobserve::bud_info!("rows {n}", n = 3));
+/// let span = capture.span("rows {n}");
+/// assert_eq!(budobserve::testing::attribute(&span, "n"), Some(&Value::I64(3)));
+/// ```
 pub fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
     span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
 }

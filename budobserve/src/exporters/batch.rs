@@ -80,6 +80,15 @@ impl BatchOptions {
 }
 
 /// What an instance's exporters did so far (see [`BudObserve::export_stats`](crate::BudObserve::export_stats)).
+///
+/// ```
+/// let obs = budobserve::testing::capture().observe().clone();
+/// budobserve::bud_info!(obs => "one log");
+/// obs.force_flush()?;
+/// let stats = obs.export_stats();
+/// assert_eq!((stats.spans_dropped, stats.spans_failed), (0, 0));
+/// # Ok::<(), budobserve::LifecycleError>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExportStats {

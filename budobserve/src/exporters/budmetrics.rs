@@ -93,6 +93,20 @@ impl InsertFormat {
 /// Where and how spans are written to ClickHouse. Built with [`ClickHouseOptions::new`]; the database, user and
 /// password not given here come from `BUD_OBSERVE_CLICKHOUSE_DATABASE`, `_USER`, `_PASSWORD` when configured
 /// through [`ConfigBuilder::clickhouse`](crate::ConfigBuilder::clickhouse).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use budobserve::BatchOptions;
+/// use budobserve::exporters::budmetrics::{ClickHouseOptions, InsertFormat};
+///
+/// let clickhouse = ClickHouseOptions::new("http://clickhouse.budmetrics:8123")
+///     .credentials("writer", "secret")
+///     .ttl(Duration::from_secs(30 * 86_400))              // for the table it creates when missing
+///     .format(InsertFormat::RowBinary)
+///     .batch_options(BatchOptions::new().max_export_batch_size(4_096).max_queue_size(16_384));
+/// let _config = budobserve::configure().clickhouse(clickhouse).build();
+/// ```
 #[derive(Clone)]
 pub struct ClickHouseOptions {
     pub(crate) url: String,

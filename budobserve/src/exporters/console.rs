@@ -130,6 +130,18 @@ impl ColorChoice {
 }
 
 /// Options of the console exporter.
+///
+/// ```
+/// use budobserve::Level;
+/// use budobserve::exporters::{ColorChoice, ConsoleOptions, ConsoleStyle};
+///
+/// let console = ConsoleOptions::new()
+///     .colors(ColorChoice::Never)
+///     .style(ConsoleStyle::ShowParents)
+///     .min_level(Level::Debug)
+///     .verbose(true);                                    // attributes under each line
+/// let _guard = budobserve::configure().console_options(console).install();
+/// ```
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct ConsoleOptions {

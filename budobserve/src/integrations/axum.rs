@@ -64,6 +64,18 @@ use crate::span::BudSpan;
 pub const SCOPE: &str = "budobserve.axum";
 
 /// Adds a server span to every request (see the [module](self)).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use budobserve::integrations::axum::ServerLayer;
+///
+/// let layer = ServerLayer::new()
+///     .excluded_urls(["^/health$", "^/metrics$"])?      // no spans for probes
+///     .capture_request_headers(["x-tenant"])
+///     .capture_response_headers(["x-cache"]);
+/// let _app: Router = Router::new().route("/users/{id}", get(|| async { "user" })).layer(layer);
+/// # Ok::<(), budobserve::ConfigError>(())
+/// ```
 #[derive(Clone)]
 pub struct ServerLayer {
     config: Arc<ServerConfig>,
@@ -341,6 +353,16 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
 }
 
 /// The request id of the request being handled, in the request's extensions (`Extension<RequestId>` in axum).
+///
+/// ```
+/// use axum::Extension;
+/// use budobserve::integrations::axum::RequestId;
+///
+/// async fn handler(Extension(RequestId(id)): Extension<RequestId>) -> String {
+///     format!("request {id}")                            // the same id as `bud.request_id` and `x-request-id`
+/// }
+/// # drop(handler);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestId(pub String);
 

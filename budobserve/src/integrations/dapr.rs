@@ -105,6 +105,17 @@ pub enum DaprError {
 }
 
 /// A client of the Dapr sidecar's HTTP API whose calls are spans (see the [module](self)). Cheap to clone.
+///
+/// ```
+/// use budobserve::integrations::dapr::DaprClient;
+///
+/// let dapr = DaprClient::new("http://127.0.0.1:3500")?
+///     .app_id("budcluster")
+///     .component("pubsub", "pubsub.kafka")               // messaging.system = "kafka"
+///     .component("statestore", "state.redis");           // db.system.name = "redis"
+/// # drop(dapr);
+/// # Ok::<(), budobserve::integrations::dapr::DaprError>(())
+/// ```
 #[derive(Clone)]
 pub struct DaprClient {
     inner: Arc<Inner>,
@@ -546,6 +557,19 @@ pub struct FailedEntry {
 }
 
 /// An operation of a state [transaction](DaprClient::transaction).
+///
+/// ```
+/// use budobserve::integrations::dapr::{DaprClient, DaprError, StateOperation};
+///
+/// async fn move_cart(dapr: &DaprClient) -> Result<(), DaprError> {
+///     let operations = [
+///         StateOperation::upsert("order-7", &serde_json::json!({"items": 2}))?,
+///         StateOperation::delete("cart-7"),
+///     ];
+///     dapr.transaction("statestore", &operations).await   // one span, keys `order-7`, `cart-7`
+/// }
+/// # drop(move_cart);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum StateOperation {
     /// Saves a value under a key.
@@ -593,6 +617,23 @@ impl Serialize for StateOperation {
 }
 
 /// A service invocation being prepared (see [`DaprClient::invoke`]).
+///
+/// ```
+/// use budobserve::integrations::dapr::DaprClient;
+/// use http::{HeaderName, HeaderValue, Method};
+///
+/// async fn status(dapr: &DaprClient) -> Result<u16, budobserve::integrations::dapr::DaprError> {
+///     let answer = dapr
+///         .invoke("budmodel", "models/42/status")
+///         .method(Method::GET)
+///         .query("verbose", "true")
+///         .header(HeaderName::from_static("x-tenant"), HeaderValue::from_static("t-1"))
+///         .send()
+///         .await?;
+///     Ok(answer.status().as_u16())
+/// }
+/// # drop(status);
+/// ```
 #[derive(Debug)]
 #[must_use = "an invocation does nothing until sent"]
 pub struct Invocation {
@@ -682,6 +723,17 @@ impl Invocation {
 }
 
 /// A programmatic subscription, as an app lists it in its answer to the sidecar's `GET /dapr/subscribe`.
+///
+/// ```
+/// use axum::{Json, Router, routing::get};
+/// use budobserve::integrations::dapr::Subscription;
+///
+/// let subscriptions = vec![
+///     Subscription::new("pubsub", "orders", "/events/orders"),
+///     Subscription::new("pubsub", "audit", "/events/audit").bulk(100),
+/// ];
+/// let _app: Router = Router::new().route("/dapr/subscribe", get(move || async move { Json(subscriptions.clone()) }));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Subscription {
     /// The pub/sub component.
@@ -732,6 +784,19 @@ impl Subscription {
 
 /// A tower layer for an app's subscription routes: each delivered event is handled in a consumer span (see the
 /// [module](self)).
+///
+/// ```
+/// use axum::{Json, Router, routing::post};
+/// use budobserve::integrations::dapr::SubscriptionLayer;
+/// use serde_json::{Value, json};
+///
+/// async fn on_order(Json(event): Json<Value>) -> Json<Value> {
+///     budobserve::bud_info!("order {order} received", order = event["data"]["order"].as_i64().unwrap_or_default());
+///     Json(json!({"status": "SUCCESS"}))                   // or RETRY, DROP: recorded on the consumer span
+/// }
+///
+/// let _app: Router = Router::new().route("/events/orders", post(on_order).layer(SubscriptionLayer::new()));
+/// ```
 #[derive(Clone, Debug)]
 pub struct SubscriptionLayer {
     observe: BudObserve,

@@ -37,12 +37,27 @@ pub fn logger() -> BudObserveLogger {
 }
 
 /// A `log::Log` writing records to `observe`, whatever instance is current.
+///
+/// ```
+/// use log::Log as _;
+///
+/// let capture = budobserve::testing::capture();
+/// let logger = budobserve::integrations::log::logger_for(capture.observe());
+/// logger.log(&log::Record::builder().args(format_args!("hello")).level(log::Level::Info).build());
+/// assert_eq!(capture.spans()[0].name, "hello");
+/// ```
 pub fn logger_for(observe: &BudObserve) -> BudObserveLogger {
     BudObserveLogger { handle: ScopedHandle::fixed(SCOPE, observe) }
 }
 
 /// Installs [`logger`] as the `log` crate's logger, passing every level (BudObserve's minimum level filters).
 /// Fails when a logger is already installed.
+///
+/// ```
+/// budobserve::integrations::log::init()?;               // once, at start-up
+/// log::info!("cache warmed");                            // a BudObserve log
+/// # Ok::<(), log::SetLoggerError>(())
+/// ```
 pub fn init() -> Result<(), log::SetLoggerError> {
     log::set_boxed_logger(Box::new(logger()))?;
     log::set_max_level(log::LevelFilter::Trace);

@@ -63,12 +63,35 @@ use crate::constants;
 /// `client` with LLM spans for its calls, written to the instance current now: `async-openai`'s default retries
 /// over a default `reqwest::Client` (this replaces an HTTP client or service set on `client` before; see
 /// [`instrument_with`] to keep one).
+///
+/// ```
+/// use async_openai::{Client, config::OpenAIConfig};
+///
+/// let client = budobserve::integrations::openai::instrument(Client::with_config(OpenAIConfig::new()));
+/// # drop(client);
+/// ```
 pub fn instrument<C: Config>(client: Client<C>) -> Client<C> {
     instrument_with(client, LlmMiddleware::new(), reqwest::Client::new())
 }
 
 /// `client` with the LLM spans of `llm` (its instance, provider name, content recording and prices) for its calls,
 /// made by `http` with `async-openai`'s default retries.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use async_openai::{Client, config::OpenAIConfig};
+/// use budobserve::integrations::llm::LlmMiddleware;
+///
+/// let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+/// let client = budobserve::integrations::openai::instrument_with(
+///     Client::with_config(OpenAIConfig::new().with_api_base("http://litellm:4000/v1")),
+///     LlmMiddleware::new().provider("litellm"),
+///     http,
+/// );
+/// # drop(client);
+/// # Ok::<(), reqwest::Error>(())
+/// ```
 pub fn instrument_with<C: Config>(client: Client<C>, llm: LlmMiddleware, http: reqwest::Client) -> Client<C> {
     let service = OpenAiLayer::from(llm).layer(OpenAIRetryLayer::default().layer(ReqwestService::new(http)));
     client.with_http_service(service)

@@ -48,6 +48,18 @@ pub const SCOPE: &str = "budobserve.redis";
 const SECRET_COMMANDS: [&str; 2] = ["AUTH", "HELLO"];
 
 /// How connections of one Redis client are instrumented (see the [module](self)).
+///
+/// ```
+/// use budobserve::integrations::redis::RedisTracing;
+///
+/// async fn connect() -> redis::RedisResult<()> {
+///     let client = redis::Client::open("redis://127.0.0.1:6379/0")?;
+///     let tracing = RedisTracing::new(&client).max_argument_length(64);
+///     let _cache = tracing.instrument(client.get_multiplexed_async_connection().await?);
+///     Ok(())
+/// }
+/// # drop(connect);
+/// ```
 #[derive(Clone, Debug)]
 pub struct RedisTracing {
     shared: Arc<Shared>,

@@ -53,6 +53,15 @@ pub const SCOPE: &str = "budobserve.reqwest";
 
 /// The route template of a request (`/users/{id}`), given as a request extension: it names the span and is
 /// recorded as `url.template`.
+///
+/// ```
+/// use budobserve::integrations::reqwest::{ClientMiddleware, UrlTemplate};
+///
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(ClientMiddleware::new()).build();
+/// // The span is `GET /models/{id}` and records `url.template`, whatever the id.
+/// let request = client.get("http://budmodel/models/42").with_extension(UrlTemplate::new("/models/{id}"));
+/// # drop(request);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UrlTemplate(Cow<'static, str>);
 
@@ -69,6 +78,15 @@ impl UrlTemplate {
 struct Attempts(u32);
 
 /// Adds a client span to every request (see the [module](self)).
+///
+/// ```
+/// use budobserve::integrations::reqwest::ClientMiddleware;
+///
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(ClientMiddleware::new().capture_response_headers(["retry-after"]).capture_response_body(4096))
+///     .build();
+/// # drop(client);
+/// ```
 #[derive(Clone)]
 pub struct ClientMiddleware {
     config: Arc<ClientConfig>,

@@ -74,6 +74,16 @@ impl fmt::Debug for Shared {
 }
 
 /// A `PgPool` whose queries are spans (see the [module](self)). Cheap to clone, like the pool.
+///
+/// ```
+/// use budobserve::integrations::sqlx::InstrumentedPool;
+///
+/// async fn connect() -> Result<InstrumentedPool, sqlx::Error> {
+///     let pool = sqlx::PgPool::connect("postgres://localhost/budmodel").await?;
+///     Ok(InstrumentedPool::new(pool).max_query_length(4096))
+/// }
+/// # drop(connect);
+/// ```
 #[derive(Clone, Debug)]
 pub struct InstrumentedPool {
     pool: PgPool,

@@ -57,11 +57,27 @@ pub const SCOPE: &str = "budobserve.tracing";
 
 /// A layer writing `tracing` spans and events to the current instance (the global one, or the one made current
 /// with [`with_instance`](crate::with_instance)).
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt as _;
+///
+/// let subscriber = tracing_subscriber::registry().with(budobserve::integrations::tracing::layer());
+/// tracing::subscriber::with_default(subscriber, || tracing::info!(rows = 3, "loaded"));
+/// ```
 pub fn layer() -> BudObserveLayer {
     BudObserveLayer { handle: ScopedHandle::current(SCOPE) }
 }
 
 /// A layer writing `tracing` spans and events to `observe`, whatever instance is current.
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt as _;
+///
+/// let capture = budobserve::testing::capture();
+/// let subscriber = tracing_subscriber::registry().with(budobserve::integrations::tracing::layer_for(capture.observe()));
+/// tracing::subscriber::with_default(subscriber, || tracing::warn!("disk almost full"));
+/// assert_eq!(capture.spans()[0].name, "disk almost full");
+/// ```
 pub fn layer_for(observe: &BudObserve) -> BudObserveLayer {
     BudObserveLayer { handle: ScopedHandle::fixed(SCOPE, observe) }
 }

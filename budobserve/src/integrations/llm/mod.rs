@@ -124,6 +124,17 @@ impl Api {
 }
 
 /// LLM spans for the requests of a reqwest client (see the [module](self)).
+///
+/// ```
+/// use budobserve::integrations::llm::{LlmMiddleware, ModelPrice};
+///
+/// let llm = LlmMiddleware::new()
+///     .provider("budgateway")                            // gen_ai.provider.name
+///     .record_content(false)                             // roles and finish reasons only (the default)
+///     .price("bud-llama-3-8b", ModelPrice { input_per_million: 0.2, output_per_million: 0.4, cached_input_per_million: None });
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(llm).build();
+/// # drop(client);
+/// ```
 #[derive(Clone)]
 pub struct LlmMiddleware {
     config: Arc<Config>,
