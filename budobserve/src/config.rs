@@ -74,6 +74,11 @@ pub fn configure() -> ConfigBuilder {
 /// A configuration error: always names what was wrong and what is accepted.
 ///
 /// Its `Debug` output is its message, so that `fn main() -> Result<(), ConfigError>` prints a readable line.
+///
+/// ```
+/// let error = budobserve::configure().sample_rate(1.5).build().unwrap_err();
+/// assert!(error.to_string().contains("sample_rate"), "{error}");
+/// ```
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {

@@ -204,11 +204,28 @@ pub fn meter() -> opentelemetry::metrics::Meter {
 }
 
 /// The proxy tracer provider of the current instance.
+///
+/// ```
+/// use std::sync::LazyLock;
+///
+/// use budobserve::opentelemetry::trace::{Tracer as _, TracerProvider as _};
+///
+/// // Taken in a static before `configure` runs: its spans record once it has.
+/// static TRACER: LazyLock<budobserve::ProxyTracer> = LazyLock::new(|| budobserve::tracer_provider().tracer("budapp.jobs"));
+/// let _span = TRACER.start("nightly job");
+/// ```
 pub fn tracer_provider() -> ProxyTracerProvider {
     with_current(|observe| observe.tracer_provider().clone())
 }
 
 /// The proxy meter provider of the current instance.
+///
+/// ```
+/// use budobserve::opentelemetry::metrics::MeterProvider as _;
+///
+/// let meter = budobserve::meter_provider().meter("budapp.cache");
+/// meter.u64_counter("cache.hits").build().add(1, &[]);
+/// ```
 pub fn meter_provider() -> ProxyMeterProvider {
     with_current(|observe| observe.meter_provider().clone())
 }

@@ -335,6 +335,16 @@ impl fmt::Debug for BudSpan {
 
 /// A span made current by [`BudSpan::entered`]; the span ends when this drops. Not `Send`: it belongs to the
 /// thread it was entered on (use [`Instrument::instrument`] across `.await`).
+///
+/// ```
+/// use budobserve::{bud_info, bud_span};
+///
+/// let mut entered = bud_span!("import").entered();
+/// bud_info!("inside");                                   // a child of `import`
+/// entered.span().set_attribute(budobserve::KeyValue::new("rows", 10));
+/// let span = entered.exit();                             // no longer current, not ended yet
+/// span.end();
+/// ```
 #[must_use = "the span is current only while the guard lives"]
 pub struct EnteredSpan {
     // Drop order: the span ends (recording a panic if one unwinds), then the context is restored.

@@ -37,6 +37,14 @@ use crate::observe::BudObserve;
 use crate::providers::lock;
 
 /// An in-memory span exporter. Clones share the same spans.
+///
+/// ```
+/// let capture = budobserve::testing::capture();
+/// capture.run(|| budobserve::bud_info!("first"));
+/// assert_eq!(capture.exporter().spans_named("first").len(), 1);
+/// capture.exporter().clear();                            // between the steps of a test
+/// assert!(capture.spans().is_empty());
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct TestExporter {
     spans: Arc<Mutex<Vec<SpanData>>>,

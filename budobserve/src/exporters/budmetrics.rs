@@ -258,6 +258,15 @@ struct Target {
 /// Its exports block their thread on network I/O: use it behind a batch processor (as
 /// [`ConfigBuilder::clickhouse`](crate::ConfigBuilder::clickhouse) and
 /// [`span_exporter`](crate::ConfigBuilder::span_exporter) do), not a simple one.
+///
+/// ```
+/// use budobserve::exporters::budmetrics::{BudMetricsExporter, ClickHouseOptions};
+///
+/// // A second ClickHouse besides the configured backends, behind BudObserve's batch processor.
+/// let exporter = BudMetricsExporter::new(ClickHouseOptions::new("http://clickhouse-archive:8123").database("archive"))?;
+/// let _config = budobserve::configure().span_exporter(exporter).build()?;
+/// # Ok::<(), budobserve::ConfigError>(())
+/// ```
 pub struct BudMetricsExporter {
     target: Target,
     batch: Option<BatchOptions>,

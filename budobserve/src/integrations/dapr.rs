@@ -77,6 +77,18 @@ const EVENT_TYPE: &str = "com.dapr.event.sent";
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// What went wrong with a call to the Dapr sidecar.
+///
+/// ```
+/// use budobserve::integrations::dapr::{DaprClient, DaprError};
+///
+/// async fn cart(dapr: &DaprClient) -> Result<Option<serde_json::Value>, DaprError> {
+///     match dapr.get_state("statestore", "cart-7").await {
+///         Err(DaprError::Api { code, .. }) if code == "ERR_STATE_STORE_NOT_FOUND" => Ok(None),
+///         other => other,
+///     }
+/// }
+/// # drop(cart);
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DaprError {

@@ -98,6 +98,18 @@ pub fn instrument_with<C: Config>(client: Client<C>, llm: LlmMiddleware, http: r
 }
 
 /// A tower layer writing an LLM span per call of an `async-openai` HTTP service (see the [module](self)).
+///
+/// ```
+/// use async_openai::middleware::{ReqwestService, retry::OpenAIRetryLayer};
+/// use async_openai::{Client, config::OpenAIConfig};
+/// use budobserve::integrations::openai::OpenAiLayer;
+/// use tower_layer::Layer as _;
+///
+/// // Outermost, so that one span covers the retries inside it.
+/// let service = OpenAiLayer::new().layer(OpenAIRetryLayer::new(2).layer(ReqwestService::new(reqwest::Client::new())));
+/// let client = Client::with_config(OpenAIConfig::new()).with_http_service(service);
+/// # drop(client);
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct OpenAiLayer {
     llm: LlmMiddleware,

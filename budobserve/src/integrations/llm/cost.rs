@@ -3,6 +3,15 @@
 use super::response::Seen;
 
 /// Prices in US dollars per million tokens, for a model the bundled price data does not know or to override it.
+///
+/// ```
+/// use budobserve::integrations::llm::{LlmMiddleware, ModelPrice};
+///
+/// // A model served by budgateway that the bundled price data does not know: $0.20 in, $0.60 out per million.
+/// let price = ModelPrice { input_per_million: 0.2, output_per_million: 0.6, cached_input_per_million: Some(0.05) };
+/// let llm = LlmMiddleware::new().price("bud-qwen-2.5-7b", price);
+/// # drop(llm);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ModelPrice {
     /// Per million input tokens (not read from cache).
