@@ -7,8 +7,11 @@
 //! ```
 //!
 //! Needs a Dapr sidecar (`daprd`, started by `dapr run`) with a pub/sub component `pubsub` and a state store
-//! `statestore` (the ones `dapr init` creates), and an app `billing` with a `charge` method. The sidecar is found
-//! from `DAPR_HTTP_ENDPOINT` or `DAPR_HTTP_PORT` (set by `dapr run`), the app listens on `APP_PORT` (default 8080).
+//! `statestore` (the ones `dapr init` creates), and an app `billing` with a `charge` method — this app answers
+//! `charge` too, so that one process can play both (`dapr run --app-id billing --app-port 8080 …` beside it). The
+//! sidecar is found from `DAPR_HTTP_ENDPOINT` or `DAPR_HTTP_PORT` (set by `dapr run`), the app listens on
+//! `APP_PORT` (default 8080). `scripts/test.sh` runs it against the tests' stand-in for the sidecar, with the app
+//! ids `orders` and `billing` both pointing at it.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -33,6 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // …and delivers each event as a CloudEvent, handled in a consumer span of the publisher's trace.
         .route("/events/orders", post(order_placed).layer(SubscriptionLayer::new()))
         .route("/checkout/{order}", post(checkout))
+        .route("/charge", post(charge))
         .with_state(dapr)
         .layer(ServerLayer::new());
     let port: u16 = std::env::var("APP_PORT").ok().and_then(|port| port.parse().ok()).unwrap_or(8080);
@@ -49,6 +53,13 @@ async fn checkout(State(dapr): State<DaprClient>, Path(order): Path<u64>) -> Res
     dapr.publish("pubsub", "orders", &json!({"order": order})).await.map_err(failed)?;
     let charged = dapr.invoke("billing", "charge").json(&json!({"order": order})).send().await.map_err(failed)?;
     Ok(Json(json!({"order": order, "billing": charged.status().as_u16()})))
+}
+
+/// Billing's method, invoked through the sidecar: its span continues the caller's trace.
+async fn charge(Json(request): Json<Value>) -> Json<Value> {
+    let order = request["order"].as_u64().unwrap_or_default();
+    bud_info!("charging order {order}");
+    Json(json!({"charged": order}))
 }
 
 /// The subscriber: Dapr retries the event unless the answer says `SUCCESS` (or `DROP`).

@@ -174,5 +174,39 @@ printf '%s\n' "$found"
 grep -qP '^Chat Completion with gpt-4o-mini\tlitellm\t10\t20\t0.0000135\t\["stop"\]\t\t0$' <<<"$found"
 grep -qP '^Chat Completion with gpt-4o-mini\tlitellm\t\d+\t8\t0\.0000\d+\t\["stop"\]\ttrue\t1$' <<<"$found"
 
+step "the Dapr example against the stand-in sidecar (orders and billing both served by the example)"
+cargo build --quiet --locked -p budobserve-tests --bin dapr_sidecar -p budobserve-examples --example dapr
+app_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sidecar_log=$(mktemp)
+example_log=$(mktemp)
+"$CARGO_TARGET_DIR/debug/dapr_sidecar" orders "$BUD_OBSERVE_TEST_REDIS_URL" \
+  "orders=http://127.0.0.1:$app_port" "billing=http://127.0.0.1:$app_port" >"$sidecar_log" 2>&1 &
+sidecar_pid=$!
+cleanup+=("kill $sidecar_pid 2>/dev/null; rm -f $sidecar_log $example_log")
+for _ in $(seq 1 100); do grep -q "listening on" "$sidecar_log" && break; sleep 0.1; done
+sidecar_port=$(sed -n 's/^listening on http:\/\/127.0.0.1://p' "$sidecar_log")
+DAPR_HTTP_PORT="$sidecar_port" APP_PORT="$app_port" APP_ID=orders BUD_OBSERVE_CONSOLE_COLORS=never \
+  "$CARGO_TARGET_DIR/debug/examples/dapr" >"$example_log" 2>&1 &
+example_pid=$!
+cleanup+=("kill $example_pid 2>/dev/null")
+for _ in $(seq 1 100); do grep -q "orders listening on port" "$example_log" && break; sleep 0.1; done
+answer=$(curl -fsS -X POST "http://127.0.0.1:$app_port/checkout/7")
+printf '%s\n' "$answer"
+[[ "$answer" == '{"order":7,"billing":200}' ]]
+for _ in $(seq 1 50); do grep -q "order 7 placed" "$example_log" && break; sleep 0.1; done
+kill "$example_pid" 2>/dev/null || true
+cat "$example_log"
+grep -q "^[0-9:.]* POST /checkout/7$" "$example_log"
+grep -q "^[0-9:.]*   SAVE statestore$" "$example_log"
+grep -q "^[0-9:.]*   publish orders$" "$example_log"
+grep -q "^[0-9:.]*   billing/charge$" "$example_log"
+grep -q "^[0-9:.]*     POST /charge$" "$example_log"
+grep -q "^[0-9:.]*       charging order 7$" "$example_log"
+# The delivery comes after the publish span ended: a new line, its parent the publish span (in the trace).
+grep -q "^[0-9:.]* POST /events/orders$" "$example_log"
+grep -q "^[0-9:.]*   process orders$" "$example_log"
+grep -q "^[0-9:.]*     order 7 placed$" "$example_log"
+[[ $(grep -c "order 7 placed$" "$example_log") -eq 1 ]]
+
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
      END { printf "\ntests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"

@@ -270,7 +270,11 @@ async fn publish_bulk(
 
 /// Delivers `events` to every app subscribed to `topic`: one by one, or in one bulk envelope.
 async fn deliver(shared: Arc<Shared>, pubsub: String, topic: String, events: Vec<Json>) {
-    for app in shared.config.apps.values() {
+    // Each app once, however many app ids point at it.
+    let mut apps: Vec<&String> = shared.config.apps.values().collect();
+    apps.sort();
+    apps.dedup();
+    for app in apps {
         let Ok(answer) = shared.http.get(format!("{app}/dapr/subscribe")).send().await else { continue };
         let subscriptions: Vec<Json> = answer.json().await.unwrap_or_default();
         for subscription in subscriptions.iter().filter(|s| s["pubsubname"] == pubsub && s["topic"] == topic) {
