@@ -65,6 +65,14 @@ macro_rules! forward_bud_attributes {
 forward_bud_attributes!(&T, &mut T, Box<T>, Arc<T>, Rc<T>);
 
 /// A value with a native OpenTelemetry form.
+///
+/// ```
+/// use budobserve::NativeValue;
+/// use budobserve::opentelemetry::Value;
+///
+/// assert_eq!(42_u16.to_value(), Some(Value::I64(42)));
+/// assert_eq!(None::<&str>.to_value(), None);                // `None` is no attribute
+/// ```
 pub trait NativeValue {
     /// Whether the recorded value shows (OpenTelemetry's `Display` of [`Value`]) exactly as the Rust value's
     /// `Display` does, so a message can be rendered from the attribute on the export side. Default `false`.
@@ -75,6 +83,14 @@ pub trait NativeValue {
 }
 
 /// An element type of OpenTelemetry arrays.
+///
+/// ```
+/// use budobserve::NativeValue;
+/// use budobserve::opentelemetry::{Array, Value};
+///
+/// let tags = vec!["a", "b"];                               // a Vec of an element type is an array attribute
+/// assert_eq!(tags.to_value(), Some(Value::Array(Array::String(vec!["a".into(), "b".into()]))));
+/// ```
 pub trait ArrayElement: Sized {
     /// The array of these elements.
     fn to_array(items: &[Self]) -> Array;
@@ -233,6 +249,20 @@ impl<T: ArrayElement, const N: usize> NativeValue for [T; N] {
 
 /// The attributes a log or span collects before it starts: values under static keys, and the JSON schema of
 /// the values recorded as JSON.
+///
+/// ```
+/// use budobserve::{AttributeList, BudAttributes};
+///
+/// #[derive(BudAttributes)]
+/// struct Job {
+///     id: u64,
+///     queue: String,
+/// }
+///
+/// let mut list = AttributeList::default();
+/// Job { id: 7, queue: "default".into() }.record_attributes("job", &mut list); // what the macros do with `job`
+/// # drop(list);
+/// ```
 #[derive(Debug, Default)]
 pub struct AttributeList {
     values: Vec<KeyValue>,
@@ -376,6 +406,12 @@ static KEYS: LazyLock<RwLock<HashMap<(&'static str, &'static str), &'static str>
 
 /// The key `<prefix>.<name>` as a `&'static str`, built once per pair (both halves are static strings of the
 /// program, so the set is bounded); `name` itself when `prefix` is empty.
+///
+/// ```
+/// let key = budobserve::__private::field_key("job", "id");
+/// assert_eq!(key, "job.id");
+/// assert!(std::ptr::eq(key, budobserve::__private::field_key("job", "id"))); // built once, then reused
+/// ```
 pub fn field_key(prefix: &'static str, name: &'static str) -> &'static str {
     if prefix.is_empty() {
         return name;

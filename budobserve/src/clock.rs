@@ -48,6 +48,14 @@ impl Clock {
 }
 
 /// The state of [`Clock::Stepping`].
+///
+/// ```
+/// use budobserve::Clock;
+///
+/// let clock = Clock::stepping();
+/// let (first, second) = (clock.now(), clock.now());
+/// assert!(second > first);                                 // a fixed step per read: reproducible durations
+/// ```
 #[derive(Debug, Default)]
 pub struct SteppingClock {
     reads: AtomicU64,

@@ -753,6 +753,16 @@ impl ConfigBuilder {
 }
 
 /// A resolved configuration (see [`ConfigBuilder::build`]).
+///
+/// ```
+/// use budobserve::BudObserve;
+///
+/// let config = budobserve::configure().service_name("budmodel").console(false).build()?;
+/// assert_eq!(config.service_name(), "budmodel");
+/// let obs = BudObserve::new(config);                       // an instance of its own, not the global one
+/// # drop(obs);
+/// # Ok::<(), budobserve::ConfigError>(())
+/// ```
 pub struct BudObserveConfig {
     service_name: String,
     service_version: Option<String>,

@@ -84,6 +84,13 @@ impl fmt::Display for Level {
 }
 
 /// The error of parsing a [`Level`] from a name.
+///
+/// ```
+/// use budobserve::Level;
+///
+/// let err = "loud".parse::<Level>().unwrap_err();
+/// assert!(err.to_string().starts_with("unknown level `loud`"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown level `{0}`: expected one of {accepted}", accepted = Level::ACCEPTED_NAMES)]
 pub struct ParseLevelError(pub String);
@@ -104,6 +111,15 @@ impl FromStr for Level {
 }
 
 /// What a span BudObserve writes stands for (`budobserve_span_type`).
+///
+/// ```
+/// use budobserve::testing::{self, attribute};
+///
+/// let capture = testing::capture();
+/// capture.run(|| budobserve::bud_info!("a log"));
+/// let log = capture.span("a log");
+/// assert_eq!(attribute(&log, "budobserve_span_type").map(|v| v.as_str().into_owned()), Some("log".into()));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SpanType {
     /// An operation with a duration.

@@ -231,6 +231,16 @@ pub fn meter_provider() -> ProxyMeterProvider {
 }
 
 /// The proxy logger provider of the current instance.
+///
+/// ```
+/// use budobserve::opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _};
+///
+/// // For a library that writes OpenTelemetry log records itself.
+/// let logger = budobserve::logger_provider().logger("budapp.audit");
+/// let mut record = logger.create_log_record();
+/// record.set_body("user 42 exported a report".into());
+/// logger.emit(record);
+/// ```
 pub fn logger_provider() -> ProxyLoggerProvider {
     with_current(|observe| observe.logger_provider().clone())
 }

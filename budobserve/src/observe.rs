@@ -133,6 +133,13 @@ impl Settings {
 }
 
 /// The error of [`BudObserve::force_flush`] and [`BudObserve::shutdown`].
+///
+/// ```
+/// let obs = budobserve::testing::capture().observe().clone();
+/// if let Err(err) = obs.force_flush() {
+///     eprintln!("spans may be lost: {err}");               // names the provider and what failed
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("the {signal} provider failed to {action}: {source}")]
 pub struct LifecycleError {

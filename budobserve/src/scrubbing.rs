@@ -36,6 +36,21 @@ use regex::{Regex, RegexSet};
 use crate::constants;
 
 /// What a [callback](ScrubbingConfig::callback) decides of a match.
+///
+/// ```
+/// use budobserve::scrubbing::{ScrubAction, ScrubbingConfig};
+///
+/// let scrubbing = ScrubbingConfig::new().callback(|found| {
+///     if found.pattern == "session" && found.path == "attributes.session_id_count" {
+///         ScrubAction::Keep                                  // a count, not a secret
+///     } else if found.path.starts_with("attributes.http.request.header.") {
+///         ScrubAction::Replace("<header redacted>".into())
+///     } else {
+///         ScrubAction::Redact
+///     }
+/// });
+/// # drop(scrubbing);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScrubAction {
     /// Leave the value as it is (an allow-listed key).
@@ -47,6 +62,15 @@ pub enum ScrubAction {
 }
 
 /// A match the scrubber is about to redact, as a [callback](ScrubbingConfig::callback) sees it.
+///
+/// ```
+/// use budobserve::scrubbing::{ScrubAction, ScrubbingConfig};
+///
+/// let _scrubbing = ScrubbingConfig::new().callback(|found| {
+///     // found.path: `attributes.user.password`; found.pattern: `password`; found.value: the value as text.
+///     if found.path == "attributes.password_policy" { ScrubAction::Keep } else { ScrubAction::Redact }
+/// });
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct ScrubMatch<'a> {
@@ -208,6 +232,14 @@ const VALUE_CHECKED_KEYS: &[&str] = &[constants::MSG, constants::EXCEPTION_MESSA
 pub const ALWAYS_REDACTED_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
 
 /// An invalid extra pattern.
+///
+/// ```
+/// use budobserve::scrubbing::ScrubbingConfig;
+///
+/// // An extra pattern that is not a valid regex is an error when the instance is built.
+/// let result = budobserve::configure().scrubbing_options(ScrubbingConfig::new().extra_pattern("bad", "(")).build();
+/// assert!(result.is_err());
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("invalid scrubbing pattern `{name}` ({regex:?}): {reason}")]
 pub struct PatternError {
@@ -820,6 +852,13 @@ fn any_text(value: &AnyValue) -> Cow<'_, str> {
 
 /// A header's value as the HTTP integrations record it: `Authorization`, `Proxy-Authorization`, `Cookie` and
 /// `Set-Cookie` always redacted; others kept (the span's scrubbing still checks them).
+///
+/// ```
+/// use budobserve::scrubbing::header_value;
+///
+/// assert_eq!(header_value("x-tenant", "t-1"), "t-1");
+/// assert_ne!(header_value("authorization", "Bearer abc"), "Bearer abc");
+/// ```
 pub fn header_value<'a>(name: &str, value: &'a str) -> Cow<'a, str> {
     if ALWAYS_REDACTED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
         Cow::Owned(format!("[Scrubbed due to '{}']", name.to_ascii_lowercase()))

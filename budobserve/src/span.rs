@@ -387,6 +387,17 @@ impl fmt::Debug for EnteredSpan {
 }
 
 /// The guard of [`BudSpan::enter`].
+///
+/// ```
+/// use budobserve::{bud_info, bud_span};
+///
+/// let span = bud_span!("batch");
+/// for item in 0..3 {
+///     let _entered = span.enter();                         // current for this iteration; the span goes on
+///     bud_info!("item {item}");
+/// }
+/// drop(span);                                              // ends here
+/// ```
 #[must_use = "the span is current only while the guard lives"]
 pub struct Entered<'a> {
     _context: ContextGuard,
@@ -432,6 +443,14 @@ pub trait Completion<T> {
 }
 
 /// Records nothing (plain [`Instrument::instrument`]).
+///
+/// ```
+/// use budobserve::{Instrument, bud_span};
+///
+/// // `instrument` uses it: the span ends when the future completes, with nothing more recorded.
+/// let future = async { 1 + 1 }.instrument(bud_span!("add"));
+/// # drop(future);
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoCompletion;
 

@@ -58,6 +58,15 @@ impl SpanExporter for TestExporter {
 }
 
 /// Trace ids and span ids counting up from 1, so exported ids are the same at every run.
+///
+/// ```
+/// use budobserve::testing::IncrementalIdGenerator;
+///
+/// // The ids of `testing::capture`, for an instance of your own.
+/// let config = budobserve::configure().id_generator(IncrementalIdGenerator::default()).console(false).build()?;
+/// # drop(config);
+/// # Ok::<(), budobserve::ConfigError>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct IncrementalIdGenerator {
     trace: AtomicU64,

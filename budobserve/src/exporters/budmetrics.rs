@@ -70,6 +70,13 @@ pub const DEFAULT_DATABASE: &str = "metrics";
 pub const DEFAULT_TABLE: &str = "otel_traces";
 
 /// How rows are encoded on the wire.
+///
+/// ```
+/// use budobserve::exporters::budmetrics::{ClickHouseOptions, InsertFormat};
+///
+/// // JSON rows: slower to encode, readable in ClickHouse's query log.
+/// let _options = ClickHouseOptions::new("http://clickhouse:8123").format(InsertFormat::JsonEachRow);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum InsertFormat {

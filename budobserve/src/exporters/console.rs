@@ -33,6 +33,13 @@ use crate::providers::lock;
 use crate::scrubbing::Scrubber;
 
 /// When to color the console output.
+///
+/// ```
+/// use budobserve::exporters::{ColorChoice, ConsoleOptions};
+///
+/// assert_eq!(ColorChoice::parse("never"), Some(ColorChoice::Never)); // as BUD_OBSERVE_CONSOLE_COLORS reads it
+/// let _options = ConsoleOptions::new().colors(ColorChoice::Always);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ColorChoice {
     /// When the output is a terminal and `NO_COLOR` is not set.
@@ -45,6 +52,15 @@ pub enum ColorChoice {
 }
 
 /// Where the console writes.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+///
+/// use budobserve::exporters::{ConsoleOptions, ConsoleWriter};
+///
+/// let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));         // a test reading what the console printed
+/// let _options = ConsoleOptions::new().writer(ConsoleWriter::Shared(buffer.clone()));
+/// ```
 #[derive(Clone, Default)]
 pub enum ConsoleWriter {
     /// Standard error.
@@ -86,6 +102,13 @@ impl ConsoleWriter {
 }
 
 /// How the console lays out lines.
+///
+/// ```
+/// use budobserve::exporters::{ConsoleOptions, ConsoleStyle};
+///
+/// assert_eq!(ConsoleStyle::parse("show-parents"), Some(ConsoleStyle::ShowParents));
+/// let _options = ConsoleOptions::new().style(ConsoleStyle::Simple);   // no indentation
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConsoleStyle {
@@ -229,6 +252,14 @@ struct ConsoleState {
 }
 
 /// The span processor that prints to the console (see the [module docs](self)).
+///
+/// ```
+/// use budobserve::exporters::{ConsoleOptions, ConsoleProcessor};
+///
+/// // The console as a span processor of an instance of your own (`configure` adds it by itself).
+/// let console = ConsoleProcessor::new(ConsoleOptions::new().verbose(true));
+/// let _config = budobserve::configure().console(false).span_processor(console).build();
+/// ```
 #[derive(Debug)]
 pub struct ConsoleProcessor {
     options: ConsoleOptions,

@@ -48,6 +48,12 @@ use opentelemetry_sdk::trace::SpanData;
 use crate::config::ConfigError;
 
 /// How OTLP data is sent.
+///
+/// ```
+/// use budobserve::exporters::OtlpProtocol;
+///
+/// assert_eq!(OtlpProtocol::parse("http/protobuf"), Some(OtlpProtocol::HttpProtobuf));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum OtlpProtocol {
@@ -73,6 +79,12 @@ impl OtlpProtocol {
 }
 
 /// A resolved OTLP backend.
+///
+/// ```
+/// let config = budobserve::configure().endpoint("http://otel-collector:4318").console(false).build()?;
+/// assert_eq!(config.backend().map(|otlp| otlp.endpoint()), Some("http://otel-collector:4318"));
+/// # Ok::<(), budobserve::ConfigError>(())
+/// ```
 #[derive(Clone)]
 pub struct OtlpConfig {
     pub(crate) endpoint: String,

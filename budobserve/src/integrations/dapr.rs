@@ -552,6 +552,19 @@ fn api_error(status: u16, body: &[u8]) -> DaprError {
 }
 
 /// What a bulk publish could not publish.
+///
+/// ```
+/// use budobserve::integrations::dapr::{DaprClient, DaprError};
+///
+/// async fn audit(dapr: &DaprClient, events: &[serde_json::Value]) -> Result<(), DaprError> {
+///     let published = dapr.publish_bulk("pubsub", "audit", events).await?;
+///     for failed in &published.failed {
+///         eprintln!("event {} not published: {}", failed.entry_id, failed.error); // to retry, or to count
+///     }
+///     Ok(())
+/// }
+/// # drop(audit);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BulkPublished {
     /// The entries not published (their index in the events given, as a string, and the sidecar's error).

@@ -32,6 +32,12 @@ pub const SCOPE: &str = "budobserve.log";
 
 /// A `log::Log` writing records to the current instance (the global one, or the one made current with
 /// [`with_instance`](crate::with_instance)); see [`init`] to install it.
+///
+/// ```
+/// // With a logger of your own that fans out (the `log` crate has one global logger).
+/// let logger = budobserve::integrations::log::logger();
+/// # drop(logger);
+/// ```
 pub fn logger() -> BudObserveLogger {
     BudObserveLogger { handle: ScopedHandle::current(SCOPE) }
 }
@@ -65,12 +71,25 @@ pub fn init() -> Result<(), log::SetLoggerError> {
 }
 
 /// The logger of this module (see [`logger`]).
+///
+/// ```
+/// // `init` in two steps, to choose the `log` crate's maximum level.
+/// log::set_boxed_logger(Box::new(budobserve::integrations::log::logger()))?;
+/// log::set_max_level(log::LevelFilter::Info);
+/// # Ok::<(), log::SetLoggerError>(())
+/// ```
 #[derive(Debug)]
 pub struct BudObserveLogger {
     handle: ScopedHandle,
 }
 
 /// BudObserve's level of a `log` level.
+///
+/// ```
+/// use budobserve::Level;
+///
+/// assert_eq!(budobserve::integrations::log::level(log::Level::Warn), Level::Warn);
+/// ```
 pub fn level(level: log::Level) -> Level {
     match level {
         log::Level::Trace => Level::Trace,

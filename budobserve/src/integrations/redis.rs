@@ -118,6 +118,17 @@ impl RedisTracing {
 }
 
 /// An async Redis connection with a span per command and pipeline (see [`RedisTracing::instrument`]).
+///
+/// ```
+/// use budobserve::integrations::redis::RedisTracing;
+///
+/// async fn counts(client: &redis::Client) -> redis::RedisResult<(i64, i64)> {
+///     let mut connection = RedisTracing::new(client).instrument(client.get_multiplexed_async_connection().await?);
+///     // One `PIPELINE` span with `db.operation.batch.size = 2`.
+///     redis::pipe().incr("hits", 1).incr("misses", 0).query_async(&mut connection).await
+/// }
+/// # drop(counts);
+/// ```
 #[derive(Clone, Debug)]
 pub struct InstrumentedConnection<C> {
     inner: C,

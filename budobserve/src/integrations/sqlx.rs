@@ -142,6 +142,17 @@ impl InstrumentedPool {
 }
 
 /// A connection or transaction whose queries are spans; `&mut` of it is an `Executor`.
+///
+/// ```
+/// use budobserve::integrations::sqlx::InstrumentedPool;
+///
+/// async fn report(pool: &InstrumentedPool) -> Result<i64, sqlx::Error> {
+///     let mut connection = pool.acquire().await?;          // `acquire connection` at debug level
+///     sqlx::query("SET statement_timeout = 5000").execute(&mut connection).await?;
+///     sqlx::query_scalar("SELECT count(*) FROM reports").fetch_one(&mut connection).await
+/// }
+/// # drop(report);
+/// ```
 pub struct InstrumentedConnection<C> {
     inner: C,
     shared: Arc<Shared>,
@@ -149,6 +160,17 @@ pub struct InstrumentedConnection<C> {
 
 /// A transaction begun with [`InstrumentedPool::begin`]: `COMMIT` and `ROLLBACK` are spans. Dropped without
 /// either, sqlx rolls it back.
+///
+/// ```
+/// use budobserve::integrations::sqlx::InstrumentedPool;
+///
+/// async fn transfer(pool: &InstrumentedPool) -> Result<(), sqlx::Error> {
+///     let mut tx = pool.begin().await?;                    // a `BEGIN` span
+///     sqlx::query("UPDATE quotas SET used = used + 1 WHERE project = $1").bind("proj-1").execute(&mut tx).await?;
+///     tx.commit().await                                    // a `COMMIT` span
+/// }
+/// # drop(transfer);
+/// ```
 pub type InstrumentedTransaction = InstrumentedConnection<sqlx::Transaction<'static, Postgres>>;
 
 impl<C> fmt::Debug for InstrumentedConnection<C> {

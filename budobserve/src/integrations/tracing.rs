@@ -83,6 +83,16 @@ pub fn layer_for(observe: &BudObserve) -> BudObserveLayer {
 }
 
 /// The `tracing_subscriber` layer of this module (see [`layer`]).
+///
+/// ```
+/// use tracing_subscriber::filter::LevelFilter;
+/// use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
+///
+/// // Only INFO and above from `tracing` reach BudObserve.
+/// let layer = budobserve::integrations::tracing::layer().with_filter(LevelFilter::INFO);
+/// let subscriber = tracing_subscriber::registry().with(layer);
+/// # drop(subscriber);
+/// ```
 #[derive(Debug)]
 pub struct BudObserveLayer {
     handle: ScopedHandle,
@@ -102,6 +112,12 @@ thread_local! {
 }
 
 /// BudObserve's level of a `tracing` level.
+///
+/// ```
+/// use budobserve::Level;
+///
+/// assert_eq!(budobserve::integrations::tracing::level(&tracing::Level::DEBUG), Level::Debug);
+/// ```
 pub fn level(level: &tracing_core::Level) -> Level {
     match *level {
         tracing_core::Level::TRACE => Level::Trace,

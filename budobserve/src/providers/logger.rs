@@ -13,6 +13,13 @@ use super::registry::{Registry, Slot};
 
 /// A logger provider that forwards to a swappable [`SdkLoggerProvider`], for the OpenTelemetry logs signal (the
 /// `log`/`tracing` appenders and OTLP logs). BudObserve's own logs are spans and do not go through it.
+///
+/// ```
+/// use budobserve::opentelemetry::logs::LoggerProvider as _;
+///
+/// let logger = budobserve::logger_provider().logger("budapp.audit");
+/// # drop(logger);
+/// ```
 #[derive(Clone, Default)]
 pub struct ProxyLoggerProvider {
     registry: Registry<SdkLoggerProvider>,

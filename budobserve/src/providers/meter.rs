@@ -19,6 +19,17 @@ use super::{WeakList, lock};
 ///
 /// Instruments created before a provider is set record nothing until one is; then they record into it, and into
 /// every provider set after it. Observable instruments' callbacks are registered again with each new provider.
+///
+/// ```
+/// use std::sync::LazyLock;
+///
+/// use budobserve::opentelemetry::metrics::{Counter, MeterProvider as _};
+///
+/// // An instrument made in a static, before `configure`: it records once a provider is set.
+/// static REQUESTS: LazyLock<Counter<u64>> =
+///     LazyLock::new(|| budobserve::meter_provider().meter("budapp").u64_counter("requests").build());
+/// REQUESTS.add(1, &[]);
+/// ```
 #[derive(Clone, Default)]
 pub struct ProxyMeterProvider {
     shared: Arc<Mutex<MeterProviderState>>,

@@ -16,6 +16,17 @@ use super::registry::{Registry, Slot};
 ///
 /// Until a provider is set, its tracers make non-recording spans that carry their parent's context on, so
 /// propagation works and nothing is recorded. Cloning is cheap; clones share the state.
+///
+/// ```
+/// use budobserve::opentelemetry::trace::{Tracer as _, TracerProvider as _};
+/// use budobserve::opentelemetry_sdk::trace::SdkTracerProvider;
+///
+/// let obs = budobserve::testing::capture().observe().clone();
+/// let tracer = obs.tracer_provider().tracer("budapp.reports");  // taken once, kept
+/// let previous = obs.tracer_provider().set_provider(Some(SdkTracerProvider::builder().build())); // swapped at run time
+/// let _span = tracer.start("report");                           // recorded by the new provider
+/// # drop(previous);
+/// ```
 #[derive(Clone, Default)]
 pub struct ProxyTracerProvider {
     registry: Registry<SdkTracerProvider>,
@@ -69,6 +80,13 @@ impl TracerProvider for ProxyTracerProvider {
 }
 
 /// A tracer from a [`ProxyTracerProvider`]. Cloning is cheap.
+///
+/// ```
+/// use budobserve::opentelemetry::trace::{Tracer as _, TracerProvider as _};
+///
+/// let tracer = budobserve::tracer_provider().tracer("budapp.jobs");
+/// let _span = tracer.start("cleanup");                     // non-recording until an instance is configured
+/// ```
 #[derive(Clone)]
 pub struct ProxyTracer {
     slot: Arc<Slot<SdkTracer>>,
