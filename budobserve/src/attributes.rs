@@ -426,6 +426,29 @@ pub fn field_key(prefix: &'static str, name: &'static str) -> &'static str {
 }
 
 /// Renders the fields of a [`BudAttributes`] value, for a message: `{model: "gpt-4o", temperature: 0.2}`.
+///
+/// ```
+/// use std::fmt;
+///
+/// use budobserve::BudAttributes;
+///
+/// #[derive(BudAttributes)]
+/// struct Request {
+///     model: String,
+///     temperature: f64,
+/// }
+///
+/// struct Shown<'a>(&'a Request);
+///
+/// impl fmt::Display for Shown<'_> {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         budobserve::__private::fmt_fields(self.0, f)
+///     }
+/// }
+///
+/// let text = Shown(&Request { model: "gpt-4o".into(), temperature: 0.2 }).to_string();
+/// assert!(text.contains("gpt-4o") && text.contains("0.2"), "{text}");
+/// ```
 pub fn fmt_fields<T: BudAttributes + ?Sized>(value: &T, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let mut list = AttributeList::default();
     value.record_attributes("", &mut list);

@@ -83,6 +83,16 @@ pub struct ScrubMatch<'a> {
 }
 
 /// A callback deciding what happens to a match.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use budobserve::scrubbing::{ScrubAction, ScrubCallback};
+///
+/// let keep_counts: ScrubCallback =
+///     Arc::new(|found| if found.path.ends_with("_count") { ScrubAction::Keep } else { ScrubAction::Redact });
+/// # drop(keep_counts);
+/// ```
 pub type ScrubCallback = Arc<dyn Fn(&ScrubMatch<'_>) -> ScrubAction + Send + Sync>;
 
 /// How scrubbing is configured ([`ConfigBuilder::scrubbing_options`](crate::ConfigBuilder::scrubbing_options)).

@@ -437,6 +437,16 @@ pub trait Instrument: Future + Sized {
 impl<F: Future> Instrument for F {}
 
 /// What an instrumented future does with its span and output when it completes, before the span ends.
+///
+/// ```
+/// // `#[budobserve::instrument(record_return)]` completes its span with the function's output: the `return`
+/// // attribute, and an `Err` recorded. Closures `FnOnce(&mut BudSpan, &T)` are completions too.
+/// #[budobserve::instrument(record_return)]
+/// async fn answer() -> Result<u32, std::io::Error> {
+///     Ok(42)
+/// }
+/// # drop(answer());
+/// ```
 pub trait Completion<T> {
     /// Records what it needs of `output` on `span`.
     fn complete(self, span: &mut BudSpan, output: &T);
@@ -479,6 +489,18 @@ pin_project_lite::pin_project! {
 }
 
 /// A future with its span, as returned by [`Instrument::instrument`].
+///
+/// ```
+/// use budobserve::{Instrument, Instrumented, bud_span};
+///
+/// // A field holding an instrumented future, named by its type.
+/// struct Job<F> {
+///     run: Instrumented<F>,
+/// }
+///
+/// let job = Job { run: async { 7 }.instrument(bud_span!("job")) };
+/// # drop(job);
+/// ```
 pub type Instrumented<F> = InstrumentedFn<F, NoCompletion>;
 
 fn instrumented<F, C>(future: F, span: BudSpan, on_complete: C) -> InstrumentedFn<F, C> {

@@ -11,6 +11,13 @@ use std::fmt::Write as _;
 use opentelemetry::{KeyValue, Value};
 
 /// Renders `template` with the values of `attributes`.
+///
+/// ```
+/// use budobserve::KeyValue;
+///
+/// let message = budobserve::template::render("user {id} in {org}", &[KeyValue::new("id", 42), KeyValue::new("org", "bud")]);
+/// assert_eq!(message, "user 42 in bud");
+/// ```
 pub fn render(template: &str, attributes: &[KeyValue]) -> String {
     let mut out = String::with_capacity(template.len() + 16);
     let mut rest = template;

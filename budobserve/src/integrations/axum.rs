@@ -197,6 +197,17 @@ impl<S> Layer<S> for ServerLayer {
 }
 
 /// The service of [`ServerLayer`].
+///
+/// ```
+/// use axum::Router;
+/// use axum::routing::get;
+/// use budobserve::integrations::axum::{ServerLayer, ServerService};
+/// use tower_layer::Layer as _;
+///
+/// // Any tower service: here a whole router, served as one service.
+/// let router: Router = Router::new().route("/", get(|| async { "ok" }));
+/// let _service: ServerService<Router> = ServerLayer::new().layer(router);
+/// ```
 #[derive(Clone)]
 pub struct ServerService<S> {
     inner: S,

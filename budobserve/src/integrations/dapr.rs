@@ -572,6 +572,15 @@ pub struct BulkPublished {
 }
 
 /// An event a bulk publish could not publish.
+///
+/// ```
+/// use budobserve::integrations::dapr::{BulkPublished, FailedEntry};
+///
+/// fn indexes(published: &BulkPublished) -> Vec<usize> {
+///     published.failed.iter().filter_map(|entry: &FailedEntry| entry.entry_id.parse().ok()).collect()
+/// }
+/// assert!(indexes(&BulkPublished::default()).is_empty());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 pub struct FailedEntry {
     /// The event's index in the events given.
@@ -774,6 +783,14 @@ pub struct Subscription {
 }
 
 /// The bulk-subscribe settings of a [`Subscription`].
+///
+/// ```
+/// use budobserve::integrations::dapr::Subscription;
+///
+/// let subscription = Subscription::new("pubsub", "audit", "/events/audit").bulk(100);
+/// assert!(subscription.bulk_subscribe.enabled);
+/// assert_eq!(subscription.bulk_subscribe.max_messages_count, Some(100));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BulkSubscribe {
     /// Whether events arrive in batches.
@@ -854,6 +871,15 @@ impl<S> Layer<S> for SubscriptionLayer {
 }
 
 /// The service [`SubscriptionLayer`] makes.
+///
+/// ```
+/// use axum::routing::{MethodRouter, post};
+/// use budobserve::integrations::dapr::{SubscriptionLayer, SubscriptionService};
+/// use tower_layer::Layer as _;
+///
+/// let handler: MethodRouter = post(|| async { r#"{"status":"SUCCESS"}"# });
+/// let _service: SubscriptionService<MethodRouter> = SubscriptionLayer::new().layer(handler);
+/// ```
 #[derive(Clone, Debug)]
 pub struct SubscriptionService<S> {
     inner: S,

@@ -137,6 +137,17 @@ impl<S> Layer<S> for OpenAiLayer {
 }
 
 /// The service [`OpenAiLayer`] makes.
+///
+/// ```
+/// use async_openai::middleware::ReqwestService;
+/// use budobserve::integrations::openai::{OpenAiLayer, OpenAiService};
+/// use tower_layer::Layer as _;
+///
+/// // Without async-openai's retries: one attempt per call.
+/// let service: OpenAiService<ReqwestService> = OpenAiLayer::new().layer(ReqwestService::new(reqwest::Client::new()));
+/// let client = async_openai::Client::with_config(async_openai::config::OpenAIConfig::new()).with_http_service(service);
+/// # drop(client);
+/// ```
 #[derive(Clone, Debug)]
 pub struct OpenAiService<S> {
     inner: S,

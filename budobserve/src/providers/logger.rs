@@ -66,6 +66,16 @@ impl LoggerProvider for ProxyLoggerProvider {
 }
 
 /// A logger from a [`ProxyLoggerProvider`].
+///
+/// ```
+/// use budobserve::opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _, Severity};
+///
+/// let logger = budobserve::logger_provider().logger("budapp.audit");
+/// let mut record = logger.create_log_record();             // a ProxyLogRecord
+/// record.set_severity_number(Severity::Warn);
+/// record.set_body("quota almost used".into());
+/// logger.emit(record);
+/// ```
 #[derive(Clone)]
 pub struct ProxyLogger {
     slot: Arc<Slot<SdkLogger>>,
@@ -102,6 +112,16 @@ impl opentelemetry::logs::Logger for ProxyLogger {
 }
 
 /// A log record built for a [`ProxyLogger`]; copied into the SDK's record when emitted.
+///
+/// ```
+/// use budobserve::opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _};
+///
+/// let logger = budobserve::logger_provider().logger("budapp");
+/// let mut record = logger.create_log_record();
+/// record.add_attribute("user_id", 42);
+/// record.set_body("exported".into());
+/// logger.emit(record);
+/// ```
 #[derive(Debug, Default, Clone)]
 pub struct ProxyLogRecord {
     event_name: Option<&'static str>,

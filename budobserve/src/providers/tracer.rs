@@ -146,6 +146,15 @@ fn add_bud_context(builder: &mut SpanBuilder, parent: &Context) {
 }
 
 /// A span started by a [`ProxyTracer`]: an SDK span, or a non-recording span carrying its parent's context.
+///
+/// ```
+/// use budobserve::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+///
+/// let tracer = budobserve::tracer_provider().tracer("budapp");
+/// let mut span = tracer.start("sync");                     // a ProxySpan: the OpenTelemetry `Span` API
+/// span.set_attribute(budobserve::KeyValue::new("items", 3));
+/// span.end();
+/// ```
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant, reason = "boxing the SDK span would allocate once per span on the hot path")]
 pub enum ProxySpan {
