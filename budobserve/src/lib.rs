@@ -103,10 +103,92 @@ pub use attributes::{AttributeList, BudAttributes, NativeValue};
 pub use baggage::BudContext;
 #[doc(hidden)]
 pub use budobserve_macros::__bud_format;
-pub use budobserve_macros::{
-    BudAttributes, bud_debug, bud_error, bud_exception, bud_fatal, bud_info, bud_log, bud_notice, bud_span, bud_trace,
-    bud_warn, instrument,
-};
+///
+/// ```
+/// use budobserve::{BudAttributes, bud_info};
+///
+/// #[derive(BudAttributes)]
+/// #[bud(prefix = "http.request")]
+/// struct Incoming {
+///     method: String,
+///     #[bud(rename = "body.size")]
+///     size: u64,
+/// }
+///
+/// bud_info!("received", req = Incoming { method: "POST".into(), size: 512 }); // http.request.method, http.request.body.size
+/// ```
+pub use budobserve_macros::BudAttributes;
+///
+/// ```
+/// let hits = 3;
+/// budobserve::bud_debug!("cache hits: {hits}");          // nothing evaluated below the minimum level
+/// ```
+pub use budobserve_macros::bud_debug;
+///
+/// ```
+/// budobserve::bud_error!("payment {id} failed: {reason}", id = 7, reason = "card declined");
+/// ```
+pub use budobserve_macros::bud_error;
+///
+/// ```
+/// let err = std::io::Error::other("disk full");
+/// budobserve::bud_exception!(&err, "could not save {path}", path = "/tmp/report.csv");
+/// ```
+pub use budobserve_macros::bud_exception;
+///
+/// ```
+/// budobserve::bud_fatal!("cannot open the database at {path}", path = "/var/lib/app.db");
+/// ```
+pub use budobserve_macros::bud_fatal;
+///
+/// ```
+/// let user_id = 42;
+/// budobserve::bud_info!("user {user_id} logged in", plan = "pro", _tags = ["auth"]);
+/// ```
+pub use budobserve_macros::bud_info;
+///
+/// ```
+/// use budobserve::Level;
+///
+/// let level = if cfg!(debug_assertions) { Level::Debug } else { Level::Info };
+/// budobserve::bud_log!(level, "level chosen at run time");
+/// ```
+pub use budobserve_macros::bud_log;
+///
+/// ```
+/// budobserve::bud_notice!("deployment {name} scaled to {replicas}", name = "llama", replicas = 4);
+/// ```
+pub use budobserve_macros::bud_notice;
+///
+/// ```
+/// use budobserve::bud_span;
+///
+/// let parent = bud_span!("request");
+/// let child = bud_span!("query {table}", table = "users", _parent = &parent, _level = "debug");
+/// let _entered = child.entered();
+/// ```
+pub use budobserve_macros::bud_span;
+///
+/// ```
+/// budobserve::bud_trace!("polling {queue}", queue = "jobs");
+/// ```
+pub use budobserve_macros::bud_trace;
+///
+/// ```
+/// let pct = 93.51;
+/// budobserve::bud_warn!("quota at {pct:.1}%");
+/// ```
+pub use budobserve_macros::bud_warn;
+///
+/// ```
+/// #[budobserve::instrument(msg_template = "load user {id}", level = "debug", record_return)]
+/// fn load(id: u64) -> Result<String, std::io::Error> {
+///     Ok(format!("user {id}"))
+/// }
+///
+/// let _ = load(7);                                       // a span `load user 7`, `return = "user 7"`
+/// ```
+pub use budobserve_macros::instrument;
 pub use clock::{Clock, SteppingClock};
 pub use config::{BudObserveConfig, ConfigBuilder, ConfigError, EnvSource, configure};
 pub use exporters::{BatchOptions, ExportStats};
