@@ -264,25 +264,28 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
 
     let message_and_list =
         capture::message_and_list(&defer, &formatted, count + tag_slot, &obs, &list, &message_binding, &attributes);
+    // Each branch yields the span itself (no `Option<BudSpan>` in between, no rebinding after): the span is built
+    // in place, never copied on the way.
     let start_span = quote! {
-        let #span = {
+        #[allow(unused_mut)]
+        let mut #span = {
             #[allow(unused_imports)]
             use ::budobserve::__private::kinds::*;
             #callsite_block
             let #level = ::budobserve::Level::#level_variant;
             if ::budobserve::__private::__maybe_enabled(#level) {
                 let #obs = ::budobserve::__private::current();
-                let #dropped = if #obs.__enabled(#level) {
-                    #obs.__sample_span(#new_trace)
+                if #obs.__enabled(#level) {
+                    match #obs.__sample_span(#new_trace) {
+                        ::core::option::Option::Some(#dropped) => #dropped,
+                        ::core::option::Option::None => {
+                            #bindings
+                            #message_and_list
+                            #obs.__span(#callsite, #level, #message_binding, #list, #new_trace)
+                        }
+                    }
                 } else {
-                    ::core::option::Option::Some(::budobserve::__private::disabled_span())
-                };
-                if let ::core::option::Option::Some(#dropped) = #dropped {
-                    #dropped
-                } else {
-                    #bindings
-                    #message_and_list
-                    #obs.__span(#callsite, #level, #message_binding, #list, #new_trace)
+                    ::budobserve::__private::disabled_span()
                 }
             } else {
                 ::budobserve::__private::disabled_span()
@@ -538,13 +541,14 @@ fn wrap_body(function: &ItemFn, args: &InstrumentArgs, span: &Ident) -> TokenStr
         TokenStream::new()
     };
     quote! {
-        let mut #span = #span;
+        #[allow(clippy::let_and_return)]
         let #value = {
             let #entered = #span.enter();
             #closure
         };
         #recorded
-        ::core::mem::drop(#span);
+        // The span ends when the function's locals drop, after the value is computed (a `drop(span)` here would
+        // move it first: a copy of the whole span).
         #value
     }
 }

@@ -1,6 +1,7 @@
 //! Profiling driver: starts and ends N spans through BudObserve (`bud`) or the raw OpenTelemetry SDK with the same
 //! attributes (`raw`), or ten-attribute spans scrubbed on the caller's thread (`scrub`), into an exporter that drops everything, through the simple processor (one thread, the
-//! default) or the batch processor (`batch`).
+//! default) or the batch processor (`batch`); or an `#[instrument]`ed function (`instrument`) against the same span
+//! written by hand (`by_hand`), batched.
 //!
 //! ```sh
 //! cargo build --release --example span_profile
@@ -47,6 +48,22 @@ fn main() -> Result<(), budobserve::ConfigError> {
         for _ in 0..count {
             ten_attributes();
         }
+    } else if which == "instrument" || which == "by_hand" {
+        // `#[instrument]` against the same span written by hand (the benchmark's pair), batched: the caller's
+        // thread's work alone, for an instruction count.
+        let _guard = budobserve::configure()
+            .env(budobserve::EnvSource::Map(Default::default()))
+            .console(false)
+            .span_exporter(DropEverything)
+            .install()?;
+        let instrumented = which == "instrument";
+        for _ in 0..count {
+            black_box(if instrumented {
+                add(black_box(1), black_box(2))
+            } else {
+                add_by_hand(black_box(1), black_box(2))
+            });
+        }
     } else if which == "bud" {
         let builder = budobserve::configure().env(budobserve::EnvSource::Map(Default::default())).console(false);
         // Batched, spans are completed on the batch thread (`span_exporter`); with the simple processor, which
@@ -76,6 +93,18 @@ fn main() -> Result<(), budobserve::ConfigError> {
         }
     }
     Ok(())
+}
+
+#[budobserve::instrument]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+/// The span `#[instrument]` writes, by hand (as in the benchmark).
+fn add_by_hand(a: i64, b: i64) -> i64 {
+    let span = budobserve::bud_span!("Calling span_profile::add_by_hand", a, b, function = "add_by_hand");
+    let _entered = span.enter();
+    a + b
 }
 
 /// A processor chosen at run time.
