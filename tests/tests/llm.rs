@@ -677,7 +677,8 @@ mod async_openai_client {
         use std::io::BufRead as _;
         use std::process::{Command, Stdio};
 
-        static STDIN: std::sync::Mutex<Option<std::process::ChildStdin>> = std::sync::Mutex::new(None);
+        // Kept for the life of the test binary: its exit closes the shell's standard input.
+        static SHELL: std::sync::Mutex<Option<std::process::Child>> = std::sync::Mutex::new(None);
         let script = concat!(
             "cleanup=(); trap 'for c in \"${cleanup[@]}\"; do eval \"$c\"; done' EXIT; ",
             "source scripts/litellm.sh; start_litellm; wait_for_litellm >&2; ",
@@ -693,7 +694,7 @@ mod async_openai_client {
             .unwrap();
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        *STDIN.lock().unwrap() = child.stdin.take();
+        *SHELL.lock().unwrap() = Some(child);
         let (url, key) =
             line.trim().split_once(' ').unwrap_or_else(|| panic!("the LiteLLM proxy did not start: {line:?}"));
         (url.to_owned(), key.to_owned())
