@@ -140,6 +140,69 @@ pub(crate) fn split_response(response: reqwest::Response) -> (http::response::Pa
     (parts, body)
 }
 
+/// What a response body's reader shows, as the caller reads it (see [`observe_body`]). An observer that must
+/// record something when the caller drops the body unread does it in its `Drop`.
+#[cfg(feature = "reqwest")]
+pub(crate) trait BodyObserver: Send + Sync + 'static {
+    /// A data frame went to the caller.
+    fn data(&mut self, bytes: &[u8]);
+    /// The body ended.
+    fn end(&mut self);
+    /// Reading the body failed.
+    fn failed(&mut self, error: &reqwest::Error);
+}
+
+/// `response` with a body that shows `observer` each frame as the caller reads it, neither buffered nor delayed.
+#[cfg(feature = "reqwest")]
+pub(crate) fn observe_body(response: reqwest::Response, observer: impl BodyObserver) -> reqwest::Response {
+    let (parts, inner) = split_response(response);
+    reqwest::Response::from(http::Response::from_parts(parts, reqwest::Body::wrap(ObservedBody { inner, observer })))
+}
+
+#[cfg(feature = "reqwest")]
+pin_project_lite::pin_project! {
+    struct ObservedBody<O> {
+        #[pin]
+        inner: reqwest::Body,
+        observer: O,
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl<O: BodyObserver> http_body::Body for ObservedBody<O> {
+    type Data = bytes::Bytes;
+    type Error = reqwest::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, reqwest::Error>>> {
+        use std::task::Poll;
+
+        let this = self.project();
+        let poll = this.inner.poll_frame(cx);
+        match &poll {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.observer.data(data);
+                }
+            }
+            Poll::Ready(None) => this.observer.end(),
+            Poll::Ready(Some(Err(err))) => this.observer.failed(err),
+            Poll::Pending => {}
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// `host[:port]` split, for `server.address` / `server.port`.
 #[cfg_attr(not(feature = "axum"), allow(dead_code, reason = "the HTTP server integration's"))]
 pub(crate) fn host_and_port(authority: &str) -> (Cow<'_, str>, Option<u16>) {

@@ -30,13 +30,10 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
 use http::Extensions;
-use http_body::{Frame, SizeHint};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::Status;
@@ -338,17 +335,7 @@ fn truncated_text(bytes: &[u8], limit: usize) -> String {
 
 /// The response with a body that records what the caller reads (up to `limit`) and ends the span at its end.
 fn capture_body(response: reqwest::Response, limit: usize, state: ClientState) -> reqwest::Response {
-    let (parts, body) = super::http::split_response(response);
-    let body = CapturingBody { inner: body, capture: BodyCapture { captured: Vec::new(), limit, state: Some(state) } };
-    reqwest::Response::from(http::Response::from_parts(parts, reqwest::Body::wrap(body)))
-}
-
-pin_project_lite::pin_project! {
-    struct CapturingBody {
-        #[pin]
-        inner: reqwest::Body,
-        capture: BodyCapture,
-    }
+    super::http::observe_body(response, BodyCapture { captured: Vec::new(), limit, state: Some(state) })
 }
 
 /// What a captured response body has shown so far; recorded on the span when the body ends or is dropped.
@@ -375,44 +362,23 @@ impl Drop for BodyCapture {
     }
 }
 
-impl http_body::Body for CapturingBody {
-    type Data = bytes::Bytes;
-    type Error = reqwest::Error;
+impl super::http::BodyObserver for BodyCapture {
+    fn data(&mut self, bytes: &[u8]) {
+        let room = self.limit.saturating_sub(self.captured.len());
+        self.captured.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<Option<Result<Frame<bytes::Bytes>, reqwest::Error>>> {
-        let this = self.project();
-        let capture = this.capture;
-        let poll = this.inner.poll_frame(cx);
-        match &poll {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    let room = capture.limit.saturating_sub(capture.captured.len());
-                    capture.captured.extend_from_slice(&data[..data.len().min(room)]);
-                }
-            }
-            Poll::Ready(None) => capture.finish(),
-            Poll::Ready(Some(Err(err))) => {
-                if let Some(state) = capture.state.as_mut()
-                    && let Some(span) = &mut state.span
-                {
-                    span.record_error_parts("body", err);
-                }
-                capture.finish();
-            }
-            Poll::Pending => {}
+    fn end(&mut self) {
+        self.finish();
+    }
+
+    fn failed(&mut self, error: &reqwest::Error) {
+        if let Some(state) = self.state.as_mut()
+            && let Some(span) = &mut state.span
+        {
+            span.record_error_parts("body", error);
         }
-        poll
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.finish();
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use serde_json::Value as Json;
 
-use super::stream::{StreamBody, StreamState};
+use super::stream::StreamState;
 use super::{Api, Config};
 use crate::constants::{self, gen_ai as keys};
 use crate::level::Level;
@@ -388,13 +388,9 @@ impl Call {
 
     /// The response with a body that records the stream as the caller reads it.
     fn stream(self, response: reqwest::Response) -> reqwest::Response {
-        let (parts, body) = super::super::http::split_response(response);
         let started = self.started;
-        let body = StreamBody {
-            inner: body,
-            state: StreamState { call: self, seen: Seen::default(), line: Vec::new(), started },
-        };
-        reqwest::Response::from(http::Response::from_parts(parts, reqwest::Body::wrap(body)))
+        let state = StreamState { call: self, seen: Seen::default(), line: Vec::new(), started };
+        super::super::http::observe_body(response, state)
     }
 }
 

@@ -1,22 +1,12 @@
 //! A streamed answer, recorded as the caller reads it.
 
-use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
-use http_body::{Frame, SizeHint};
 use opentelemetry::trace::Status;
 use serde_json::Value as Json;
 
+use super::super::http::BodyObserver;
 use super::response::{Call, Seen};
-
-pin_project_lite::pin_project! {
-    pub(super) struct StreamBody {
-        #[pin]
-        pub(super) inner: reqwest::Body,
-        pub(super) state: StreamState,
-    }
-}
 
 /// A stream being read: the events parsed so far; the span ends with the stream, or when it is dropped.
 pub(super) struct StreamState {
@@ -66,47 +56,24 @@ impl Drop for StreamState {
     }
 }
 
-impl http_body::Body for StreamBody {
-    type Data = bytes::Bytes;
-    type Error = reqwest::Error;
+impl BodyObserver for StreamState {
+    fn data(&mut self, bytes: &[u8]) {
+        self.feed(bytes);
+    }
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<Option<Result<Frame<bytes::Bytes>, reqwest::Error>>> {
-        let this = self.project();
-        let poll = this.inner.poll_frame(cx);
-        match &poll {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.state.feed(data);
-                }
-            }
-            Poll::Ready(None) => {
-                let rest = std::mem::take(&mut this.state.line);
-                this.state.line_done(&rest);
-                // Ended by the server: complete if the provider's end marker or a finish reason came.
-                let seen = &mut this.state.seen;
-                seen.complete = seen.complete || !seen.finish_reasons.is_empty();
-                this.state.finish();
-            }
-            Poll::Ready(Some(Err(err))) => {
-                if let Some(span) = this.state.call.span.as_mut() {
-                    span.record_error_parts("reqwest::Error", err);
-                    span.set_status(Status::error(err.to_string()));
-                }
-                this.state.finish();
-            }
-            Poll::Pending => {}
+    fn end(&mut self) {
+        let rest = std::mem::take(&mut self.line);
+        self.line_done(&rest);
+        // Ended by the server: complete if the provider's end marker or a finish reason came.
+        self.seen.complete = self.seen.complete || !self.seen.finish_reasons.is_empty();
+        self.finish();
+    }
+
+    fn failed(&mut self, error: &reqwest::Error) {
+        if let Some(span) = self.call.span.as_mut() {
+            span.record_error_parts("reqwest::Error", error);
+            span.set_status(Status::error(error.to_string()));
         }
-        poll
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.finish();
     }
 }
