@@ -299,6 +299,11 @@ impl DaprClient {
         url
     }
 
+    /// A `POST` of `body` (of `content_type`) to `url`.
+    fn post(&self, url: reqwest::Url, content_type: &'static str, body: Vec<u8>) -> reqwest::RequestBuilder {
+        self.inner.http.post(url).header(http::header::CONTENT_TYPE, content_type).body(body)
+    }
+
     fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.inner.token {
             Some(token) => request.header(keys::API_TOKEN_HEADER, token.clone()),
@@ -365,12 +370,7 @@ impl DaprClient {
         let (mut span, context) = self.start(format!("publish {topic}"), SpanKind::Producer, attributes);
         let event = self.cloud_event(&context, id, data);
         let url = self.url(&["v1.0", "publish", pubsub, topic]);
-        let request = self
-            .inner
-            .http
-            .post(url)
-            .header(http::header::CONTENT_TYPE, "application/cloudevents+json")
-            .body(serde_json::to_vec(&event)?);
+        let request = self.post(url, "application/cloudevents+json", serde_json::to_vec(&event)?);
         let response = self.send(&mut span, &context, request).await?;
         finish(&mut span, api_result(response).await.map(drop))
     }
@@ -396,12 +396,7 @@ impl DaprClient {
             }));
         }
         let url = self.url(&["v1.0-alpha1", "publish", "bulk", pubsub, topic]);
-        let request = self
-            .inner
-            .http
-            .post(url)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(serde_json::to_vec(&entries)?);
+        let request = self.post(url, "application/json", serde_json::to_vec(&entries)?);
         let response = self.send(&mut span, &context, request).await?;
         let status = response.status();
         if status.is_success() {
@@ -471,12 +466,7 @@ impl DaprClient {
     pub async fn save_state<T: Serialize + ?Sized>(&self, store: &str, key: &str, value: &T) -> Result<(), DaprError> {
         let body = serde_json::to_vec(&[serde_json::json!({"key": key, "value": value})])?;
         let (mut span, context) = self.start_state("SAVE", store, &[key]);
-        let request = self
-            .inner
-            .http
-            .post(self.url(&["v1.0", "state", store]))
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body);
+        let request = self.post(self.url(&["v1.0", "state", store]), "application/json", body);
         let response = self.send(&mut span, &context, request).await?;
         finish(&mut span, api_result(response).await.map(drop))
     }
@@ -495,12 +485,8 @@ impl DaprClient {
         let (mut span, context) = self.start_state("TRANSACTION", store, &keys);
         span.set_attribute(KeyValue::new(constants::db::OPERATION_BATCH_SIZE, operations.len() as i64));
         let body = serde_json::json!({"operations": operations});
-        let request = self
-            .inner
-            .http
-            .post(self.url(&["v1.0", "state", store, "transaction"]))
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(serde_json::to_vec(&body)?);
+        let url = self.url(&["v1.0", "state", store, "transaction"]);
+        let request = self.post(url, "application/json", serde_json::to_vec(&body)?);
         let response = self.send(&mut span, &context, request).await?;
         finish(&mut span, api_result(response).await.map(drop))
     }
