@@ -13,7 +13,6 @@
 //! [`ConfigBuilder::span_exporter`]: crate::ConfigBuilder::span_exporter
 //! [`ConfigBuilder::span_processor`]: crate::ConfigBuilder::span_processor
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{PoisonError, RwLock};
@@ -145,28 +144,6 @@ pub(crate) fn complete(attributes: &mut Vec<KeyValue>) {
     }
 }
 
-/// A span's message: its `budobserve_msg`, or rendered from its callsite's template when still to be.
-pub(crate) fn message(attributes: &[KeyValue]) -> Option<Cow<'_, str>> {
-    if let Some(message) = attributes.iter().find(|kv| kv.key.as_str() == constants::MSG) {
-        return Some(message.value.as_str());
-    }
-    let (callsite, _) = resolve(&attributes[marker_position(attributes)?].value)?;
-    Some(match callsite.fixed_message {
-        Some(message) => Cow::Borrowed(message),
-        None => Cow::Owned(template::render(callsite.template, attributes)),
-    })
-}
-
-/// Where a span was started: its `code.filepath` and `code.lineno`, or its callsite's when not completed yet.
-pub(crate) fn code_location(attributes: &[KeyValue]) -> Option<(Cow<'_, str>, i64)> {
-    let find = |key: &str| attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value);
-    if let (Some(file), Some(Value::I64(line))) = (find(constants::CODE_FILEPATH), find(constants::CODE_LINENO)) {
-        return Some((file.as_str(), *line));
-    }
-    let (callsite, _) = resolve(&attributes[marker_position(attributes)?].value)?;
-    Some((Cow::Borrowed(callsite.file), i64::from(callsite.line)))
-}
-
 #[cfg(test)]
 mod tests {
     use opentelemetry_sdk::trace::SpanData;
@@ -188,7 +165,6 @@ mod tests {
     #[test]
     fn completion_replaces_the_marker() {
         let mut attributes = vec![KeyValue::new("user_id", 7), CALLSITE.marker(true), KeyValue::new("after", true)];
-        assert_eq!(message(&attributes).as_deref(), Some("user 7 said {hi}"));
         complete(&mut attributes);
         assert_eq!(
             attributes,
@@ -213,8 +189,11 @@ mod tests {
     fn a_message_rendered_by_the_caller_is_kept() {
         let mut attributes =
             vec![KeyValue::new("user_id", 7), KeyValue::new(constants::MSG, "given"), CALLSITE.marker(false)];
-        assert_eq!(message(&attributes).as_deref(), Some("given"));
         complete(&mut attributes);
+        assert_eq!(
+            attributes.iter().find(|kv| kv.key.as_str() == constants::MSG).map(|kv| kv.value.as_str()).as_deref(),
+            Some("given")
+        );
         assert_eq!(attributes.iter().filter(|kv| kv.key.as_str() == constants::MSG).count(), 1);
         assert_eq!(attributes.last(), Some(&KeyValue::new(constants::MSG_TEMPLATE, "user {user_id} said {{hi}}")));
     }

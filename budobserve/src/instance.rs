@@ -6,42 +6,16 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::LazyLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use crate::clock::Clock;
-use crate::level::Level;
+use crate::gate::{self, overridden};
 use crate::observe::BudObserve;
 
-static GLOBAL: LazyLock<BudObserve> = LazyLock::new(|| BudObserve::unconfigured(Clock::System));
-
-/// The macros' first check, one relaxed load: the number of overrides active in the whole process (above the
-/// low byte) and the global instance's minimum level number (the low byte). With no override, a level below the
-/// global minimum is off without finding the instance.
-static GATE: AtomicUsize = AtomicUsize::new(Level::Trace.number() as usize);
-
-const ONE_OVERRIDE: usize = 0x100;
-
-/// Whether a record at `level` may be on: false only when no override is active and `level` is below the global
-/// instance's minimum.
-#[inline(always)]
-pub(crate) fn maybe_enabled(level: Level) -> bool {
-    let gate = GATE.load(Ordering::Relaxed);
-    gate >= ONE_OVERRIDE || usize::from(level.number()) >= gate
-}
-
-/// Whether any override is active.
-#[inline(always)]
-fn overridden() -> bool {
-    GATE.load(Ordering::Relaxed) >= ONE_OVERRIDE
-}
-
-/// Records the global instance's minimum level in the gate.
-pub(crate) fn set_global_min_level(level: u8) {
-    let _ = GATE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |gate| Some((gate & !0xff) | usize::from(level)));
-}
+static GLOBAL: LazyLock<BudObserve> = LazyLock::new(|| BudObserve::unconfigured(Clock::System, true));
 
 thread_local! {
     static STACK: RefCell<Vec<BudObserve>> = const { RefCell::new(Vec::new()) };
@@ -82,13 +56,13 @@ fn innermost() -> Option<BudObserve> {
 
 /// The current instance as the macros see it: borrowed when it is the global one.
 #[inline]
-pub(crate) fn current_for_macros() -> crate::__private::Current {
+pub(crate) fn current_for_macros() -> Current {
     if overridden()
         && let Some(overridden) = innermost()
     {
-        return crate::__private::Current::Scoped(overridden);
+        return Current::Scoped(overridden);
     }
-    crate::__private::Current::Global(&GLOBAL)
+    Current::Global(&GLOBAL)
 }
 
 /// The current instance (a cheap clone of the handle).
@@ -153,7 +127,7 @@ impl OverrideGuard {
             })
             .unwrap_or(false);
         if pushed {
-            GATE.fetch_add(ONE_OVERRIDE, Ordering::Relaxed);
+            gate::override_started();
         }
         OverrideGuard { pushed }
     }
@@ -167,7 +141,7 @@ impl Drop for OverrideGuard {
                     stack.pop();
                 }
             });
-            GATE.fetch_sub(ONE_OVERRIDE, Ordering::Relaxed);
+            gate::override_ended();
         }
     }
 }
@@ -189,5 +163,25 @@ impl<F: Future> Future for WithInstance<F> {
         let this = self.project();
         let _guard = OverrideGuard::push(this.observe);
         this.future.poll(cx)
+    }
+}
+
+/// The current instance: borrowed from the global one, or a clone of a scoped override.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Current {
+    Global(&'static BudObserve),
+    Scoped(BudObserve),
+}
+
+impl Deref for Current {
+    type Target = BudObserve;
+
+    #[inline]
+    fn deref(&self) -> &BudObserve {
+        match self {
+            Current::Global(observe) => observe,
+            Current::Scoped(observe) => observe,
+        }
     }
 }

@@ -9,7 +9,6 @@
 use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
-use std::ops::Deref;
 
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, Value};
@@ -17,34 +16,19 @@ use serde::Serialize;
 
 pub use crate::attributes::{AttributeList, BudAttributes, NativeValue, field_key, fmt_fields};
 pub use crate::callsite::{Callsite, CallsiteId};
-use crate::instance;
+use crate::launch::{self, Launch, Parent, SpanOptions, Tags, Text};
 use crate::level::Level;
 use crate::level::SpanType;
-use crate::observe::{BudObserve, Launch, Parent, SpanOptions, Tags, Text};
+use crate::observe::BudObserve;
 use crate::span::{BudSpan, EnteredSpan};
 pub use crate::span::{InstrumentedFn, instrument_fn};
+use crate::{gate, instance};
 
 /// How many attributes every macro span adds to its recorded values on the caller's thread: the span type, the
 /// level and the callsite marker (the message, when the caller renders it, and tags are counted by the macro).
 pub const ADDED_ATTRIBUTES: usize = 3;
 
-/// The current instance: borrowed from the global one, or a clone of a scoped override.
-pub enum Current {
-    Global(&'static BudObserve),
-    Scoped(BudObserve),
-}
-
-impl Deref for Current {
-    type Target = BudObserve;
-
-    #[inline]
-    fn deref(&self) -> &BudObserve {
-        match self {
-            Current::Global(observe) => observe,
-            Current::Scoped(observe) => observe,
-        }
-    }
-}
+pub use crate::instance::Current;
 
 #[inline]
 pub fn current() -> Current {
@@ -55,7 +39,7 @@ pub fn current() -> Current {
 /// minimum and no override is active (one relaxed atomic load).
 #[inline(always)]
 pub fn __maybe_enabled(level: Level) -> bool {
-    instance::maybe_enabled(level)
+    gate::maybe_enabled(level)
 }
 
 impl BudObserve {
@@ -74,9 +58,9 @@ impl BudObserve {
     pub fn __sample_span(&self, new_trace: bool) -> Option<BudSpan> {
         if new_trace {
             let decision = self.head_sampler().decide(&opentelemetry::Context::new());
-            return crate::observe::dropped_span(decision, &Parent::Root);
+            return launch::dropped_span(decision, &Parent::Root);
         }
-        crate::observe::dropped_span(self.head_sampler().decide_current(), &Parent::Current)
+        launch::dropped_span(self.head_sampler().decide_current(), &Parent::Current)
     }
 
     /// Whether a macro log is recorded by the head sampler (evaluated before any argument).
@@ -105,7 +89,8 @@ impl BudObserve {
         attributes: AttributeList,
     ) -> SpanOptions<'_> {
         let mut options = self
-            .options_with(Cow::Borrowed(callsite.template), attributes.into_values())
+            .writer()
+            .options(Cow::Borrowed(callsite.template), attributes.into_values())
             .level(level)
             .callsite(callsite);
         if let Some(message) = message {
@@ -131,10 +116,9 @@ impl BudObserve {
         attributes: AttributeList,
         new_trace: bool,
     ) -> BudSpan {
-        let (parent, links) =
-            if new_trace { crate::observe::new_trace_parent() } else { (Parent::Current, Vec::new()) };
+        let (parent, links) = if new_trace { launch::new_trace_parent() } else { (Parent::Current, Vec::new()) };
         let launch = callsite_launch(callsite, level, message, SpanType::Span);
-        self.launch(launch, attributes.into_values(), parent, links)
+        self.writer().launch(launch, attributes.into_values(), parent, links)
     }
 
     /// A log macro without options: straight to the log.
@@ -149,7 +133,7 @@ impl BudObserve {
         record: impl FnOnce(&mut BudSpan),
     ) {
         let launch = callsite_launch(callsite, level, message, SpanType::Log);
-        let mut span = self.launch(launch, attributes.into_values(), Parent::Current, Vec::new());
+        let mut span = self.writer().launch(launch, attributes.into_values(), Parent::Current, Vec::new());
         if span.is_recording() {
             record(&mut span);
         }

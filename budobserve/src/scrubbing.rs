@@ -241,25 +241,7 @@ const VALUE_CHECKED_KEYS: &[&str] = &[constants::MSG, constants::EXCEPTION_MESSA
 /// Headers always redacted by the HTTP integrations, whatever the patterns.
 pub const ALWAYS_REDACTED_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
 
-/// An invalid extra pattern.
-///
-/// ```
-/// use budobserve::scrubbing::ScrubbingConfig;
-///
-/// // An extra pattern that is not a valid regex is an error when the instance is built.
-/// let result = budobserve::configure().scrubbing_options(ScrubbingConfig::new().extra_pattern("bad", "(")).build();
-/// assert!(result.is_err());
-/// ```
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("invalid scrubbing pattern `{name}` ({regex:?}): {reason}")]
-pub struct PatternError {
-    /// The pattern's name.
-    pub name: String,
-    /// The expression.
-    pub regex: String,
-    /// Why it does not compile.
-    pub reason: String,
-}
+pub use crate::error::PatternError;
 
 #[derive(Clone)]
 struct Patterns {

@@ -571,3 +571,9 @@ impl Drop for PanicGuard<'_> {
         }
     }
 }
+/// A span from a [`ProxySpan`], for code that starts spans with the OpenTelemetry API and wants BudObserve's.
+impl From<ProxySpan> for BudSpan {
+    fn from(span: ProxySpan) -> BudSpan {
+        BudSpan::new(span, Clock::System, Level::Info)
+    }
+}

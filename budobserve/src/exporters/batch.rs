@@ -24,8 +24,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
-use crate::callsite;
-use crate::scrubbing::Scrubber;
+use crate::exporters::prepare::Preparation;
 
 /// How spans are batched before export.
 ///
@@ -172,7 +171,7 @@ struct Shared {
     progress: Condvar,
     options: BatchOptions,
     counters: Arc<ExportCounters>,
-    scrubber: Option<Arc<Scrubber>>,
+    preparation: Preparation,
 }
 
 impl Shared {
@@ -209,12 +208,12 @@ impl fmt::Debug for BatchProcessor {
 }
 
 impl BatchProcessor {
-    /// Starts the worker thread that exports to `exporter`, scrubbing with `scrubber`.
+    /// Starts the worker thread that exports to `exporter`, preparing spans with `preparation` first.
     pub(crate) fn start<E: SpanExporter + 'static>(
         exporter: E,
         mut options: BatchOptions,
         counters: Arc<ExportCounters>,
-        scrubber: Option<Arc<Scrubber>>,
+        preparation: Preparation,
     ) -> std::io::Result<BatchProcessor> {
         options.max_export_batch_size = options.max_export_batch_size.min(options.max_queue_size);
         let shared = Arc::new(Shared {
@@ -234,7 +233,7 @@ impl BatchProcessor {
             progress: Condvar::new(),
             options,
             counters,
-            scrubber,
+            preparation,
         });
         let worker = Arc::clone(&shared);
         thread::Builder::new().name("budobserve-export".into()).spawn(move || run(&worker, exporter))?;
@@ -411,11 +410,7 @@ fn export_all<E: SpanExporter>(shared: &Shared, exporter: &E, spans: &mut Vec<Sp
     let counters = &shared.counters;
     let mut result = Ok(());
     for span in spans.iter_mut() {
-        // Scrubbed first: a message rendered on completion shows the redactions.
-        if let Some(scrubber) = &shared.scrubber {
-            scrubber.scrub_span(span);
-        }
-        callsite::complete(&mut span.attributes);
+        shared.preparation.apply(span);
     }
     while !spans.is_empty() {
         let batch: Vec<SpanData> = spans.drain(..spans.len().min(shared.options.max_export_batch_size)).collect();

@@ -26,11 +26,10 @@ use opentelemetry::{Array, Context, KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
-use crate::callsite;
 use crate::constants;
+use crate::exporters::prepare::Preparation;
 use crate::level::{Level, SpanType};
 use crate::providers::lock;
-use crate::scrubbing::Scrubber;
 
 /// When to color the console output.
 ///
@@ -263,7 +262,7 @@ struct ConsoleState {
 #[derive(Debug)]
 pub struct ConsoleProcessor {
     options: ConsoleOptions,
-    scrubber: Option<Arc<Scrubber>>,
+    preparation: Preparation,
     style: ConsoleStyle,
     colors: bool,
     state: Mutex<ConsoleState>,
@@ -283,25 +282,19 @@ impl ConsoleProcessor {
             ColorChoice::Auto => auto_colors(options.writer.is_terminal()),
         };
         let style = options.style.unwrap_or_default();
-        ConsoleProcessor { options, scrubber: None, style, colors, state: Mutex::new(ConsoleState::default()) }
-    }
-
-    /// Prints spans scrubbed by `scrubber`.
-    pub(crate) fn scrubbing(mut self, scrubber: Option<Arc<Scrubber>>) -> ConsoleProcessor {
-        self.scrubber = scrubber;
-        self
-    }
-
-    /// `data` as it may be printed: scrubbed when scrubbing is on.
-    fn shown<'a>(&self, data: &'a SpanData) -> Cow<'a, SpanData> {
-        match &self.scrubber {
-            Some(scrubber) => {
-                let mut copy = data.clone();
-                scrubber.scrub_span(&mut copy);
-                Cow::Owned(copy)
-            }
-            None => Cow::Borrowed(data),
+        ConsoleProcessor {
+            options,
+            preparation: Preparation::default(),
+            style,
+            colors,
+            state: Mutex::new(ConsoleState::default()),
         }
+    }
+
+    /// Prints spans prepared as the exporters get them (scrubbed with the configuration's scrubber).
+    pub(crate) fn preparation(mut self, preparation: Preparation) -> ConsoleProcessor {
+        self.preparation = preparation;
+        self
     }
 
     /// Prints a span's line (at its start) or a log's (at its end, with its exceptions).
@@ -368,7 +361,7 @@ impl ConsoleProcessor {
         for _ in 0..depth {
             body.push_str("  ");
         }
-        let message = callsite::message(attributes).unwrap_or_else(|| data.name.clone());
+        let message = find(attributes, constants::MSG).map_or_else(|| data.name.clone(), Value::as_str);
         match level_color(level) {
             Some(color) => self.paint(&mut body, color, &message),
             None => body.push_str(&message),
@@ -404,7 +397,8 @@ impl ConsoleProcessor {
         let attributes = &data.attributes;
         let indent = self.detail_indent(depth);
         let mut text = String::new();
-        match callsite::code_location(attributes) {
+        let file = find(attributes, constants::CODE_FILEPATH);
+        match file.zip(find(attributes, constants::CODE_LINENO)) {
             Some((file, line)) => {
                 let _ = write!(text, "│ {file}:{line} {level}");
             }
@@ -473,11 +467,11 @@ impl ConsoleProcessor {
     /// A span or log ended: a log's line, or a span's exceptions.
     pub(crate) fn ended(&self, data: &SpanData) {
         if is_log(&data.attributes) {
-            self.print(&self.shown(data), true);
+            self.print(&self.preparation.applied(data), true);
         } else if data.events.events.is_empty() {
             self.end(data);
         } else {
-            self.end(&self.shown(data));
+            self.end(&self.preparation.applied(data));
         }
     }
 
@@ -505,9 +499,7 @@ impl SpanProcessor for ConsoleProcessor {
     fn on_start(&self, span: &mut Span, _cx: &Context) {
         let Some(mut data) = span.exported_data() else { return };
         if !is_log(&data.attributes) {
-            if let Some(scrubber) = &self.scrubber {
-                scrubber.scrub_span(&mut data);
-            }
+            self.preparation.apply(&mut data);
             self.print(&data, false);
         }
     }

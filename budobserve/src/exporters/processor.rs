@@ -15,18 +15,18 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
-use crate::callsite;
+use opentelemetry_sdk::trace::SpanExporter;
+
 use crate::constants;
 use crate::exporters::batch::{BatchOptions, BatchProcessor, ExportCounters};
 use crate::exporters::console::ConsoleProcessor;
+use crate::exporters::prepare::Preparation;
 use crate::level::SpanType;
-use crate::scrubbing::Scrubber;
 use crate::tail::{Outcome, TailSampler, TailSampling};
 
 /// Starts an exporter behind a batch processor, when the configuration is applied.
-pub(crate) type ExporterStart = Box<
-    dyn FnOnce(&BatchOptions, &Arc<ExportCounters>, Option<&Arc<Scrubber>>) -> std::io::Result<BatchProcessor> + Send,
->;
+pub(crate) type ExporterStart =
+    Box<dyn FnOnce(&BatchOptions, &Arc<ExportCounters>, &Preparation) -> std::io::Result<BatchProcessor> + Send>;
 
 /// One configured stage of the pipeline.
 pub(crate) enum SpanStage {
@@ -37,6 +37,16 @@ pub(crate) enum SpanStage {
     /// A processor that gets spans as the caller's thread wrote them (for the crate's own tests).
     #[cfg(test)]
     Raw(Box<dyn SpanProcessor>),
+}
+
+impl SpanStage {
+    /// `exporter` behind BudObserve's batch processor, with `batch` options or else the configuration's.
+    pub(crate) fn exporter(exporter: impl SpanExporter + 'static, batch: Option<BatchOptions>) -> SpanStage {
+        SpanStage::Exporter(Box::new(move |options, counters, preparation| {
+            let options = batch.unwrap_or_else(|| options.clone());
+            BatchProcessor::start(exporter, options, Arc::clone(counters), preparation.clone())
+        }))
+    }
 }
 
 /// The id of the `pending_span` record of the span `id`: its bits inverted — derived, so deterministic ids stay
@@ -65,7 +75,7 @@ pub(crate) struct Pipeline {
     /// Sees every span as it starts and ends, before tail sampling, without a copy.
     console: Option<ConsoleProcessor>,
     tail: Option<TailSampler>,
-    scrubber: Option<Arc<Scrubber>>,
+    preparation: Preparation,
     counters: Arc<ExportCounters>,
     /// Exporters behind BudObserve's batch processor: they scrub and complete spans on their worker thread.
     exporters: Vec<Box<dyn SpanProcessor>>,
@@ -86,7 +96,7 @@ pub(crate) struct PendingSpans {
 
 impl Pipeline {
     /// The console (which reads macro spans as they are) first, then the stages; exporters are started with
-    /// `batch` options, report to `counters` and scrub with `scrubber`. An exporter whose worker thread cannot
+    /// `batch` options, report to `counters` and prepare spans with `preparation`. An exporter whose worker thread cannot
     /// start is left out, with a warning on standard error.
     pub(crate) fn new(
         console: Option<ConsoleProcessor>,
@@ -95,7 +105,7 @@ impl Pipeline {
         counters: &Arc<ExportCounters>,
         pending_spans: PendingSpans,
         tail: Option<TailSampling>,
-        scrubber: Option<Arc<Scrubber>>,
+        preparation: Preparation,
     ) -> Pipeline {
         let mut exporters: Vec<Box<dyn SpanProcessor>> = Vec::new();
         let mut locals: Vec<Box<dyn SpanProcessor>> = Vec::new();
@@ -104,7 +114,7 @@ impl Pipeline {
                 SpanStage::Processor(processor) => locals.push(processor),
                 #[cfg(test)]
                 SpanStage::Raw(processor) => exporters.push(processor),
-                SpanStage::Exporter(start) => match start(batch, counters, scrubber.as_ref()) {
+                SpanStage::Exporter(start) => match start(batch, counters, &preparation) {
                     Ok(processor) => exporters.push(Box::new(processor)),
                     Err(err) => {
                         // Nowhere else to report it: the configuration is already accepted.
@@ -116,20 +126,12 @@ impl Pipeline {
         Pipeline {
             console,
             tail: tail.map(TailSampler::new),
-            scrubber,
+            preparation,
             counters: Arc::clone(counters),
             exporters,
             locals,
             pending_spans,
         }
-    }
-
-    /// Scrubs and completes a span for the local stages.
-    fn prepare(&self, span: &mut SpanData) {
-        if let Some(scrubber) = &self.scrubber {
-            scrubber.scrub_span(span);
-        }
-        callsite::complete(&mut span.attributes);
     }
 
     /// Hands an ended span to every stage: as it is to the exporters (their worker scrubs and completes it),
@@ -144,7 +146,7 @@ impl Pipeline {
             exporter.on_end(span.clone());
         }
         let Some((last, rest)) = self.locals.split_last() else { return };
-        self.prepare(&mut span);
+        self.preparation.apply(&mut span);
         for local in rest {
             local.on_end(span.clone());
         }
@@ -191,7 +193,7 @@ impl Pipeline {
             }
         }
         if self.pending_spans.local && !self.locals.is_empty() {
-            self.prepare(&mut record);
+            self.preparation.apply(&mut record);
             for local in &self.locals {
                 local.on_end(record.clone());
             }

@@ -38,9 +38,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, MatchedPath};
 use http::{HeaderValue, Request, Response};
@@ -54,8 +52,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::http::{self as shared, CapturedHeaders, HeaderExtractor};
-use crate::config::ConfigError;
+use super::timed::TimedSpan;
 use crate::constants::{self, bud, http as keys};
+use crate::error::ConfigError;
 use crate::level::Level;
 use crate::observe::BudObserve;
 use crate::span::BudSpan;
@@ -118,7 +117,7 @@ impl ServerLayer {
 
     /// A layer writing to `observe`.
     pub fn for_instance(observe: &BudObserve) -> ServerLayer {
-        let (observe, duration) = super::client::scoped(
+        let (observe, duration) = super::handle::scoped(
             observe,
             SCOPE,
             constants::metrics::HTTP_SERVER_REQUEST_DURATION,
@@ -251,7 +250,6 @@ where
 
 /// Starts a request's span: its attributes, its parent from the headers, its request id.
 fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, Context, Request<B>) {
-    let started = Instant::now();
     let (mut parts, body) = request.into_parts();
     let mut attributes = Vec::with_capacity(16);
     let method = shared::method(&parts.method, &mut attributes);
@@ -320,7 +318,7 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
         (Some(header), Some(baggage)) if header == baggage => (baggage, parent),
         (None, Some(baggage)) => (baggage, parent),
         (header, _) => {
-            let id = header.map_or_else(new_request_id, str::to_owned);
+            let id = header.map_or_else(shared::new_request_id, str::to_owned);
             // The caller's other baggage entries stay.
             let parent = crate::baggage::with_entries(&parent, [(bud::REQUEST_ID, id.clone())]);
             (id, parent)
@@ -352,14 +350,8 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
         metric_attributes.push(KeyValue::new(keys::NETWORK_PROTOCOL_VERSION, protocol));
     }
     parts.extensions.insert(RequestId(request_id.clone()));
-    let state = RequestState {
-        span: Some(span),
-        started,
-        metric_attributes,
-        config: Arc::clone(config),
-        request_id,
-        status: None,
-    };
+    let timed = TimedSpan::new(span, &config.duration, metric_attributes);
+    let state = RequestState { timed, config: Arc::clone(config), request_id, status: None };
     (state, context, Request::from_parts(parts, body))
 }
 
@@ -380,38 +372,9 @@ pub struct RequestId(pub String);
 /// The headers that carry a caller's trace context or baggage.
 const TRACE_HEADERS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
 
-/// A new request id: 32 hex digits, unique within the process and unlikely to repeat across processes.
-pub(crate) fn new_request_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static SEED: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        splitmix(nanos ^ u64::from(std::process::id()).rotate_left(32))
-    });
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let high = splitmix(*SEED ^ count);
-    let low = splitmix(high ^ count.rotate_left(29));
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(32);
-    for word in [high, low] {
-        for shift in (0..16).rev() {
-            id.push(char::from(HEX[((word >> (shift * 4)) & 0xf) as usize]));
-        }
-    }
-    id
-}
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
 /// A request's span until its response body ends; dropping it ends the span and records the duration.
 struct RequestState {
-    span: Option<BudSpan>,
-    started: Instant,
-    metric_attributes: Vec<KeyValue>,
+    timed: TimedSpan,
     config: Arc<ServerConfig>,
     request_id: String,
     status: Option<u16>,
@@ -419,7 +382,7 @@ struct RequestState {
 
 impl RequestState {
     fn span(&mut self) -> Option<&mut BudSpan> {
-        self.span.as_mut()
+        self.timed.span()
     }
 
     /// Records the response head: status, level, captured headers; echoes the request id.
@@ -459,27 +422,24 @@ impl RequestState {
 
 impl Drop for RequestState {
     fn drop(&mut self) {
-        let mut attributes = std::mem::take(&mut self.metric_attributes);
         match self.status {
             Some(status) => {
-                attributes.push(KeyValue::new(keys::RESPONSE_STATUS_CODE, i64::from(status)));
+                self.timed.metric_attribute(KeyValue::new(keys::RESPONSE_STATUS_CODE, i64::from(status)));
                 if status >= 500 {
-                    attributes.push(KeyValue::new(keys::ERROR_TYPE, status.to_string()));
+                    self.timed.metric_attribute(KeyValue::new(keys::ERROR_TYPE, status.to_string()));
                 }
             }
-            None if std::thread::panicking() => attributes.push(KeyValue::new(keys::ERROR_TYPE, "panic")),
-            None => attributes.push(KeyValue::new(keys::ERROR_TYPE, "_OTHER")),
+            None if std::thread::panicking() => self.timed.metric_attribute(KeyValue::new(keys::ERROR_TYPE, "panic")),
+            None => self.timed.metric_attribute(KeyValue::new(keys::ERROR_TYPE, "_OTHER")),
         }
-        self.config.duration.record(self.started.elapsed().as_secs_f64(), &attributes);
         if std::thread::panicking()
             && let Some(span) = self.span()
         {
-            // The span records the panic itself when dropped; a panicking handler is a server error.
+            // The span records the panic itself when it ends; a panicking handler is a server error.
             span.set_level(Level::Error);
             span.set_attribute(KeyValue::new(keys::ERROR_TYPE, "panic"));
         }
-        // Dropping the span ends it.
-        drop(self.span.take());
+        self.timed.end();
     }
 }
 
@@ -589,7 +549,7 @@ mod tests {
 
     #[test]
     fn request_ids_are_32_hex_digits_and_differ() {
-        let (a, b) = (new_request_id(), new_request_id());
+        let (a, b) = (shared::new_request_id(), shared::new_request_id());
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);

@@ -81,6 +81,49 @@ pub(crate) fn level(status: u16) -> Level {
     }
 }
 
+/// A client span's outcome from its response status, by the semantic conventions' rule for client spans: from 400
+/// on, `error.type` (the status code), an error status, and the level of the status (4xx warn, 5xx error).
+#[cfg(feature = "reqwest")]
+pub(crate) fn record_client_status(span: &mut crate::span::BudSpan, status: u16) {
+    if status >= 400 {
+        span.set_attribute(KeyValue::new(keys::ERROR_TYPE, status.to_string()));
+        span.set_status(opentelemetry::trace::Status::error(""));
+        span.set_level(level(status));
+    }
+}
+
+/// A new request id: 32 hex digits, unique within the process and unlikely to repeat across processes.
+#[cfg(any(feature = "axum", feature = "dapr"))]
+pub(crate) fn new_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        splitmix(nanos ^ u64::from(std::process::id()).rotate_left(32))
+    });
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let high = splitmix(*SEED ^ count);
+    let low = splitmix(high ^ count.rotate_left(29));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(32);
+    for word in [high, low] {
+        for shift in (0..16).rev() {
+            id.push(char::from(HEX[((word >> (shift * 4)) & 0xf) as usize]));
+        }
+    }
+    id
+}
+
+#[cfg(any(feature = "axum", feature = "dapr"))]
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 /// Header names to record, lowercased once.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CapturedHeaders(Vec<(HeaderName, String)>);

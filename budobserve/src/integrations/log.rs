@@ -23,7 +23,8 @@ use std::borrow::Cow;
 use log::kv::{Key, VisitSource};
 use opentelemetry::{KeyValue, Value};
 
-use super::ScopedHandle;
+use super::bridge;
+use super::handle::ScopedHandle;
 use crate::level::Level;
 use crate::observe::BudObserve;
 
@@ -103,11 +104,11 @@ pub fn level(level: log::Level) -> Level {
 impl log::Log for BudObserveLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
         let level = level(metadata.level());
-        !super::suppressed() && self.handle.with(|observe| observe.is_enabled(level))
+        !bridge::suppressed() && self.handle.with(|observe| observe.is_enabled(level))
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if super::suppressed() {
+        if bridge::suppressed() {
             return;
         }
         let level = level(record.level());
@@ -121,7 +122,7 @@ impl log::Log for BudObserveLogger {
             };
             let mut attributes = Vec::with_capacity(record.key_values().count() + 4);
             let _ = record.key_values().visit(&mut KeyValues(&mut attributes));
-            super::code_attributes(
+            bridge::code_attributes(
                 &mut attributes,
                 record.module_path(),
                 record.target(),
@@ -145,7 +146,7 @@ impl<'kvs> VisitSource<'kvs> for KeyValues<'_> {
         } else if let Some(number) = value.to_i64() {
             Value::I64(number)
         } else if let Some(number) = value.to_u64() {
-            super::unsigned(u128::from(number))
+            bridge::unsigned(u128::from(number))
         } else if let Some(number) = value.to_f64() {
             Value::F64(number)
         } else if let Some(text) = value.to_borrowed_str() {

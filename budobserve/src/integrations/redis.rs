@@ -26,20 +26,16 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Instant;
 
 use opentelemetry::KeyValue;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::metrics::Histogram;
-use opentelemetry::trace::Status;
 use redis::aio::ConnectionLike;
 use redis::{Arg, Cmd, ConnectionAddr, Pipeline, RedisError, RedisFuture, ServerError};
 
-use super::client;
+use super::timed::{self, TimedSpan};
 use crate::constants::{self, db as keys, http};
-use crate::level::Level;
 use crate::observe::BudObserve;
-use crate::span::BudSpan;
 
 /// The instrumentation scope of the spans this integration writes.
 pub const SCOPE: &str = "budobserve.redis";
@@ -83,7 +79,7 @@ impl RedisTracing {
 
     /// Instrumentation writing to `observe`, for connections of `client`.
     pub fn for_instance(observe: &BudObserve, client: &redis::Client) -> RedisTracing {
-        let (observe, duration) = client::scoped(
+        let (observe, duration) = super::handle::scoped(
             observe,
             SCOPE,
             constants::metrics::DB_CLIENT_OPERATION_DURATION,
@@ -177,7 +173,8 @@ fn command_text(cmd: &Cmd, max_argument_length: usize, out: &mut String) -> Stri
 }
 
 impl Shared {
-    fn start(&self, name: String, batch: Option<usize>, text: String, db: i64) -> (BudSpan, opentelemetry::Context) {
+    /// A timed client span for a command (or a pipeline of `batch` commands).
+    fn start(&self, name: String, batch: Option<usize>, text: String, db: i64) -> (TimedSpan, opentelemetry::Context) {
         let mut attributes = Vec::with_capacity(self.target.len() + 4);
         attributes.extend(self.target.iter().cloned());
         attributes.push(KeyValue::new(keys::NAMESPACE, db.to_string()));
@@ -186,30 +183,22 @@ impl Shared {
         if let Some(batch) = batch {
             attributes.push(KeyValue::new(keys::OPERATION_BATCH_SIZE, batch as i64));
         }
-        client::start_client_span(&self.observe, name, attributes)
+        let metric = vec![KeyValue::new(keys::SYSTEM_NAME, "redis"), KeyValue::new(keys::OPERATION_NAME, name.clone())];
+        let (span, context) = timed::start_client_span(&self.observe, name, attributes);
+        (TimedSpan::new(span, &self.duration, metric), context)
     }
+}
 
-    /// Ends a command's span: an error reply (which the connection returns as a value) or a failed call marks it.
-    fn finish(&self, mut span: BudSpan, started: Instant, operation: &str, failure: Option<Failure<'_>>) {
-        let mut metric =
-            vec![KeyValue::new(keys::SYSTEM_NAME, "redis"), KeyValue::new(keys::OPERATION_NAME, operation.to_owned())];
-        if let Some(failure) = failure {
-            let (kind, code, message) = match failure {
-                Failure::Reply(reply) => (reply.code().to_owned(), Some(reply.code().to_owned()), reply.to_string()),
-                Failure::Call(err) => (format!("{:?}", err.kind()), err.code().map(str::to_owned), err.to_string()),
-            };
-            let mut attributes = vec![KeyValue::new(http::ERROR_TYPE, kind.clone())];
-            if let Some(code) = code {
-                attributes.push(KeyValue::new(keys::RESPONSE_STATUS_CODE, code));
-            }
-            span.set_attributes(attributes);
-            span.set_status(Status::error(message));
-            span.set_level(Level::Error);
-            metric.push(KeyValue::new(http::ERROR_TYPE, kind));
-        }
-        self.duration.record(started.elapsed().as_secs_f64(), &metric);
-        span.end();
+/// Ends a command's span: an error reply (which the connection returns as a value) or a failed call marks it.
+fn finish(mut timed: TimedSpan, failure: Option<Failure<'_>>) {
+    if let Some(failure) = failure {
+        let (kind, code, message) = match failure {
+            Failure::Reply(reply) => (reply.code().to_owned(), Some(reply.code().to_owned()), reply.to_string()),
+            Failure::Call(err) => (format!("{:?}", err.kind()), err.code().map(str::to_owned), err.to_string()),
+        };
+        timed.fail(kind, code, message);
     }
+    timed.end();
 }
 
 /// Why a command failed: an error reply of the server, or the call itself.
@@ -244,12 +233,11 @@ impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
         let shared = Arc::clone(&self.shared);
         let mut text = String::with_capacity(64);
         let name = command_text(cmd, shared.max_argument_length, &mut text);
-        let started = Instant::now();
-        let (span, context) = shared.start(name.clone(), None, text, self.inner.get_db());
+        let (timed, context) = shared.start(name, None, text, self.inner.get_db());
         let future = self.inner.req_packed_command(cmd);
         Box::pin(async move {
             let result = future.with_context(context).await;
-            shared.finish(span, started, &name, Failure::of_value(&result));
+            finish(timed, Failure::of_value(&result));
             result
         })
     }
@@ -270,12 +258,11 @@ impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
             command_text(cmd, shared.max_argument_length, &mut text);
             commands += 1;
         }
-        let started = Instant::now();
-        let (span, context) = shared.start("PIPELINE".to_owned(), Some(commands), text, self.inner.get_db());
+        let (timed, context) = shared.start("PIPELINE".to_owned(), Some(commands), text, self.inner.get_db());
         let future = self.inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {
             let result = future.with_context(context).await;
-            shared.finish(span, started, "PIPELINE", Failure::of_values(&result));
+            finish(timed, Failure::of_values(&result));
             result
         })
     }

@@ -31,19 +31,17 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
 
 use http::Extensions;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Histogram;
-use opentelemetry::trace::Status;
 use reqwest_middleware::{Middleware, Next};
 
 use super::http::{self as shared, CapturedHeaders, HeaderInjector};
+use super::timed::{self, TimedSpan};
 use crate::constants::{self, http as keys};
 use crate::level::Level;
 use crate::observe::BudObserve;
-use crate::span::BudSpan;
 
 /// The instrumentation scope of the spans this middleware writes.
 pub const SCOPE: &str = "budobserve.reqwest";
@@ -125,7 +123,7 @@ impl ClientMiddleware {
 
     /// Middleware writing to `observe`.
     pub fn for_instance(observe: &BudObserve) -> ClientMiddleware {
-        let (observe, duration) = super::client::scoped(
+        let (observe, duration) = super::handle::scoped(
             observe,
             SCOPE,
             constants::metrics::HTTP_CLIENT_REQUEST_DURATION,
@@ -188,7 +186,6 @@ impl Middleware for ClientMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let config = &self.config;
-        let started = Instant::now();
         let attempt = {
             let attempts = extensions.get_or_insert_default::<Attempts>();
             attempts.0 += 1;
@@ -221,7 +218,7 @@ impl Middleware for ClientMiddleware {
             Some(template) => Cow::Owned(format!("{method} {template}")),
             None => Cow::Borrowed(method),
         };
-        let (span, context) = super::client::start_client_span(&config.observe, name, attributes);
+        let (span, context) = timed::start_client_span(&config.observe, name, attributes);
         crate::baggage::inject(&context, &mut HeaderInjector(request.headers_mut()));
 
         let mut metric_attributes = vec![KeyValue::new(keys::REQUEST_METHOD, method)];
@@ -231,7 +228,8 @@ impl Middleware for ClientMiddleware {
         if let Some(port) = request.url().port_or_known_default() {
             metric_attributes.push(KeyValue::new(keys::SERVER_PORT, i64::from(port)));
         }
-        let mut state = ClientState { span: Some(span), started, metric_attributes, config: Arc::clone(config) };
+        let timed = TimedSpan::new(span, &config.duration, metric_attributes);
+        let mut state = ClientState { timed, config: Arc::clone(config) };
         match next.run(request, extensions).await {
             Ok(response) => {
                 state.respond(&response);
@@ -250,9 +248,7 @@ impl Middleware for ClientMiddleware {
 
 /// A request's span until its response (or, with body capture, its response body) ends.
 struct ClientState {
-    span: Option<BudSpan>,
-    started: Instant,
-    metric_attributes: Vec<KeyValue>,
+    timed: TimedSpan,
     config: Arc<ClientConfig>,
 }
 
@@ -260,40 +256,29 @@ impl ClientState {
     fn respond(&mut self, response: &reqwest::Response) {
         let status = response.status().as_u16();
         let mut attributes = vec![KeyValue::new(keys::RESPONSE_STATUS_CODE, i64::from(status))];
-        self.metric_attributes.push(KeyValue::new(keys::RESPONSE_STATUS_CODE, i64::from(status)));
+        self.timed.metric_attribute(KeyValue::new(keys::RESPONSE_STATUS_CODE, i64::from(status)));
         if let Some(protocol) = shared::protocol_version(response.version()) {
             attributes.push(KeyValue::new(keys::NETWORK_PROTOCOL_VERSION, protocol));
-            self.metric_attributes.push(KeyValue::new(keys::NETWORK_PROTOCOL_VERSION, protocol));
+            self.timed.metric_attribute(KeyValue::new(keys::NETWORK_PROTOCOL_VERSION, protocol));
         }
         self.config.response_headers.record(response.headers(), &mut attributes);
         if status >= 400 {
-            attributes.push(KeyValue::new(keys::ERROR_TYPE, status.to_string()));
-            self.metric_attributes.push(KeyValue::new(keys::ERROR_TYPE, status.to_string()));
+            self.timed.metric_attribute(KeyValue::new(keys::ERROR_TYPE, status.to_string()));
         }
-        if let Some(span) = &mut self.span {
+        if let Some(span) = self.timed.span() {
             span.set_attributes(attributes);
-            if status >= 400 {
-                span.set_status(Status::error(""));
-                span.set_level(shared::level(status));
-            }
+            shared::record_client_status(span, status);
         }
     }
 
     fn fail(&mut self, err: &reqwest_middleware::Error) {
         let kind = error_type(err);
-        self.metric_attributes.push(KeyValue::new(keys::ERROR_TYPE, kind));
-        if let Some(span) = &mut self.span {
+        self.timed.metric_attribute(KeyValue::new(keys::ERROR_TYPE, kind));
+        if let Some(span) = self.timed.span() {
             span.set_attribute(KeyValue::new(keys::ERROR_TYPE, kind));
             span.record_error_parts(kind, err);
             span.set_level(Level::Error);
         }
-    }
-}
-
-impl Drop for ClientState {
-    fn drop(&mut self) {
-        self.config.duration.record(self.started.elapsed().as_secs_f64(), &self.metric_attributes);
-        drop(self.span.take());
     }
 }
 
@@ -348,7 +333,7 @@ struct BodyCapture {
 impl BodyCapture {
     fn finish(&mut self) {
         if let Some(mut state) = self.state.take()
-            && let Some(span) = &mut state.span
+            && let Some(span) = state.timed.span()
         {
             span.set_attribute(KeyValue::new(keys::RESPONSE_BODY_TEXT, truncated_text(&self.captured, self.limit)));
         }
@@ -374,7 +359,7 @@ impl super::http::BodyObserver for BodyCapture {
 
     fn failed(&mut self, error: &reqwest::Error) {
         if let Some(state) = self.state.as_mut()
-            && let Some(span) = &mut state.span
+            && let Some(span) = state.timed.span()
         {
             span.record_error_parts("body", error);
         }

@@ -35,7 +35,6 @@ use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Instant;
 
 use futures_core::future::BoxFuture;
 use futures_core::stream::{BoxStream, Stream};
@@ -48,11 +47,10 @@ use sqlx::postgres::{PgConnection, PgQueryResult, PgRow, PgStatement, PgTypeInfo
 use sqlx::{Describe, Either, Execute, Executor, PgPool};
 use sqlx_core::ext::async_stream::TryAsyncStream;
 
-use super::client;
+use super::timed::{self, TimedSpan};
 use crate::constants::{self, db as keys, http};
 use crate::level::Level;
 use crate::observe::BudObserve;
-use crate::span::BudSpan;
 
 /// The instrumentation scope of the spans this integration writes.
 pub const SCOPE: &str = "budobserve.sqlx";
@@ -98,7 +96,7 @@ impl InstrumentedPool {
 
     /// `pool`, writing to `observe`.
     pub fn for_instance(observe: &BudObserve, pool: PgPool) -> InstrumentedPool {
-        let (observe, duration) = client::scoped(
+        let (observe, duration) = super::handle::scoped(
             observe,
             SCOPE,
             constants::metrics::DB_CLIENT_OPERATION_DURATION,
@@ -128,9 +126,9 @@ impl InstrumentedPool {
 
     /// Begins a transaction (a `BEGIN` span).
     pub async fn begin(&self) -> Result<InstrumentedTransaction, sqlx::Error> {
-        let (span, context, started) = self.shared.start_statement("BEGIN");
+        let (mut timed, context) = self.shared.start_statement("BEGIN");
         let result = self.pool.begin().with_context(context).await;
-        self.shared.finish(span, started, "BEGIN", result.as_ref().err(), None);
+        finish(&mut timed, result.as_ref().err(), None);
         Ok(InstrumentedConnection { inner: result?, shared: Arc::clone(&self.shared) })
     }
 
@@ -196,17 +194,17 @@ impl<C> DerefMut for InstrumentedConnection<C> {
 impl InstrumentedTransaction {
     /// Commits (a `COMMIT` span).
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        let (span, context, started) = self.shared.start_statement("COMMIT");
+        let (mut timed, context) = self.shared.start_statement("COMMIT");
         let result = self.inner.commit().with_context(context).await;
-        self.shared.finish(span, started, "COMMIT", result.as_ref().err(), None);
+        finish(&mut timed, result.as_ref().err(), None);
         result
     }
 
     /// Rolls back (a `ROLLBACK` span).
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        let (span, context, started) = self.shared.start_statement("ROLLBACK");
+        let (mut timed, context) = self.shared.start_statement("ROLLBACK");
         let result = self.inner.rollback().with_context(context).await;
-        self.shared.finish(span, started, "ROLLBACK", result.as_ref().err(), None);
+        finish(&mut timed, result.as_ref().err(), None);
         result
     }
 }
@@ -287,8 +285,8 @@ impl<'a> Iterator for Words<'a> {
 }
 
 impl Shared {
-    /// A span for `sql`: its name and attributes from the statement.
-    fn start_query(&self, sql: &str) -> (BudSpan, Context, Instant, String) {
+    /// A timed span for `sql`: its name and attributes from the statement.
+    fn start_query(&self, sql: &str) -> (TimedSpan, Context) {
         let (operation, table) = summarize(sql);
         let mut attributes = Vec::with_capacity(self.target.len() + 3);
         attributes.extend(self.target.iter().cloned());
@@ -303,53 +301,18 @@ impl Shared {
             }
             None => Cow::Owned(operation.clone()),
         };
-        let (span, context) = client::start_client_span(&self.observe, name, attributes);
-        (span, context, Instant::now(), operation)
+        let (span, context) = timed::start_client_span(&self.observe, name, attributes);
+        (TimedSpan::new(span, &self.duration, metric_attributes(operation)), context)
     }
 
-    /// A span for a transaction statement.
-    fn start_statement(&self, statement: &'static str) -> (BudSpan, Context, Instant) {
+    /// A timed span for a transaction statement.
+    fn start_statement(&self, statement: &'static str) -> (TimedSpan, Context) {
         let mut attributes = Vec::with_capacity(self.target.len() + 2);
         attributes.extend(self.target.iter().cloned());
         attributes.push(KeyValue::new(keys::OPERATION_NAME, statement));
         attributes.push(KeyValue::new(keys::QUERY_TEXT, statement));
-        let (span, context) = client::start_client_span(&self.observe, statement, attributes);
-        (span, context, Instant::now())
-    }
-
-    /// Ends a query's span: rows, or the error with its SQLSTATE.
-    fn finish(
-        &self,
-        mut span: BudSpan,
-        started: Instant,
-        operation: &str,
-        error: Option<&sqlx::Error>,
-        rows: Option<u64>,
-    ) {
-        let mut metric = vec![
-            KeyValue::new(keys::SYSTEM_NAME, "postgresql"),
-            KeyValue::new(keys::OPERATION_NAME, operation.to_owned()),
-        ];
-        if let Some(rows) = rows {
-            span.set_attribute(KeyValue::new(keys::RESPONSE_RETURNED_ROWS, rows as i64));
-        }
-        if let Some(err) = error {
-            let code = match err {
-                sqlx::Error::Database(db_err) => db_err.code().map(Cow::into_owned),
-                _ => None,
-            };
-            let kind = code.clone().unwrap_or_else(|| error_kind(err).to_owned());
-            let mut attributes = vec![KeyValue::new(http::ERROR_TYPE, kind.clone())];
-            if let Some(code) = code {
-                attributes.push(KeyValue::new(keys::RESPONSE_STATUS_CODE, code));
-            }
-            span.set_attributes(attributes);
-            span.set_status(Status::error(err.to_string()));
-            span.set_level(Level::Error);
-            metric.push(KeyValue::new(http::ERROR_TYPE, kind));
-        }
-        self.duration.record(started.elapsed().as_secs_f64(), &metric);
-        span.end();
+        let (span, context) = timed::start_client_span(&self.observe, statement, attributes);
+        (TimedSpan::new(span, &self.duration, metric_attributes(statement.to_owned())), context)
     }
 
     /// A pool connection, its wait a debug-level child span of `parent`.
@@ -368,6 +331,28 @@ impl Shared {
         span.end();
         result
     }
+}
+
+/// The attributes of `db.client.operation.duration`.
+fn metric_attributes(operation: String) -> Vec<KeyValue> {
+    vec![KeyValue::new(keys::SYSTEM_NAME, "postgresql"), KeyValue::new(keys::OPERATION_NAME, operation)]
+}
+
+/// Ends a query's span (unless ended already): rows, or the error with its SQLSTATE.
+fn finish(timed: &mut TimedSpan, error: Option<&sqlx::Error>, rows: Option<u64>) {
+    let Some(span) = timed.span() else { return };
+    if let Some(rows) = rows {
+        span.set_attribute(KeyValue::new(keys::RESPONSE_RETURNED_ROWS, rows as i64));
+    }
+    if let Some(err) = error {
+        let code = match err {
+            sqlx::Error::Database(db_err) => db_err.code().map(Cow::into_owned),
+            _ => None,
+        };
+        let kind = code.clone().unwrap_or_else(|| error_kind(err).to_owned());
+        timed.fail(kind, code, err.to_string());
+    }
+    timed.end();
 }
 
 /// `error.type` of an sqlx error that carries no SQLSTATE.
@@ -397,18 +382,13 @@ pin_project_lite::pin_project! {
 
 /// A streamed query's span and the rows seen; the span ends at the stream's end, its first error, or its drop.
 struct QueryState {
-    span: Option<BudSpan>,
-    started: Instant,
-    operation: String,
+    timed: TimedSpan,
     rows: u64,
-    shared: Arc<Shared>,
 }
 
 impl QueryState {
     fn end(&mut self, error: Option<&sqlx::Error>) {
-        if let Some(span) = self.span.take() {
-            self.shared.finish(span, self.started, &self.operation, error, Some(self.rows));
-        }
+        finish(&mut self.timed, error, Some(self.rows));
     }
 }
 
@@ -452,7 +432,7 @@ fn fetch_many<'e, 'q: 'e, E>(
 where
     E: 'q + Execute<'q, Postgres>,
 {
-    let (span, context, started, operation) = shared.start_query(query.sql());
+    let (timed, context) = shared.start_query(query.sql());
     let inner: BoxStream<'e, _> = match connection {
         Source::Pool(pool) => {
             let shared = Arc::clone(shared);
@@ -468,7 +448,7 @@ where
         }
         Source::Connection(conn) => conn.fetch_many(query),
     };
-    let state = QueryState { span: Some(span), started, operation, rows: 0, shared: Arc::clone(shared) };
+    let state = QueryState { timed, rows: 0 };
     Box::pin(InstrumentedStream { inner, state: Some(state), context })
 }
 
@@ -481,7 +461,7 @@ fn fetch_optional<'e, 'q: 'e, E>(
 where
     E: 'q + Execute<'q, Postgres>,
 {
-    let (span, context, started, operation) = shared.start_query(query.sql());
+    let (mut timed, context) = shared.start_query(query.sql());
     let shared = Arc::clone(shared);
     async move {
         let result = match connection {
@@ -492,7 +472,7 @@ where
             Source::Connection(conn) => conn.fetch_optional(query).with_context(context).await,
         };
         let rows = result.as_ref().ok().map(|row| u64::from(row.is_some()));
-        shared.finish(span, started, &operation, result.as_ref().err(), rows);
+        finish(&mut timed, result.as_ref().err(), rows);
         result
     }
     .boxed()

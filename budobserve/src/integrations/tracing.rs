@@ -47,7 +47,8 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context as LayerContext;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::ScopedHandle;
+use super::bridge;
+use super::handle::ScopedHandle;
 use crate::level::Level;
 use crate::observe::BudObserve;
 use crate::span::BudSpan;
@@ -133,7 +134,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
-        if super::suppressed() {
+        if bridge::suppressed() {
             return;
         }
         let metadata = attrs.metadata();
@@ -196,7 +197,7 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
-        if super::suppressed() {
+        if bridge::suppressed() {
             return;
         }
         let metadata = event.metadata();
@@ -293,7 +294,7 @@ impl Fields {
                 origin.module_path.as_deref().or(if origin.target.is_some() { None } else { metadata.module_path() });
             let file = origin.file.as_deref().or(metadata.file());
             let line = origin.line.or(metadata.line());
-            super::code_attributes(&mut self.attributes, module_path, target, file, line);
+            bridge::code_attributes(&mut self.attributes, module_path, target, file, line);
         }
         (self.message, self.attributes)
     }
@@ -324,15 +325,15 @@ impl Visit for Fields {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, super::unsigned(u128::from(value)));
+        self.push(field, bridge::unsigned(u128::from(value)));
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.push(field, super::signed(value));
+        self.push(field, bridge::signed(value));
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.push(field, super::unsigned(value));
+        self.push(field, bridge::unsigned(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {

@@ -1,6 +1,6 @@
 //! The cost of a call in US dollars.
 
-use super::response::Seen;
+use super::seen::Seen;
 
 /// Prices in US dollars per million tokens, for a model the bundled price data does not know or to override it.
 ///

@@ -3,7 +3,7 @@
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use serde_json::Value as Json;
 
-use super::Api;
+use super::api::Api;
 use crate::constants::gen_ai as keys;
 
 /// The request's parameters and messages.

@@ -5,8 +5,9 @@ use std::time::Instant;
 use opentelemetry::trace::Status;
 use serde_json::Value as Json;
 
-use super::super::http::BodyObserver;
-use super::response::{Call, Seen};
+use super::call::Call;
+use super::seen::Seen;
+use crate::integrations::http::BodyObserver;
 
 /// A stream being read: the events parsed so far; the span ends with the stream, or when it is dropped.
 pub(super) struct StreamState {
@@ -70,7 +71,7 @@ impl BodyObserver for StreamState {
     }
 
     fn failed(&mut self, error: &reqwest::Error) {
-        if let Some(span) = self.call.span.as_mut() {
+        if let Some(span) = self.call.timed.span() {
             span.record_error_parts("reqwest::Error", error);
             span.set_status(Status::error(error.to_string()));
         }

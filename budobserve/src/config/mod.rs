@@ -19,40 +19,33 @@
 //! The OTLP variables (`BUD_OBSERVE_ENDPOINT`, …) are listed in `exporters::otlp`; with an OTLP endpoint or a
 //! ClickHouse URL configured, the console is off unless asked for.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
+pub(crate) mod setting;
+mod settings;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{LogProcessor, LoggerProviderBuilder};
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{IdGenerator, ShouldSample, SpanExporter, SpanProcessor};
 
+pub use self::setting::EnvSource;
 use crate::clock::Clock;
-use crate::constants::{self, env};
-use crate::exporters::batch::{BatchOptions, BatchProcessor};
+use crate::constants;
+use crate::error::ConfigError;
+use crate::exporters::batch::BatchOptions;
 #[cfg(feature = "clickhouse")]
-use crate::exporters::budmetrics::{BudMetricsExporter, ClickHouseOptions};
-use crate::exporters::console::{ColorChoice, ConsoleOptions, ConsoleStyle};
-#[cfg(feature = "otlp")]
-use crate::exporters::otlp::{self, OtlpConfig, OtlpProtocol};
+use crate::exporters::budmetrics::{self, BudMetricsExporter, ClickHouseOptions};
+use crate::exporters::console::ConsoleOptions;
+use crate::exporters::otlp::{OtlpConfig, OtlpOptions};
 use crate::exporters::processor::{PendingSpans, SpanStage};
+use crate::level::Level;
 use crate::scrubbing::{Scrubber, ScrubbingConfig};
 use crate::tail::TailSampling;
-
-/// The backend spans, metrics and logs are exported to.
-#[cfg(feature = "otlp")]
-type Backend = OtlpConfig;
-#[cfg(not(feature = "otlp"))]
-type Backend = std::convert::Infallible;
-use crate::level::Level;
-use crate::observe::{BudObserve, ShutdownGuard};
 
 /// Starts configuring BudObserve. Finish with [`install`](ConfigBuilder::install) (the global instance the macros
 /// and free functions use) or [`build`](ConfigBuilder::build) (a config for an explicit [`BudObserve::new`]).
@@ -69,106 +62,6 @@ use crate::observe::{BudObserve, ShutdownGuard};
 /// ```
 pub fn configure() -> ConfigBuilder {
     ConfigBuilder::default()
-}
-
-/// A configuration error: always names what was wrong and what is accepted.
-///
-/// Its `Debug` output is its message, so that `fn main() -> Result<(), ConfigError>` prints a readable line.
-///
-/// ```
-/// let error = budobserve::configure().sample_rate(1.5).build().unwrap_err();
-/// assert!(error.to_string().contains("sample_rate"), "{error}");
-/// ```
-#[derive(Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// An environment variable holds a value that cannot be used.
-    #[error("invalid value {value:?} in environment variable `{variable}`: expected {expected}")]
-    InvalidEnvVar {
-        /// The variable.
-        variable: &'static str,
-        /// The value found.
-        value: String,
-        /// What is accepted.
-        expected: Cow<'static, str>,
-    },
-    /// An exporter cannot be built from the configuration.
-    #[error("cannot export {signal} to {endpoint}: {reason}")]
-    Exporter {
-        /// `spans`, `metrics` or `logs`.
-        signal: &'static str,
-        /// The endpoint configured.
-        endpoint: String,
-        /// Why.
-        reason: String,
-    },
-    /// A builder option holds a value that cannot be used.
-    #[error("invalid value {value:?} for option `{option}`: expected {expected}")]
-    InvalidOption {
-        /// The option.
-        option: &'static str,
-        /// The value given.
-        value: String,
-        /// What is accepted.
-        expected: Cow<'static, str>,
-    },
-}
-
-impl fmt::Debug for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-/// Where environment variables are read from.
-///
-/// ```
-/// use std::collections::HashMap;
-///
-/// use budobserve::EnvSource;
-///
-/// let env = EnvSource::Map(HashMap::from([("BUD_OBSERVE_MIN_LEVEL".to_owned(), "loud".to_owned())]));
-/// let error = budobserve::configure().env(env).build().unwrap_err();
-/// assert!(error.to_string().contains("BUD_OBSERVE_MIN_LEVEL"));
-/// ```
-#[derive(Clone, Debug, Default)]
-pub enum EnvSource {
-    /// The process environment.
-    #[default]
-    Process,
-    /// A fixed map (for tests, or to configure from another source); the process environment is not read.
-    Map(HashMap<String, String>),
-}
-
-impl EnvSource {
-    /// The value of `variable`, `None` when unset or empty.
-    pub(crate) fn get(&self, variable: &'static str) -> Result<Option<String>, ConfigError> {
-        let value = match self {
-            EnvSource::Process => match std::env::var(variable) {
-                Ok(value) => Some(value),
-                Err(std::env::VarError::NotPresent) => None,
-                Err(std::env::VarError::NotUnicode(raw)) => {
-                    return Err(ConfigError::InvalidEnvVar {
-                        variable,
-                        value: raw.to_string_lossy().into_owned(),
-                        expected: "valid UTF-8".into(),
-                    });
-                }
-            },
-            EnvSource::Map(map) => map.get(variable).cloned(),
-        };
-        Ok(value.filter(|v| !v.trim().is_empty()))
-    }
-
-    /// The first of `variables` that is set.
-    fn first(&self, variables: &[&'static str]) -> Result<Option<(&'static str, String)>, ConfigError> {
-        for &variable in variables {
-            if let Some(value) = self.get(variable)? {
-                return Ok(Some((variable, value)));
-            }
-        }
-        Ok(None)
-    }
 }
 
 type MeterStep = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
@@ -204,13 +97,7 @@ pub struct ConfigBuilder {
     pending_spans: PendingSpans,
     tail_sampling: Option<TailSampling>,
     scrubbing: Option<ScrubbingConfig>,
-    endpoint: Option<String>,
-    token: Option<String>,
-    headers: Vec<(String, String)>,
-    protocol: Option<String>,
-    gzip: Option<bool>,
-    export_timeout: Option<Duration>,
-    metrics_interval: Option<Duration>,
+    otlp: OtlpOptions,
     #[cfg(feature = "clickhouse")]
     clickhouse: Option<ClickHouseOptions>,
     metric_readers: Vec<MeterStep>,
@@ -227,7 +114,7 @@ impl fmt::Debug for ConfigBuilder {
             .field("service_name", &self.service_name)
             .field("service_version", &self.service_version)
             .field("environment", &self.environment)
-            .field("endpoint", &self.endpoint)
+            .field("otlp", &self.otlp)
             .field("console", &self.console)
             .field("min_level", &self.min_level)
             .field("span_processors", &self.span_processors.len())
@@ -302,55 +189,53 @@ impl ConfigBuilder {
     /// written on the worker thread, before `exporter` sees the span. A full queue drops spans, never blocks: see
     /// [`BudObserve::export_stats`].
     pub fn span_exporter(mut self, exporter: impl SpanExporter + 'static) -> Self {
-        self.span_processors.push(SpanStage::Exporter(Box::new(move |options, counters, scrubber| {
-            BatchProcessor::start(exporter, options.clone(), Arc::clone(counters), scrubber.cloned())
-        })));
+        self.span_processors.push(SpanStage::exporter(exporter, None));
         self
     }
 
     /// The OTLP endpoint, e.g. `http://collector:4318`: spans, metrics and logs are exported to it (see
     /// [`exporters::otlp`](crate::exporters::otlp)). Also `BUD_OBSERVE_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.endpoint = Some(endpoint.into());
+        self.otlp.endpoint = Some(endpoint.into());
         self
     }
 
     /// A token sent to the OTLP endpoint as `Authorization: Bearer <token>` (a BudMetrics API key through the
     /// gateway's OTLP proxy). Also `BUD_OBSERVE_TOKEN`.
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
+        self.otlp.token = Some(token.into());
         self
     }
 
     /// An extra header of every OTLP request. Headers given here replace `BUD_OBSERVE_HEADERS` /
     /// `OTEL_EXPORTER_OTLP_HEADERS`.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
+        self.otlp.headers.push((name.into(), value.into()));
         self
     }
 
     /// `http/protobuf` (default) or `grpc`. Also `BUD_OBSERVE_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL`.
     pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
-        self.protocol = Some(protocol.into());
+        self.otlp.protocol = Some(protocol.into());
         self
     }
 
     /// Whether OTLP requests are gzip-compressed (default no). Also `OTEL_EXPORTER_OTLP_COMPRESSION`.
     pub fn gzip(mut self, gzip: bool) -> Self {
-        self.gzip = Some(gzip);
+        self.otlp.gzip = Some(gzip);
         self
     }
 
     /// How long one OTLP export may take, retries included (default 10 s). Also `OTEL_EXPORTER_OTLP_TIMEOUT`
     /// (milliseconds).
     pub fn export_timeout(mut self, timeout: Duration) -> Self {
-        self.export_timeout = Some(timeout);
+        self.otlp.timeout = Some(timeout);
         self
     }
 
     /// How often metrics are exported over OTLP (default 60 s).
     pub fn metrics_interval(mut self, interval: Duration) -> Self {
-        self.metrics_interval = Some(interval);
+        self.otlp.metrics_interval = Some(interval);
         self
     }
 
@@ -455,259 +340,54 @@ impl ConfigBuilder {
         self
     }
 
-    /// The ClickHouse exporter, when a URL is configured (builder, then environment).
-    #[cfg(feature = "clickhouse")]
-    fn resolve_clickhouse(&mut self) -> Result<Option<BudMetricsExporter>, ConfigError> {
-        let env = &self.env;
-        let (mut options, url_from_env) = match self.clickhouse.take() {
-            Some(options) => (options, false),
-            None => match env.get(env::CLICKHOUSE_URL)? {
-                Some(url) => (ClickHouseOptions::new(url), true),
-                None => return Ok(None),
-            },
-        };
-        let mut database_from_env = false;
-        if options.database.is_none() {
-            options.database = env.get(env::CLICKHOUSE_DATABASE)?;
-            database_from_env = options.database.is_some();
-        }
-        if options.user.is_none() {
-            options.user = env.get(env::CLICKHOUSE_USER)?;
-        }
-        if options.password.is_none() {
-            options.password = env.get(env::CLICKHOUSE_PASSWORD)?;
-        }
-        BudMetricsExporter::new(options).map(Some).map_err(|err| match err {
-            ConfigError::InvalidOption { option: "clickhouse url", value, expected } if url_from_env => {
-                ConfigError::InvalidEnvVar { variable: env::CLICKHOUSE_URL, value, expected }
-            }
-            ConfigError::InvalidOption { option: "clickhouse database", value, expected } if database_from_env => {
-                ConfigError::InvalidEnvVar { variable: env::CLICKHOUSE_DATABASE, value, expected }
-            }
-            err => err,
-        })
-    }
-
-    /// Without the `clickhouse` feature, a ClickHouse URL in the environment is an error, not ignored.
-    #[cfg(not(feature = "clickhouse"))]
-    fn resolve_clickhouse(&mut self) -> Result<Option<std::convert::Infallible>, ConfigError> {
-        match self.env.get(env::CLICKHOUSE_URL)? {
-            Some(value) => Err(ConfigError::InvalidEnvVar {
-                variable: env::CLICKHOUSE_URL,
-                value,
-                expected: "no value: writing spans to ClickHouse needs BudObserve's `clickhouse` feature".into(),
-            }),
-            None => Ok(None),
-        }
-    }
-
-    /// The OTLP backend, when an endpoint is configured (builder, then environment).
-    fn resolve_backend(&mut self) -> Result<Option<Backend>, ConfigError> {
-        let env = &self.env;
-        let endpoint = match self.endpoint.take() {
-            Some(endpoint) => Some(("endpoint", None, endpoint)),
-            None => env
-                .first(&[env::ENDPOINT, env::OTEL_EXPORTER_OTLP_ENDPOINT])?
-                .map(|(variable, value)| (variable, Some(variable), value)),
-        };
-        let Some((source, variable, endpoint)) = endpoint else { return Ok(None) };
-        let invalid = |value: String, expected: Cow<'static, str>| match variable {
-            Some(variable) => ConfigError::InvalidEnvVar { variable, value, expected },
-            None => ConfigError::InvalidOption { option: "endpoint", value, expected },
-        };
-        #[cfg(not(feature = "otlp"))]
-        {
-            let _ = (source, &self.token, &self.headers, &self.protocol, self.gzip, self.export_timeout);
-            Err(invalid(endpoint, "no endpoint: OTLP export needs BudObserve's `otlp` feature".into()))
-        }
-        #[cfg(feature = "otlp")]
-        {
-            let _ = source;
-            let endpoint = otlp::normalise_endpoint(&endpoint).map_err(|expected| invalid(endpoint, expected))?;
-            let token = match self.token.take() {
-                Some(token) => Some(token),
-                None => env.get(env::TOKEN)?,
-            };
-            let headers = if self.headers.is_empty() {
-                match env.first(&[env::HEADERS, env::OTEL_EXPORTER_OTLP_HEADERS])? {
-                    Some((variable, value)) => parse_headers(variable, &value)?,
-                    None => Vec::new(),
-                }
-            } else {
-                for (name, value) in &self.headers {
-                    if !valid_header(name, value) {
-                        return Err(ConfigError::InvalidOption {
-                            option: "header",
-                            value: name.clone(),
-                            expected: HEADER_EXPECTED.into(),
-                        });
-                    }
-                }
-                std::mem::take(&mut self.headers)
-            };
-            let protocol = match self.protocol.take() {
-                Some(protocol) => OtlpProtocol::parse(&protocol).ok_or(ConfigError::InvalidOption {
-                    option: "protocol",
-                    value: protocol,
-                    expected: OtlpProtocol::ACCEPTED.into(),
-                })?,
-                None => match env.first(&[env::PROTOCOL, env::OTEL_EXPORTER_OTLP_PROTOCOL])? {
-                    Some((variable, value)) => OtlpProtocol::parse(&value).ok_or_else(|| {
-                        ConfigError::InvalidEnvVar { variable, value, expected: OtlpProtocol::ACCEPTED.into() }
-                    })?,
-                    None => OtlpProtocol::HttpProtobuf,
-                },
-            };
-            let gzip = match self.gzip {
-                Some(gzip) => gzip,
-                None => match env.get(env::OTEL_EXPORTER_OTLP_COMPRESSION)? {
-                    Some(value) => match value.trim() {
-                        "gzip" => true,
-                        "none" => false,
-                        _ => {
-                            return Err(ConfigError::InvalidEnvVar {
-                                variable: env::OTEL_EXPORTER_OTLP_COMPRESSION,
-                                value,
-                                expected: "`gzip` or `none`".into(),
-                            });
-                        }
-                    },
-                    None => false,
-                },
-            };
-            let timeout = match self.export_timeout {
-                Some(timeout) => timeout,
-                None => match env.get(env::OTEL_EXPORTER_OTLP_TIMEOUT)? {
-                    Some(value) => match value.trim().parse::<u64>() {
-                        Ok(ms) if ms > 0 => Duration::from_millis(ms),
-                        _ => {
-                            return Err(ConfigError::InvalidEnvVar {
-                                variable: env::OTEL_EXPORTER_OTLP_TIMEOUT,
-                                value,
-                                expected: "a positive number of milliseconds".into(),
-                            });
-                        }
-                    },
-                    None => Duration::from_secs(10),
-                },
-            };
-            let metrics_interval = self.metrics_interval.unwrap_or(Duration::from_secs(60));
-            Ok(Some(OtlpConfig { endpoint, protocol, token, headers, gzip, timeout, metrics_interval }))
-        }
-    }
-
     /// Resolves the configuration (builder > environment > default) for [`BudObserve::new`].
-    pub fn build(mut self) -> Result<BudObserveConfig, ConfigError> {
-        let backend = self.resolve_backend()?;
-        let clickhouse = self.resolve_clickhouse()?;
+    pub fn build(self) -> Result<BudObserveConfig, ConfigError> {
         let env = &self.env;
-        let mut resource_attributes = match env.first(&[env::RESOURCE_ATTRIBUTES, env::OTEL_RESOURCE_ATTRIBUTES])? {
-            Some((variable, value)) => parse_key_values(variable, &value)?,
-            None => Vec::new(),
-        };
+        let backend = self.otlp.resolve(env)?;
+        #[cfg(feature = "clickhouse")]
+        let clickhouse = resolve_clickhouse(self.clickhouse, env)?;
+        #[cfg(not(feature = "clickhouse"))]
+        let clickhouse = resolve_clickhouse(env)?;
+        let mut resource_attributes = settings::RESOURCE_ATTRIBUTES.read_env(env)?.unwrap_or_default();
         for attribute in self.resource_attributes {
             resource_attributes.retain(|kv: &KeyValue| kv.key != attribute.key);
             resource_attributes.push(attribute);
         }
-        let service_name = match self.service_name {
+        let service_name = match settings::SERVICE_NAME.resolve(self.service_name, env)? {
             Some(name) => name,
-            None => match env.first(&[env::SERVICE_NAME, env::OTEL_SERVICE_NAME])? {
-                Some((_, name)) => name,
-                None => resource_attributes
-                    .iter()
-                    .find(|kv| kv.key.as_str() == constants::SERVICE_NAME)
-                    .map_or_else(|| "unknown_service".to_owned(), |kv| kv.value.to_string()),
-            },
+            None => resource_attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == constants::SERVICE_NAME)
+                .map_or_else(|| "unknown_service".to_owned(), |kv| kv.value.to_string()),
         };
-        let service_version = match self.service_version {
-            Some(version) => Some(version),
-            None => env.get(env::SERVICE_VERSION)?,
-        };
-        let environment = match self.environment {
-            Some(environment) => Some(environment),
-            None => env.get(env::ENVIRONMENT)?,
-        };
-        let console = match self.console {
-            Some(console) => console,
-            None => match env.get(env::CONSOLE)? {
-                Some(value) => parse_bool(env::CONSOLE, &value)?,
-                // The console is the default backend: on when nothing is exported elsewhere.
-                None => backend.is_none() && clickhouse.is_none(),
-            },
-        };
-        let min_level = match self.min_level {
-            Some(level) => level,
-            None => match env.get(env::MIN_LEVEL)? {
-                Some(value) => value.parse::<Level>().map_err(|_| ConfigError::InvalidEnvVar {
-                    variable: env::MIN_LEVEL,
-                    value,
-                    expected: Level::ACCEPTED_NAMES.into(),
-                })?,
-                None => Level::Trace,
-            },
-        };
-        let sample_rate = match self.sample_rate {
-            Some(rate) if (0.0..=1.0).contains(&rate) => Some(rate),
-            Some(rate) => {
-                return Err(ConfigError::InvalidOption {
-                    option: "sample_rate",
-                    value: rate.to_string(),
-                    expected: SAMPLE_RATE_EXPECTED.into(),
-                });
-            }
-            None => match env.get(env::SAMPLE_RATE)? {
-                Some(value) => match value.trim().parse::<f64>() {
-                    Ok(rate) if (0.0..=1.0).contains(&rate) => Some(rate),
-                    _ => {
-                        return Err(ConfigError::InvalidEnvVar {
-                            variable: env::SAMPLE_RATE,
-                            value,
-                            expected: SAMPLE_RATE_EXPECTED.into(),
-                        });
-                    }
-                },
-                None => None,
-            },
-        };
+        // The console is the default backend: on when nothing is exported elsewhere.
+        let console =
+            settings::CONSOLE.resolve(self.console, env)?.unwrap_or_else(|| backend.is_none() && clickhouse.is_none());
         let console = match console {
             true => Some(console_options(self.console_options.unwrap_or_default(), env)?),
             false => None,
         };
-        let scrubber = Scrubber::new(&self.scrubbing.unwrap_or_default())
-            .map_err(|err| ConfigError::InvalidOption {
-                option: "scrubbing pattern",
-                value: format!("{}: {}", err.name, err.regex),
-                expected: format!("a valid regular expression ({})", err.reason).into(),
-            })?
-            .map(Arc::new);
+        let scrubber = Scrubber::new(&self.scrubbing.unwrap_or_default())?.map(Arc::new);
         let mut span_processors = self.span_processors;
         let mut metric_readers = self.metric_readers;
         let mut log_processors = self.log_processors;
         if let Some(backend) = &backend {
             add_backend(backend, &mut span_processors, &mut metric_readers, &mut log_processors)?;
         }
-        let clickhouse_url = clickhouse.map(|exporter| {
-            #[cfg(feature = "clickhouse")]
-            {
-                let url = exporter.url().to_owned();
-                let batch = exporter.batch_options().cloned();
-                span_processors.push(SpanStage::Exporter(Box::new(move |options, counters, scrubber| {
-                    let options = batch.unwrap_or_else(|| options.clone());
-                    BatchProcessor::start(exporter, options, Arc::clone(counters), scrubber.cloned())
-                })));
-                url
-            }
-            #[cfg(not(feature = "clickhouse"))]
-            match exporter {}
-        });
+        let clickhouse_url = clickhouse.map(|exporter| add_clickhouse(exporter, &mut span_processors));
         Ok(BudObserveConfig {
             service_name,
-            service_version,
-            environment,
+            service_version: settings::SERVICE_VERSION.resolve(self.service_version, env)?,
+            environment: settings::ENVIRONMENT.resolve(self.environment, env)?,
             resource_attributes,
             console,
-            min_level,
-            sample_rate,
+            min_level: settings::MIN_LEVEL.resolve(self.min_level, env)?.unwrap_or(Level::Trace),
+            sample_rate: settings::SAMPLE_RATE.resolve_checked(
+                self.sample_rate,
+                env,
+                settings::valid_sample_rate,
+                settings::SAMPLE_RATE_EXPECTED,
+            )?,
             span_processors,
             batch_options: self.batch_options.unwrap_or_default(),
             pending_spans: self.pending_spans,
@@ -721,34 +401,6 @@ impl ConfigBuilder {
             sampler: self.sampler,
             clock: self.clock,
         })
-    }
-
-    /// Configures the global instance (the one the macros and free functions use) and returns the guard that
-    /// flushes and shuts it down when dropped. Tracers, meters and instruments obtained before start recording now.
-    /// Installing again replaces the previous configuration.
-    ///
-    /// Also makes the global instance's proxies OpenTelemetry's global tracer and meter providers, and W3C trace
-    /// context + baggage the global propagator, so libraries using the OpenTelemetry API join the same traces.
-    pub fn install(self) -> Result<ShutdownGuard, ConfigError> {
-        let config = self.build()?;
-        if matches!(config.clock, Some(Clock::Stepping(_))) {
-            return Err(ConfigError::InvalidOption {
-                option: "clock",
-                value: "Clock::Stepping".to_owned(),
-                expected: "the system clock for the global instance (use `BudObserve::new` for another clock)".into(),
-            });
-        }
-        let global = crate::instance::global();
-        let generation = global.apply(config);
-        // Libraries instrumented with the OpenTelemetry API write through the same pipeline, and W3C trace context
-        // and baggage are what propagators inject and extract.
-        opentelemetry::global::set_tracer_provider(global.tracer_provider().clone());
-        opentelemetry::global::set_meter_provider(global.meter_provider().clone());
-        opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-            Box::new(TraceContextPropagator::new()),
-            Box::new(BaggagePropagator::new()),
-        ]));
-        Ok(ShutdownGuard::new(global.clone(), generation))
     }
 }
 
@@ -776,7 +428,7 @@ pub struct BudObserveConfig {
     pub(crate) pending_spans: PendingSpans,
     pub(crate) tail_sampling: Option<TailSampling>,
     pub(crate) scrubber: Option<Arc<Scrubber>>,
-    backend: Option<Backend>,
+    backend: Option<OtlpConfig>,
     clickhouse_url: Option<String>,
     pub(crate) metric_readers: Vec<MeterStep>,
     pub(crate) log_processors: Vec<LoggerStep>,
@@ -787,7 +439,6 @@ pub struct BudObserveConfig {
 
 impl BudObserveConfig {
     /// The OTLP backend, when an endpoint is configured.
-    #[cfg(feature = "otlp")]
     pub fn backend(&self) -> Option<&OtlpConfig> {
         self.backend.as_ref()
     }
@@ -867,53 +518,53 @@ impl fmt::Debug for BudObserveConfig {
     }
 }
 
-impl BudObserve {
-    /// Builds an explicit instance from a resolved configuration. It is independent of the global instance: use it
-    /// directly, or make it current for a scope with [`with_instance`](crate::with_instance).
-    pub fn new(config: BudObserveConfig) -> BudObserve {
-        let clock = config.clock.clone().unwrap_or_default();
-        let observe = BudObserve::unconfigured(clock);
-        // The instance owns its providers; they shut down with its last handle or with `shutdown`.
-        observe.apply(config);
-        observe
-    }
-}
-
-const BOOL_EXPECTED: &str = "true or false (also 1/0, yes/no, on/off)";
-const SAMPLE_RATE_EXPECTED: &str = "a number from 0 (no trace) to 1 (every trace)";
-
-fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::InvalidEnvVar { variable, value: value.to_owned(), expected: BOOL_EXPECTED.into() }),
-    }
-}
-
-/// Parses `key=value,key=value` (white space around entries is ignored; values keep inner `=`).
 /// Console options with what the environment says where the builder did not.
 fn console_options(mut options: ConsoleOptions, env: &EnvSource) -> Result<ConsoleOptions, ConfigError> {
     if options.colors.is_none()
-        && let Some(value) = env.get(env::CONSOLE_COLORS)?
+        && let Some(colors) = settings::CONSOLE_COLORS.read_env(env)?
     {
-        let colors = ColorChoice::parse(&value).ok_or_else(|| ConfigError::InvalidEnvVar {
-            variable: env::CONSOLE_COLORS,
-            value,
-            expected: ColorChoice::ACCEPTED.into(),
-        })?;
         options = options.colors(colors);
     }
     if options.style.is_none()
-        && let Some(value) = env.get(env::CONSOLE_STYLE)?
+        && let Some(style) = settings::CONSOLE_STYLE.read_env(env)?
     {
-        let style = ConsoleStyle::parse(&value).ok_or_else(|| ConfigError::InvalidEnvVar {
-            variable: env::CONSOLE_STYLE,
-            value,
-            expected: ConsoleStyle::ACCEPTED.into(),
-        })?;
         options = options.style(style);
     }
     Ok(options)
+}
+
+/// The ClickHouse exporter, when a URL is configured (builder, then environment).
+#[cfg(feature = "clickhouse")]
+fn resolve_clickhouse(
+    given: Option<ClickHouseOptions>,
+    env: &EnvSource,
+) -> Result<Option<BudMetricsExporter>, ConfigError> {
+    budmetrics::resolve(given, env)?.map(BudMetricsExporter::new).transpose()
+}
+
+/// The ClickHouse exporter behind its own batch processor (its batch options, else the configuration's); its URL.
+#[cfg(feature = "clickhouse")]
+fn add_clickhouse(exporter: BudMetricsExporter, span_processors: &mut Vec<SpanStage>) -> String {
+    let url = exporter.url().to_owned();
+    let batch = exporter.batch_options().cloned();
+    span_processors.push(SpanStage::exporter(exporter, batch));
+    url
+}
+
+/// Without the `clickhouse` feature, a ClickHouse URL in the environment is an error, not ignored.
+#[cfg(not(feature = "clickhouse"))]
+fn resolve_clickhouse(env: &EnvSource) -> Result<Option<std::convert::Infallible>, ConfigError> {
+    const URL: setting::Setting<std::convert::Infallible> = setting::Setting {
+        option: "clickhouse",
+        variables: &[crate::constants::env::CLICKHOUSE_URL],
+        parse: |_| Err("no value: writing spans to ClickHouse needs BudObserve's `clickhouse` feature".into()),
+    };
+    URL.read_env(env).map(|_| None)
+}
+
+#[cfg(not(feature = "clickhouse"))]
+fn add_clickhouse(exporter: std::convert::Infallible, _: &mut Vec<SpanStage>) -> String {
+    match exporter {}
 }
 
 /// The exporters of `backend`: spans behind BudObserve's batch processor, metrics behind a periodic reader, logs
@@ -928,9 +579,7 @@ fn add_backend(
     let spans = otlp.span_exporter()?;
     let metrics = otlp.metric_exporter()?;
     let logs = otlp.log_exporter()?;
-    span_processors.push(SpanStage::Exporter(Box::new(move |options, counters, scrubber| {
-        BatchProcessor::start(spans, options.clone(), Arc::clone(counters), scrubber.cloned())
-    })));
+    span_processors.push(SpanStage::exporter(spans, None));
     let reader = PeriodicReader::builder(metrics).with_interval(otlp.metrics_interval).build();
     metric_readers.push(Box::new(move |builder| builder.with_reader(reader)));
     let processor = opentelemetry_sdk::logs::BatchLogProcessor::builder(logs).build();
@@ -938,86 +587,28 @@ fn add_backend(
     Ok(())
 }
 
+/// Without the `otlp` feature no endpoint is accepted (see `exporters::otlp`), so there is no backend to add.
 #[cfg(not(feature = "otlp"))]
 fn add_backend(
-    backend: &Backend,
+    backend: &OtlpConfig,
     _: &mut Vec<SpanStage>,
     _: &mut Vec<MeterStep>,
     _: &mut Vec<LoggerStep>,
 ) -> Result<(), ConfigError> {
-    match *backend {}
-}
-
-#[cfg(feature = "otlp")]
-const HEADER_EXPECTED: &str = "headers as comma-separated name=value pairs, names of letters, digits and `-_.`, values \
-    without control characters";
-
-/// Whether a header can be sent as given.
-#[cfg(feature = "otlp")]
-fn valid_header(name: &str, value: &str) -> bool {
-    !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        && !value.chars().any(char::is_control)
-}
-
-/// `name=value,name=value`, values percent-decoded (as `OTEL_EXPORTER_OTLP_HEADERS` specifies).
-#[cfg(feature = "otlp")]
-fn parse_headers(variable: &'static str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    let invalid = || ConfigError::InvalidEnvVar { variable, value: value.to_owned(), expected: HEADER_EXPECTED.into() };
-    let mut headers = Vec::new();
-    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let (name, raw) = entry.split_once('=').ok_or_else(invalid)?;
-        let decoded = percent_decode(raw.trim()).ok_or_else(invalid)?;
-        let name = name.trim();
-        if !valid_header(name, &decoded) {
-            return Err(invalid());
-        }
-        headers.push((name.to_owned(), decoded));
-    }
-    Ok(headers)
-}
-
-/// `%XX` escapes decoded; `None` for a broken escape or text that is not UTF-8.
-#[cfg(feature = "otlp")]
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn parse_key_values(variable: &'static str, value: &str) -> Result<Vec<KeyValue>, ConfigError> {
-    let mut pairs = Vec::new();
-    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        match entry.split_once('=') {
-            Some((key, val)) if !key.trim().is_empty() => {
-                pairs.push(KeyValue::new(key.trim().to_owned(), val.trim().to_owned()));
-            }
-            _ => {
-                return Err(ConfigError::InvalidEnvVar {
-                    variable,
-                    value: value.to_owned(),
-                    expected: "comma-separated key=value pairs with non-empty keys".into(),
-                });
-            }
-        }
-    }
-    Ok(pairs)
+    Err(ConfigError::Exporter {
+        signal: "spans",
+        endpoint: backend.endpoint().to_owned(),
+        reason: "OTLP export needs BudObserve's `otlp` feature".to_owned(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::setting::BOOL_EXPECTED;
     use super::*;
+    use crate::constants::env;
+    use crate::exporters::console::{ColorChoice, ConsoleStyle};
+    use crate::exporters::otlp::OtlpProtocol;
 
     fn env(pairs: &[(&str, &str)]) -> EnvSource {
         EnvSource::Map(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())

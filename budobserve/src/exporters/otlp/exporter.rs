@@ -1,24 +1,5 @@
-//! OTLP export of spans, metrics and logs (feature `otlp`, on by default).
-//!
-//! Configured with [`ConfigBuilder::endpoint`](crate::ConfigBuilder::endpoint) (or `BUD_OBSERVE_ENDPOINT`, or
-//! `OTEL_EXPORTER_OTLP_ENDPOINT`): the base address of an OpenTelemetry collector or of any OTLP receiver; spans
-//! go to `{endpoint}/v1/traces`, metrics to `{endpoint}/v1/metrics`, logs to `{endpoint}/v1/logs`, as
-//! HTTP/protobuf. A token is sent as `Authorization: Bearer <token>`.
-//!
-//! **BudMetrics** receives spans the same way, through the gateway's OTLP proxy: set the endpoint to the gateway's
-//! base address and the token to a BudMetrics API key —
-//!
-//! ```text
-//! BUD_OBSERVE_ENDPOINT=https://gateway.example.com BUD_OBSERVE_TOKEN=<api key>   # → POST …/v1/traces
-//! ```
-//!
-//! Spans go through BudObserve's batch processor (see [`BatchOptions`](crate::BatchOptions)); the exporter
-//! retries a failed request (429, 502, 503, 504 and connection errors) with exponential backoff within its
-//! timeout, honouring `Retry-After`. Metrics are exported at
-//! [`metrics_interval`](crate::ConfigBuilder::metrics_interval), logs of the OpenTelemetry logs signal through the
-//! SDK's batch log processor.
+//! The OTLP exporters of the three signals, over HTTP/protobuf or gRPC (feature `otlp`).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
@@ -45,72 +26,8 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::SpanData;
 
-use crate::config::ConfigError;
-
-/// How OTLP data is sent.
-///
-/// ```
-/// use budobserve::exporters::OtlpProtocol;
-///
-/// assert_eq!(OtlpProtocol::parse("http/protobuf"), Some(OtlpProtocol::HttpProtobuf));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum OtlpProtocol {
-    /// Protobuf over HTTP (port 4318 by convention). The default.
-    #[default]
-    HttpProtobuf,
-    /// gRPC (port 4317 by convention).
-    Grpc,
-}
-
-impl OtlpProtocol {
-    /// What the protocol variables accept.
-    pub const ACCEPTED: &'static str = "`http/protobuf` or `grpc`";
-
-    /// Parses `http/protobuf` or `grpc`.
-    pub fn parse(text: &str) -> Option<OtlpProtocol> {
-        match text.trim() {
-            "http/protobuf" => Some(OtlpProtocol::HttpProtobuf),
-            "grpc" => Some(OtlpProtocol::Grpc),
-            _ => None,
-        }
-    }
-}
-
-/// A resolved OTLP backend.
-///
-/// ```
-/// let config = budobserve::configure().endpoint("http://otel-collector:4318").console(false).build()?;
-/// assert_eq!(config.backend().map(|otlp| otlp.endpoint()), Some("http://otel-collector:4318"));
-/// # Ok::<(), budobserve::ConfigError>(())
-/// ```
-#[derive(Clone)]
-pub struct OtlpConfig {
-    pub(crate) endpoint: String,
-    pub(crate) protocol: OtlpProtocol,
-    pub(crate) token: Option<String>,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) gzip: bool,
-    pub(crate) timeout: Duration,
-    pub(crate) metrics_interval: Duration,
-}
-
-impl fmt::Debug for OtlpConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Header values and the token are credentials: only their names are shown.
-        let headers: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
-        f.debug_struct("OtlpConfig")
-            .field("endpoint", &self.endpoint)
-            .field("protocol", &self.protocol)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("headers", &headers)
-            .field("gzip", &self.gzip)
-            .field("timeout", &self.timeout)
-            .field("metrics_interval", &self.metrics_interval)
-            .finish()
-    }
-}
+use super::{OtlpConfig, OtlpProtocol};
+use crate::error::ConfigError;
 
 /// `fn $name(&self) -> Result<Otlp<$exporter>, ConfigError>`: the exporter of one signal over the configured
 /// protocol (the three builders of opentelemetry-otlp share their methods, not a type).
@@ -150,16 +67,6 @@ macro_rules! exporter {
 }
 
 impl OtlpConfig {
-    /// The base endpoint, without a trailing `/`.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    /// The protocol.
-    pub fn protocol(&self) -> OtlpProtocol {
-        self.protocol
-    }
-
     /// The URL of one signal (`v1/traces`, `v1/metrics`, `v1/logs`).
     fn url(&self, signal: &str) -> String {
         format!("{}/{signal}", self.endpoint)
@@ -341,24 +248,9 @@ impl opentelemetry_sdk::logs::LogExporter for Otlp<LogExporter> {
     }
 }
 
-/// Checks and normalises an endpoint: `http://` (or `https://` with the `otlp-tls` feature), no trailing `/`.
-pub(crate) fn normalise_endpoint(endpoint: &str) -> Result<String, Cow<'static, str>> {
-    super::normalise_url(endpoint, cfg!(feature = "otlp-tls"), "otlp-tls", 4318)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn endpoints_are_checked_and_normalised() {
-        assert_eq!(normalise_endpoint("http://collector:4318/").as_deref(), Ok("http://collector:4318"));
-        assert_eq!(normalise_endpoint(" http://gw/base ").as_deref(), Ok("http://gw/base"));
-        assert!(normalise_endpoint("collector:4318").is_err());
-        assert!(normalise_endpoint("http://").is_err());
-        assert!(normalise_endpoint("http:///x").is_err());
-        assert_eq!(normalise_endpoint("https://gw").is_ok(), cfg!(feature = "otlp-tls"));
-    }
 
     #[test]
     fn the_token_is_a_bearer_header_and_never_printed() {

@@ -12,7 +12,7 @@
 //! # drop(client);
 //! ```
 //!
-//! Every call writes the span of the [LLM integration](super::llm) — the same name (`Chat Completion with
+//! Every call writes the span of the [LLM integration](super) — the same name (`Chat Completion with
 //! gpt-4o`), gen_ai attributes, usage, cost, streams recorded as the caller reads them, API errors and metrics —
 //! because the adapter sits at `async-openai`'s own HTTP boundary ([`HttpRequestFactory`] in, the HTTP response
 //! out): chat completions, completions, embeddings and the Responses API are recognised; other calls (files,
@@ -56,9 +56,9 @@ use opentelemetry::KeyValue;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::http::HeaderInjector;
-use super::llm::LlmMiddleware;
+use super::middleware::LlmMiddleware;
 use crate::constants;
+use crate::integrations::http::HeaderInjector;
 
 /// `client` with LLM spans for its calls, written to the instance current now: `async-openai`'s default retries
 /// over a default `reqwest::Client` (this replaces an HTTP client or service set on `client` before; see

@@ -1,0 +1,433 @@
+//! Spans as `otel_traces` rows: `RowBinaryWithNamesAndTypes` and `JSONEachRow`, with attribute values as the
+//! collector stringifies them.
+
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+use opentelemetry::{Array, KeyValue, Value};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanData;
+
+use super::schema::COLUMNS;
+use crate::constants;
+
+/// The resource's columns, encoded once per resource.
+#[derive(Debug, Default)]
+pub(super) struct ResourceColumns {
+    service_name: String,
+    /// `ResourceAttributes` as a RowBinary map.
+    binary: Vec<u8>,
+    /// `ResourceAttributes` as a JSON object.
+    json: String,
+}
+
+impl ResourceColumns {
+    pub(super) fn new(resource: &Resource) -> ResourceColumns {
+        let mut attributes: Vec<(&str, &Value)> = resource.iter().map(|(key, value)| (key.as_str(), value)).collect();
+        attributes.sort_by_key(|(key, _)| *key);
+        let mut scratch = String::new();
+        let mut binary = Vec::new();
+        write_varint(&mut binary, attributes.len());
+        let mut json = String::from("{");
+        for (i, (key, value)) in attributes.iter().enumerate() {
+            scratch.clear();
+            stringify(&mut scratch, value);
+            write_string(&mut binary, key);
+            write_string(&mut binary, &scratch);
+            if i > 0 {
+                json.push(',');
+            }
+            json_string(&mut json, key);
+            json.push(':');
+            json_string(&mut json, &scratch);
+        }
+        json.push('}');
+        let service_name = resource
+            .get(&opentelemetry::Key::from_static_str(constants::SERVICE_NAME))
+            .map(|value| value.as_str().into_owned())
+            .unwrap_or_default();
+        ResourceColumns { service_name, binary, json }
+    }
+}
+
+/// The span's values that are not plain fields, computed once for either format.
+struct Row<'a> {
+    trace_id: [u8; 32],
+    span_id: [u8; 16],
+    parent_id: Option<[u8; 16]>,
+    trace_state: String,
+    kind: &'static str,
+    status: (&'static str, &'a str),
+    duration: u64,
+}
+
+impl<'a> Row<'a> {
+    fn new(span: &'a SpanData) -> Row<'a> {
+        let context = &span.span_context;
+        Row {
+            trace_id: hex_trace_id(context.trace_id()),
+            span_id: hex_span_id(context.span_id()),
+            parent_id: (span.parent_span_id != SpanId::INVALID).then(|| hex_span_id(span.parent_span_id)),
+            trace_state: context.trace_state().header(),
+            kind: span_kind(&span.span_kind),
+            status: match &span.status {
+                Status::Unset => ("Unset", ""),
+                Status::Ok => ("Ok", ""),
+                Status::Error { description } => ("Error", description.as_ref()),
+            },
+            duration: span.end_time.duration_since(span.start_time).map_or(0, |d| d.as_nanos() as u64),
+        }
+    }
+
+    fn parent_id(&self) -> &str {
+        self.parent_id.as_ref().map_or("", |id| ascii(id))
+    }
+}
+
+pub(super) fn encode_row_binary(
+    spans: &[SpanData],
+    resource: &ResourceColumns,
+    scratch: &mut String,
+    out: &mut Vec<u8>,
+) {
+    write_varint(out, COLUMNS.len());
+    for (name, _) in COLUMNS {
+        write_string(out, name);
+    }
+    for (_, kind) in COLUMNS {
+        write_string(out, kind);
+    }
+    for span in spans {
+        let row = Row::new(span);
+        out.extend_from_slice(&unix_nanos(span.start_time).to_le_bytes());
+        write_string(out, ascii(&row.trace_id));
+        write_string(out, ascii(&row.span_id));
+        write_string(out, row.parent_id());
+        write_string(out, &row.trace_state);
+        write_string(out, &span.name);
+        write_string(out, row.kind);
+        write_string(out, &resource.service_name);
+        out.extend_from_slice(&resource.binary);
+        write_string(out, span.instrumentation_scope.name());
+        write_string(out, span.instrumentation_scope.version().unwrap_or(""));
+        binary_map(out, scratch, &span.attributes);
+        out.extend_from_slice(&row.duration.to_le_bytes());
+        write_string(out, row.status.0);
+        write_string(out, row.status.1);
+        let events = &span.events.events;
+        write_varint(out, events.len());
+        for event in events {
+            out.extend_from_slice(&unix_nanos(event.timestamp).to_le_bytes());
+        }
+        write_varint(out, events.len());
+        for event in events {
+            write_string(out, &event.name);
+        }
+        write_varint(out, events.len());
+        for event in events {
+            binary_map(out, scratch, &event.attributes);
+        }
+        let links = &span.links.links;
+        write_varint(out, links.len());
+        for link in links {
+            write_string(out, ascii(&hex_trace_id(link.span_context.trace_id())));
+        }
+        write_varint(out, links.len());
+        for link in links {
+            write_string(out, ascii(&hex_span_id(link.span_context.span_id())));
+        }
+        write_varint(out, links.len());
+        for link in links {
+            write_string(out, &link.span_context.trace_state().header());
+        }
+        write_varint(out, links.len());
+        for link in links {
+            binary_map(out, scratch, &link.attributes);
+        }
+    }
+}
+
+pub(super) fn encode_json(spans: &[SpanData], resource: &ResourceColumns, scratch: &mut String, out: &mut Vec<u8>) {
+    let mut line = String::with_capacity(1024);
+    for span in spans {
+        let row = Row::new(span);
+        line.clear();
+        line.push_str("{\"Timestamp\":");
+        json_time(&mut line, span.start_time);
+        json_field(&mut line, "TraceId", ascii(&row.trace_id));
+        json_field(&mut line, "SpanId", ascii(&row.span_id));
+        json_field(&mut line, "ParentSpanId", row.parent_id());
+        json_field(&mut line, "TraceState", &row.trace_state);
+        json_field(&mut line, "SpanName", &span.name);
+        json_field(&mut line, "SpanKind", row.kind);
+        json_field(&mut line, "ServiceName", &resource.service_name);
+        line.push_str(",\"ResourceAttributes\":");
+        line.push_str(&resource.json);
+        json_field(&mut line, "ScopeName", span.instrumentation_scope.name());
+        json_field(&mut line, "ScopeVersion", span.instrumentation_scope.version().unwrap_or(""));
+        line.push_str(",\"SpanAttributes\":");
+        json_map(&mut line, scratch, &span.attributes);
+        let _ = write!(line, ",\"Duration\":{}", row.duration);
+        json_field(&mut line, "StatusCode", row.status.0);
+        json_field(&mut line, "StatusMessage", row.status.1);
+        let events = &span.events.events;
+        json_array(&mut line, "Events.Timestamp", events, |line, event| json_time(line, event.timestamp));
+        json_array(&mut line, "Events.Name", events, |line, event| json_string(line, &event.name));
+        json_array(&mut line, "Events.Attributes", events, |line, event| {
+            json_map(line, scratch, &event.attributes);
+        });
+        let links = &span.links.links;
+        json_array(&mut line, "Links.TraceId", links, |line, link| {
+            json_string(line, ascii(&hex_trace_id(link.span_context.trace_id())));
+        });
+        json_array(&mut line, "Links.SpanId", links, |line, link| {
+            json_string(line, ascii(&hex_span_id(link.span_context.span_id())));
+        });
+        json_array(&mut line, "Links.TraceState", links, |line, link| {
+            json_string(line, &link.span_context.trace_state().header());
+        });
+        json_array(&mut line, "Links.Attributes", links, |line, link| json_map(line, scratch, &link.attributes));
+        line.push_str("}\n");
+        out.extend_from_slice(line.as_bytes());
+    }
+}
+
+/// The collector's names of span kinds.
+fn span_kind(kind: &SpanKind) -> &'static str {
+    match kind {
+        SpanKind::Internal => "Internal",
+        SpanKind::Server => "Server",
+        SpanKind::Client => "Client",
+        SpanKind::Producer => "Producer",
+        SpanKind::Consumer => "Consumer",
+    }
+}
+
+fn unix_nanos(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn hex_into<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut out = [b'0'; N];
+    for (i, byte) in bytes.iter().enumerate() {
+        out[2 * i] = HEX[usize::from(byte >> 4)];
+        out[2 * i + 1] = HEX[usize::from(byte & 0xf)];
+    }
+    out
+}
+
+fn hex_trace_id(id: TraceId) -> [u8; 32] {
+    hex_into(&id.to_bytes())
+}
+
+fn hex_span_id(id: SpanId) -> [u8; 16] {
+    hex_into(&id.to_bytes())
+}
+
+/// Hex digits as text (they are ASCII by construction).
+fn ascii(hex: &[u8]) -> &str {
+    std::str::from_utf8(hex).unwrap_or_default()
+}
+
+/// A value as the collector stringifies it (pcommon's `AsString`).
+fn stringify(out: &mut String, value: &Value) {
+    match value {
+        Value::String(text) => out.push_str(text.as_str()),
+        Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        Value::I64(number) => {
+            let _ = write!(out, "{number}");
+        }
+        Value::F64(number) => float(out, *number),
+        Value::Array(array) => json_array_value(out, array),
+        other => {
+            let _ = write!(out, "{other}");
+        }
+    }
+}
+
+/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: the shortest decimal that reads back, never an exponent.
+fn float(out: &mut String, number: f64) {
+    if number.is_nan() {
+        out.push_str("NaN");
+    } else if number.is_infinite() {
+        out.push_str(if number > 0.0 { "+Inf" } else { "-Inf" });
+    } else {
+        let _ = write!(out, "{number}");
+    }
+}
+
+/// An array as JSON, the way the collector writes array attributes.
+fn json_array_value(out: &mut String, array: &Array) {
+    out.push('[');
+    match array {
+        Array::Bool(values) => join(out, values, |out, v| out.push_str(if *v { "true" } else { "false" })),
+        Array::I64(values) => join(out, values, |out, v| {
+            let _ = write!(out, "{v}");
+        }),
+        Array::F64(values) => {
+            join(out, values, |out, v| if v.is_finite() { float(out, *v) } else { out.push_str("null") })
+        }
+        Array::String(values) => join(out, values, |out, v| json_string(out, v.as_str())),
+        other => {
+            out.pop();
+            let _ = write!(out, "{other}");
+            return;
+        }
+    }
+    out.push(']');
+}
+
+fn join<T>(out: &mut String, values: &[T], mut write: impl FnMut(&mut String, &T)) {
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(out, value);
+    }
+}
+
+/// `text` as a JSON string.
+fn json_string(out: &mut String, text: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
+}
+
+fn json_field(out: &mut String, name: &str, value: &str) {
+    out.push(',');
+    json_string(out, name);
+    out.push(':');
+    json_string(out, value);
+}
+
+/// A time as the number `seconds.nanoseconds`, which ClickHouse reads into `DateTime64(9)` exactly (a quoted one
+/// would be parsed as a date text, an integer as seconds).
+fn json_time(out: &mut String, time: SystemTime) {
+    let nanos = unix_nanos(time);
+    let _ = write!(out, "{}.{:09}", nanos / 1_000_000_000, nanos % 1_000_000_000);
+}
+
+fn json_map(out: &mut String, scratch: &mut String, attributes: &[KeyValue]) {
+    out.push('{');
+    for (i, attribute) in attributes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_string(out, attribute.key.as_str());
+        out.push(':');
+        match &attribute.value {
+            Value::String(text) => json_string(out, text.as_str()),
+            value => {
+                scratch.clear();
+                stringify(scratch, value);
+                json_string(out, scratch);
+            }
+        }
+    }
+    out.push('}');
+}
+
+fn json_array<T>(out: &mut String, name: &str, items: &[T], mut write: impl FnMut(&mut String, &T)) {
+    out.push(',');
+    json_string(out, name);
+    out.push_str(":[");
+    join(out, items, |out, item| write(out, item));
+    out.push(']');
+}
+
+fn write_varint(out: &mut Vec<u8>, mut value: usize) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn write_string(out: &mut Vec<u8>, text: &str) {
+    write_varint(out, text.len());
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn binary_map(out: &mut Vec<u8>, scratch: &mut String, attributes: &[KeyValue]) {
+    write_varint(out, attributes.len());
+    for attribute in attributes {
+        write_string(out, attribute.key.as_str());
+        match &attribute.value {
+            Value::String(text) => write_string(out, text.as_str()),
+            value => {
+                scratch.clear();
+                stringify(scratch, value);
+                write_string(out, scratch);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(value: Value) -> String {
+        let mut out = String::new();
+        stringify(&mut out, &value);
+        out
+    }
+
+    #[test]
+    fn values_are_stringified_as_the_collector_does() {
+        assert_eq!(text(Value::from("plain \"text\"")), "plain \"text\"");
+        assert_eq!(text(Value::Bool(true)), "true");
+        assert_eq!(text(Value::Bool(false)), "false");
+        assert_eq!(text(Value::I64(-42)), "-42");
+        assert_eq!(text(Value::F64(1.5)), "1.5");
+        assert_eq!(text(Value::F64(3.0)), "3");
+        assert_eq!(text(Value::F64(1e21)), "1000000000000000000000");
+        assert_eq!(text(Value::F64(f64::NAN)), "NaN");
+        assert_eq!(text(Value::F64(f64::NEG_INFINITY)), "-Inf");
+        assert_eq!(text(Value::Array(Array::String(vec!["a".into(), "b\"c".into()]))), r#"["a","b\"c"]"#);
+        assert_eq!(text(Value::Array(Array::I64(vec![1, 2]))), "[1,2]");
+        assert_eq!(text(Value::Array(Array::Bool(vec![true, false]))), "[true,false]");
+        assert_eq!(text(Value::Array(Array::F64(vec![0.5, 2.0]))), "[0.5,2]");
+        assert_eq!(text(Value::Array(Array::String(vec![]))), "[]");
+    }
+
+    #[test]
+    fn json_strings_escape_quotes_backslashes_and_control_characters() {
+        let mut out = String::new();
+        json_string(&mut out, "a\"b\\c\nd\u{1}é");
+        assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
+        assert_eq!(serde_json::from_str::<String>(&out).ok().as_deref(), Some("a\"b\\c\nd\u{1}é"));
+    }
+
+    #[test]
+    fn varints_are_leb128() {
+        let mut out = Vec::new();
+        write_varint(&mut out, 0);
+        write_varint(&mut out, 127);
+        write_varint(&mut out, 128);
+        write_varint(&mut out, 300);
+        assert_eq!(out, [0, 127, 0x80, 1, 0xac, 2]);
+    }
+}

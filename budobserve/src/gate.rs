@@ -1,0 +1,43 @@
+//! The macros' first check, one relaxed load: the number of instance overrides active in the whole process (above
+//! the low byte) and the global instance's minimum level number (the low byte). With no override, a level below
+//! the global minimum is off without finding the instance.
+//!
+//! The global instance writes its minimum level here; `instance` counts overrides here.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::level::Level;
+
+static GATE: AtomicUsize = AtomicUsize::new(Level::Trace.number() as usize);
+
+const ONE_OVERRIDE: usize = 0x100;
+
+/// Whether a record at `level` may be on: false only when no override is active and `level` is below the global
+/// instance's minimum.
+#[inline(always)]
+pub(crate) fn maybe_enabled(level: Level) -> bool {
+    let gate = GATE.load(Ordering::Relaxed);
+    gate >= ONE_OVERRIDE || usize::from(level.number()) >= gate
+}
+
+/// Whether any override is active.
+#[inline(always)]
+pub(crate) fn overridden() -> bool {
+    GATE.load(Ordering::Relaxed) >= ONE_OVERRIDE
+}
+
+/// Records the global instance's minimum level.
+pub(crate) fn set_global_min_level(level: Level) {
+    let level = usize::from(level.number());
+    let _ = GATE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |gate| Some((gate & !0xff) | level));
+}
+
+/// Counts an override made active on some thread.
+pub(crate) fn override_started() {
+    GATE.fetch_add(ONE_OVERRIDE, Ordering::Relaxed);
+}
+
+/// Counts an override that ended.
+pub(crate) fn override_ended() {
+    GATE.fetch_sub(ONE_OVERRIDE, Ordering::Relaxed);
+}
