@@ -1,295 +1,26 @@
-//! Scrubbing: secrets never leave the process.
-//!
-//! Every span is scrubbed once before the console, a processor or an exporter sees it — on the export worker's
-//! thread for exporters added with `span_exporter` (and OTLP), on the caller's thread for the console and for
-//! processors added as such. What is scrubbed: span attributes, event attributes (exceptions included), link
-//! attributes, and the attributes and body of OpenTelemetry log records.
-//!
-//! - An attribute (or JSON object key) whose **name** matches a pattern has its whole value replaced.
-//! - A **string value** that contains a match is replaced whole — unless the value is just the matched word
-//!   (`"password"` alone says nothing secret). JSON strings (`{…}`, `[…]`) are parsed, scrubbed recursively (keys
-//!   and string leaves) and written back.
-//! - Values that look like secrets whatever their name — `Bearer …` tokens, `sk-…` API keys, `api_key=…` in query
-//!   strings — are replaced even under [safe keys](SAFE_KEYS) that are otherwise left alone (an exception message
-//!   that embeds a token is scrubbed; a SQL text that mentions a `password` column is not).
-//! - The message (`budobserve_msg`) shows the redaction: rendered on the export side from scrubbed values, or, when
-//!   the caller formatted it, with every scrubbed value replaced in it.
-//!
-//! The replacement names the pattern, never the secret: `[Scrubbed due to 'api key']`. A scrubbed span carries
-//! `budobserve_scrubbed`, the list of the paths that were replaced (`attributes.password`,
-//! `attributes.body.user.token`, `events.exception.exception.message`, …). A [callback](ScrubbingConfig::callback)
-//! sees every match and may keep the value, replace it with its own text, or let it be redacted.
+//! The compiled scrubber of one configuration: what it redacts in spans and log records, and the note it leaves.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _};
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 use opentelemetry_sdk::logs::SdkLogRecord;
 use opentelemetry_sdk::trace::SpanData;
-use regex::{Regex, RegexSet};
+use regex::RegexSet;
 
+use super::options::{SAFE_KEYS, ScrubAction, ScrubCallback, ScrubMatch, ScrubbingConfig};
+use super::patterns::{DEFAULT_PATTERNS, Patterns, compile};
 use crate::constants;
-
-/// What a [callback](ScrubbingConfig::callback) decides of a match.
-///
-/// ```
-/// use budobserve::scrubbing::{ScrubAction, ScrubbingConfig};
-///
-/// let scrubbing = ScrubbingConfig::new().callback(|found| {
-///     if found.pattern == "session" && found.path == "attributes.session_id_count" {
-///         ScrubAction::Keep                                  // a count, not a secret
-///     } else if found.path.starts_with("attributes.http.request.header.") {
-///         ScrubAction::Replace("<header redacted>".into())
-///     } else {
-///         ScrubAction::Redact
-///     }
-/// });
-/// # drop(scrubbing);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScrubAction {
-    /// Leave the value as it is (an allow-listed key).
-    Keep,
-    /// Replace the value with BudObserve's text, `[Scrubbed due to '<pattern>']`.
-    Redact,
-    /// Replace the value with this text.
-    Replace(String),
-}
-
-/// A match the scrubber is about to redact, as a [callback](ScrubbingConfig::callback) sees it.
-///
-/// ```
-/// use budobserve::scrubbing::{ScrubAction, ScrubbingConfig};
-///
-/// let _scrubbing = ScrubbingConfig::new().callback(|found| {
-///     // found.path: `attributes.user.password`; found.pattern: `password`; found.value: the value as text.
-///     if found.path == "attributes.password_policy" { ScrubAction::Keep } else { ScrubAction::Redact }
-/// });
-/// ```
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct ScrubMatch<'a> {
-    /// Where: `attributes.user.password`, `events.exception.exception.message`, `log.body`, …
-    pub path: &'a str,
-    /// The value, as text.
-    pub value: &'a str,
-    /// The name of the pattern that matched (`password`, `api key`, `bearer token`, …).
-    pub pattern: &'a str,
-}
-
-/// A callback deciding what happens to a match.
-///
-/// ```
-/// use std::sync::Arc;
-///
-/// use budobserve::scrubbing::{ScrubAction, ScrubCallback};
-///
-/// let keep_counts: ScrubCallback =
-///     Arc::new(|found| if found.path.ends_with("_count") { ScrubAction::Keep } else { ScrubAction::Redact });
-/// # drop(keep_counts);
-/// ```
-pub type ScrubCallback = Arc<dyn Fn(&ScrubMatch<'_>) -> ScrubAction + Send + Sync>;
-
-/// How scrubbing is configured ([`ConfigBuilder::scrubbing_options`](crate::ConfigBuilder::scrubbing_options)).
-///
-/// ```
-/// use budobserve::scrubbing::{ScrubAction, ScrubbingConfig};
-///
-/// let scrubbing = ScrubbingConfig::new()
-///     .extra_pattern("tenant secret", r"tenant[_-]?secret")     // another name that marks a secret
-///     .callback(|found| match found.path {
-///         "attributes.session_count" => ScrubAction::Keep,       // a false positive, allowed through
-///         _ => ScrubAction::Redact,
-///     });
-/// let _guard = budobserve::configure().scrubbing_options(scrubbing).console(false).install();
-/// ```
-#[derive(Clone)]
-pub struct ScrubbingConfig {
-    pub(crate) enabled: bool,
-    pub(crate) extra_patterns: Vec<(String, String)>,
-    pub(crate) callback: Option<ScrubCallback>,
-}
-
-impl Default for ScrubbingConfig {
-    fn default() -> Self {
-        ScrubbingConfig { enabled: true, extra_patterns: Vec::new(), callback: None }
-    }
-}
-
-impl fmt::Debug for ScrubbingConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScrubbingConfig")
-            .field("enabled", &self.enabled)
-            .field("extra_patterns", &self.extra_patterns)
-            .field("callback", &self.callback.is_some())
-            .finish()
-    }
-}
-
-impl ScrubbingConfig {
-    /// On, with the default patterns.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Off: nothing is scrubbed (fields marked `#[bud(redact)]` still are).
-    pub fn disabled() -> Self {
-        ScrubbingConfig { enabled: false, ..Self::default() }
-    }
-
-    /// Adds a pattern (a regular expression, matched case-insensitively) under `name`, the name replacements show.
-    pub fn extra_pattern(mut self, name: impl Into<String>, regex: impl Into<String>) -> Self {
-        self.extra_patterns.push((name.into(), regex.into()));
-        self
-    }
-
-    /// Called for every match before it is redacted.
-    pub fn callback(mut self, callback: impl Fn(&ScrubMatch<'_>) -> ScrubAction + Send + Sync + 'static) -> Self {
-        self.callback = Some(Arc::new(callback));
-        self
-    }
-}
-
-/// Patterns matched against names and values (name, regular expression).
-const WORD_PATTERNS: &[(&str, &str)] = &[
-    ("password", "password"),
-    ("passwd", "passwd"),
-    ("mysql_pwd", "mysql_pwd"),
-    ("secret", "secret"),
-    // `author`, `authors` and `authorship` are filtered out after the match (the regex crate has no look-ahead).
-    ("auth", "auth"),
-    ("credential", "credential"),
-    ("private key", "private[._ -]?key"),
-    ("api key", "api[._ -]?key"),
-    ("session", "session"),
-    ("cookie", "cookie"),
-    ("social security", "social[._ -]?security"),
-    ("credit card", "credit[._ -]?card"),
-    ("csrf", "(?:^|[^a-z0-9])csrf(?:[^a-z0-9]|$)"),
-    ("xsrf", "(?:^|[^a-z0-9])xsrf(?:[^a-z0-9]|$)"),
-    ("jwt", "(?:^|[^a-z0-9])jwt(?:[^a-z0-9]|$)"),
-    ("ssn", "(?:^|[^a-z0-9])ssn(?:[^a-z0-9]|$)"),
-    ("bud token", "bud[._ -]?token"),
-    ("dapr api token", "dapr[._ -]?api[._ -]?token"),
-    ("app api token", "x[._ -]?app[._ -]?api[._ -]?token"),
-];
-
-/// Patterns of secret material in values, whatever the name.
-const SHAPE_PATTERNS: &[(&str, &str)] = &[
-    ("bearer token", r"bearer\s+[a-z0-9._~+/=-]{8,}"),
-    ("api key", r"(?:^|[^a-z0-9])sk-[a-z0-9_-]{16,}"),
-    ("secret in query", r"(?:api[._-]?key|access[._-]?token|token|secret|password|passwd)=[^&\s#]+"),
-];
-
-/// Keys never scrubbed, their values not scanned: BudObserve's own (but the message), the code location, and
-/// semantic-convention keys that carry no secrets by construction. A key ending in `.*` covers its prefix.
-pub const SAFE_KEYS: &[&str] = &[
-    constants::SPAN_TYPE,
-    constants::LEVEL_NUM,
-    constants::MSG_TEMPLATE,
-    constants::TAGS,
-    constants::JSON_SCHEMA,
-    constants::CALLSITE,
-    constants::PENDING_PARENT_ID,
-    constants::EXCEPTION_CAUSE_INDEX,
-    constants::SCRUBBED,
-    "code.*",
-    // The bud context: ids BudMetrics groups by (`bud.api_key_id` names a key, it is not one).
-    "bud.*",
-    "exception.type",
-    "exception.stacktrace",
-    "exception.escaped",
-    "http.route",
-    "http.request.method",
-    "http.response.status_code",
-    "url.path",
-    "url.scheme",
-    "server.address",
-    "server.port",
-    "db.system.name",
-    "db.query.text",
-    "db.operation.name",
-    "db.collection.name",
-    "db.namespace",
-    "db.operation.batch.size",
-    "db.response.status_code",
-    "db.response.returned_rows",
-    "error.type",
-    "network.protocol.version",
-    "messaging.system",
-    "gen_ai.usage.*",
-    "gen_ai.system",
-    "gen_ai.provider.name",
-    "gen_ai.operation.name",
-    "gen_ai.request.model",
-    "gen_ai.response.model",
-    "gen_ai.response.id",
-    "gen_ai.response.finish_reasons",
-    "gen_ai.request.max_tokens",
-    "gen_ai.request.temperature",
-];
+use crate::error::PatternError;
 
 /// Keys whose names never match but whose values are checked for secret material (the message, exception
 /// messages).
 const VALUE_CHECKED_KEYS: &[&str] = &[constants::MSG, constants::EXCEPTION_MESSAGE];
-
-/// Headers always redacted by the HTTP integrations, whatever the patterns.
-pub const ALWAYS_REDACTED_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
-
-pub use crate::error::PatternError;
-
-#[derive(Clone)]
-struct Patterns {
-    names: Vec<String>,
-    sources: Vec<String>,
-    set: RegexSet,
-    each: Vec<Regex>,
-}
-
-impl Patterns {
-    fn new(patterns: impl IntoIterator<Item = (String, String)>) -> Result<Patterns, PatternError> {
-        let (names, sources): (Vec<String>, Vec<String>) = patterns.into_iter().unzip();
-        let compile = |name: &str, source: &str| {
-            Regex::new(&format!("(?i){source}")).map_err(|err| PatternError {
-                name: name.to_owned(),
-                regex: source.to_owned(),
-                reason: err.to_string(),
-            })
-        };
-        let each = names.iter().zip(&sources).map(|(n, s)| compile(n, s)).collect::<Result<Vec<_>, _>>()?;
-        let set = RegexSet::new(sources.iter().map(|s| format!("(?i){s}"))).map_err(|err| PatternError {
-            name: "(all)".to_owned(),
-            regex: String::new(),
-            reason: err.to_string(),
-        })?;
-        Ok(Patterns { names, sources, set, each })
-    }
-
-    /// The first pattern that really matches `text` (the `auth` exceptions filtered), and whether the match is the
-    /// whole text.
-    fn find(&self, text: &str) -> Option<(usize, bool)> {
-        if !self.set.is_match(text) {
-            return None;
-        }
-        for index in self.set.matches(text).iter() {
-            for found in self.each[index].find_iter(text) {
-                if self.names[index] == "auth" && is_author(&text[found.end()..]) {
-                    continue;
-                }
-                let core = text.trim().trim_matches(|c: char| !c.is_ascii_alphanumeric());
-                let whole =
-                    found.as_str().trim_matches(|c: char| !c.is_ascii_alphanumeric()).eq_ignore_ascii_case(core);
-                return Some((index, whole));
-            }
-        }
-        None
-    }
-}
 
 /// The start of every redaction (`#[bud(redact)]` fields', and the scrubber's own).
 const REDACTED_PREFIX: &str = "[Scrubbed due to '";
@@ -297,30 +28,6 @@ const REDACTED_PREFIX: &str = "[Scrubbed due to '";
 /// Whether a value is already a redaction (a `#[bud(redact)]` field): it is left as it is.
 fn is_redacted(value: &Value) -> bool {
     matches!(value, Value::String(text) if text.as_str().starts_with(REDACTED_PREFIX))
-}
-
-/// Whether what follows `auth` makes it `author`, `authors` or `authorship`.
-fn is_author(rest: &str) -> bool {
-    let lower = rest.get(..rest.len().min(6)).unwrap_or("").to_ascii_lowercase();
-    let word_end = |i: usize| rest.as_bytes().get(i).is_none_or(|b| !b.is_ascii_alphanumeric());
-    (lower.starts_with("orship"))
-        || (lower.starts_with("ors") && word_end(3))
-        || (lower.starts_with("or") && word_end(2))
-}
-
-/// Word patterns, shape patterns, and all of them in one set.
-type Compiled = (Patterns, Patterns, RegexSet);
-
-/// The default patterns, compiled on first use.
-static DEFAULT_PATTERNS: LazyLock<Result<Compiled, PatternError>> = LazyLock::new(|| compile(std::iter::empty()));
-
-fn compile(extra: impl Iterator<Item = (String, String)>) -> Result<Compiled, PatternError> {
-    let words = WORD_PATTERNS.iter().map(|(n, r)| ((*n).to_owned(), (*r).to_owned())).chain(extra);
-    let shapes = SHAPE_PATTERNS.iter().map(|(n, r)| ((*n).to_owned(), (*r).to_owned()));
-    let (words, shapes) = (Patterns::new(words)?, Patterns::new(shapes)?);
-    let any = RegexSet::new(words.sources.iter().chain(&shapes.sources).map(|s| format!("(?i){s}")))
-        .map_err(|err| PatternError { name: "(all)".to_owned(), regex: String::new(), reason: err.to_string() })?;
-    Ok((words, shapes, any))
 }
 
 /// The compiled scrubber of one configuration.
@@ -842,23 +549,6 @@ fn any_text(value: &AnyValue) -> Cow<'_, str> {
     }
 }
 
-/// A header's value as the HTTP integrations record it: `Authorization`, `Proxy-Authorization`, `Cookie` and
-/// `Set-Cookie` always redacted; others kept (the span's scrubbing still checks them).
-///
-/// ```
-/// use budobserve::scrubbing::header_value;
-///
-/// assert_eq!(header_value("x-tenant", "t-1"), "t-1");
-/// assert_ne!(header_value("authorization", "Bearer abc"), "Bearer abc");
-/// ```
-pub fn header_value<'a>(name: &str, value: &'a str) -> Cow<'a, str> {
-    if ALWAYS_REDACTED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
-        Cow::Owned(format!("[Scrubbed due to '{}']", name.to_ascii_lowercase()))
-    } else {
-        Cow::Borrowed(value)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -872,12 +562,5 @@ mod tests {
         for text in ["auth", "authorization", "oauth_token", "authorized", "auth_header"] {
             assert!(scrubber.words.find(text).is_some(), "{text}");
         }
-    }
-
-    #[test]
-    fn headers_that_carry_credentials_are_always_redacted() {
-        assert_eq!(header_value("Authorization", "Bearer abc"), "[Scrubbed due to 'authorization']");
-        assert_eq!(header_value("set-cookie", "id=1"), "[Scrubbed due to 'set-cookie']");
-        assert_eq!(header_value("content-type", "application/json"), "application/json");
     }
 }
