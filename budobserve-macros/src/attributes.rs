@@ -3,9 +3,11 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::parse::ParseStream;
 use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Fields, LitStr};
 
+use crate::args::{self, Arg, ArgSpec, ArgType, ArgValue, Wording};
 use crate::capture::internal;
 
 const FIELD_OPTIONS: &str = "`rename = \"…\"`, `key = \"…\"`, `skip`, `redact`, `flatten`, `json`, `display`, `debug`";
@@ -49,83 +51,112 @@ struct FieldOptions {
     key: Option<LitStr>,
 }
 
+/// The options of `#[bud(…)]` on a struct.
+const STRUCT_ARGS: [ArgSpec; 1] =
+    [ArgSpec::new("prefix", ArgType::Str, "`prefix` expects a string literal, e.g. `prefix = \"http.request\"`")
+        .example("`prefix = \"http.request\"`")];
+
+const STRUCT_WORDING: Wording = Wording {
+    not_a_name: "unknown option on a struct: `#[bud(…)]` on a struct accepts `prefix = \"…\"`",
+    unknown: |_| "unknown option on a struct: `#[bud(…)]` on a struct accepts `prefix = \"…\"`".to_owned(),
+    duplicate: |name| format!("duplicate option `{name}`"),
+    missing_equals: |name, example| format!("expected `=` after `{name}`, e.g. {example}"),
+};
+
+/// The options of `#[bud(…)]` on a field.
+const FIELD_ARGS: [ArgSpec; 8] = [
+    ArgSpec::new("rename", ArgType::Str, "`rename` expects a string literal, e.g. `rename = \"model\"`")
+        .example("`rename = \"model\"`"),
+    ArgSpec::new("key", ArgType::Str, "`key` expects a string literal, e.g. `key = \"gen_ai.request.model\"`")
+        .example("`key = \"gen_ai.request.model\"`"),
+    ArgSpec::new("skip", ArgType::Flag, ""),
+    ArgSpec::new("redact", ArgType::Flag, ""),
+    ArgSpec::new("flatten", ArgType::Flag, ""),
+    ArgSpec::new("json", ArgType::Flag, ""),
+    ArgSpec::new("display", ArgType::Flag, ""),
+    ArgSpec::new("debug", ArgType::Flag, ""),
+];
+
+const FIELD_WORDING: Wording = Wording {
+    not_a_name: "unknown field option: expected one of `rename = \"…\"`, `key = \"…\"`, `skip`, `redact`, `flatten`, \
+                 `json`, `display`, `debug`",
+    unknown: |name| format!("unknown field option `{name}`: expected one of {FIELD_OPTIONS}"),
+    duplicate: |name| format!("duplicate option `{name}`"),
+    missing_equals: |name, example| format!("expected `=` after `{name}`, e.g. {example}"),
+};
+
+/// The options given in every `#[bud(…)]` of `attrs`, in order.
+fn bud_args(attrs: &[Attribute], specs: &[ArgSpec], wording: &Wording) -> syn::Result<Vec<Arg>> {
+    let mut all = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("bud")) {
+        all.extend(attr.parse_args_with(|input: ParseStream<'_>| args::parse_list(input, specs, wording))?);
+    }
+    Ok(all)
+}
+
 fn parse_struct_options(attrs: &[Attribute]) -> syn::Result<StructOptions> {
     let mut options = StructOptions::default();
-    for attr in attrs.iter().filter(|a| a.path().is_ident("bud")) {
-        attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("prefix") {
-                if options.prefix.is_some() {
-                    return Err(meta.error("duplicate option `prefix`"));
-                }
-                let prefix: LitStr = meta.value()?.parse()?;
-                if prefix.value().is_empty() || prefix.value().ends_with('.') {
-                    return Err(syn::Error::new(
-                        prefix.span(),
-                        "`prefix` must be a non-empty key without a trailing dot, e.g. `prefix = \"http.request\"`",
-                    ));
-                }
-                options.prefix = Some(prefix);
-                Ok(())
-            } else {
-                Err(meta.error("unknown option on a struct: `#[bud(…)]` on a struct accepts `prefix = \"…\"`"))
-            }
-        })?;
+    for arg in bud_args(attrs, &STRUCT_ARGS, &STRUCT_WORDING)? {
+        let ArgValue::Str(prefix) = arg.value else { continue };
+        if options.prefix.is_some() {
+            return Err(syn::Error::new(arg.name.span(), "duplicate option `prefix`"));
+        }
+        if prefix.value().is_empty() || prefix.value().ends_with('.') {
+            return Err(syn::Error::new(
+                prefix.span(),
+                "`prefix` must be a non-empty key without a trailing dot, e.g. `prefix = \"http.request\"`",
+            ));
+        }
+        options.prefix = Some(prefix);
     }
     Ok(options)
 }
 
 fn parse_field_options(attrs: &[Attribute], field_span: Span) -> syn::Result<FieldOptions> {
     let mut options = FieldOptions { mode: Mode::Value, mode_span: field_span, rename: None, key: None };
-    for attr in attrs.iter().filter(|a| a.path().is_ident("bud")) {
-        attr.parse_nested_meta(|meta| {
-            let Some(ident) = meta.path.get_ident() else {
-                return Err(meta.error(format!("unknown field option: expected one of {FIELD_OPTIONS}")));
-            };
-            let name = ident.to_string();
-            let mode = match name.as_str() {
-                "rename" | "key" => {
-                    let value: LitStr = meta.value()?.parse()?;
-                    if value.value().is_empty() {
-                        return Err(syn::Error::new(value.span(), format!("`{name}` cannot be empty")));
-                    }
-                    let slot = if name == "rename" { &mut options.rename } else { &mut options.key };
-                    if slot.is_some() {
-                        return Err(syn::Error::new(ident.span(), format!("duplicate option `{name}`")));
-                    }
-                    *slot = Some(value);
-                    if options.rename.is_some() && options.key.is_some() {
-                        return Err(syn::Error::new(
-                            ident.span(),
-                            "`rename` and `key` cannot be combined: `rename` changes the field's name under the \
-                             prefix, `key` gives the whole key",
-                        ));
-                    }
-                    return Ok(());
-                }
-                "skip" => Mode::Skip,
-                "redact" => Mode::Redact,
-                "flatten" => Mode::Flatten,
-                "json" => Mode::Json,
-                "display" => Mode::Display,
-                "debug" => Mode::Debug,
-                _ => return Err(meta.error(format!("unknown field option `{name}`: expected one of {FIELD_OPTIONS}"))),
-            };
-            if options.mode == mode {
+    for Arg { name: ident, value } in bud_args(attrs, &FIELD_ARGS, &FIELD_WORDING)? {
+        let name = ident.to_string();
+        // `rename` and `key` take a string; the others are flags choosing how the field is recorded.
+        if let ArgValue::Str(value) = value {
+            if value.value().is_empty() {
+                return Err(syn::Error::new(value.span(), format!("`{name}` cannot be empty")));
+            }
+            let slot = if name == "rename" { &mut options.rename } else { &mut options.key };
+            if slot.is_some() {
                 return Err(syn::Error::new(ident.span(), format!("duplicate option `{name}`")));
             }
-            if options.mode != Mode::Value {
+            *slot = Some(value);
+            if options.rename.is_some() && options.key.is_some() {
                 return Err(syn::Error::new(
                     ident.span(),
-                    format!(
-                        "`{}` and `{name}` cannot be combined: choose one way to record the field",
-                        options.mode.name()
-                    ),
+                    "`rename` and `key` cannot be combined: `rename` changes the field's name under the prefix, \
+                     `key` gives the whole key",
                 ));
             }
-            options.mode = mode;
-            options.mode_span = ident.span();
-            Ok(())
-        })?;
+            continue;
+        }
+        let mode = match name.as_str() {
+            "skip" => Mode::Skip,
+            "redact" => Mode::Redact,
+            "flatten" => Mode::Flatten,
+            "json" => Mode::Json,
+            "display" => Mode::Display,
+            _ => Mode::Debug,
+        };
+        if options.mode == mode {
+            return Err(syn::Error::new(ident.span(), format!("duplicate option `{name}`")));
+        }
+        if options.mode != Mode::Value {
+            return Err(syn::Error::new(
+                ident.span(),
+                format!(
+                    "`{}` and `{name}` cannot be combined: choose one way to record the field",
+                    options.mode.name()
+                ),
+            ));
+        }
+        options.mode = mode;
+        options.mode_span = ident.span();
     }
     if matches!(options.mode, Mode::Skip | Mode::Flatten) {
         let named = options.rename.as_ref().or(options.key.as_ref());

@@ -5,14 +5,49 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{Block, Expr, ExprArray, FnArg, Ident, ItemFn, LitBool, LitStr, Pat, ReturnType, Stmt, Token, Type};
+use syn::{Block, Expr, FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Stmt, Type};
 
+use crate::args::{self, ArgSpec, ArgType, ArgValue, Wording};
 use crate::capture::{self, ExtraValue, internal};
-use crate::log::level_variant;
+use crate::gate::{Gate, Gated};
+use crate::level::Level;
 use crate::template;
 
 const ARGUMENTS: &str =
     "`msg_template`, `span_name`, `tags`, `level`, `extract_args`, `record_return`, `new_trace`, `allow_generator`";
+
+/// The arguments `#[instrument]` accepts.
+const ARGS: [ArgSpec; 8] = [
+    ArgSpec::new(
+        "msg_template",
+        ArgType::Str,
+        "`msg_template` expects a value like `msg_template = \"chat with {model}\"`",
+    )
+    .example("`msg_template = \"chat with {model}\"`"),
+    ArgSpec::new("span_name", ArgType::Str, "`span_name` expects a value like `span_name = \"chat\"`")
+        .example("`span_name = \"chat\"`"),
+    ArgSpec::new("tags", ArgType::Strs, "`tags` expects a value like `tags = [\"llm\"]`").example("`tags = [\"llm\"]`"),
+    ArgSpec::new("level", ArgType::Level { or_expr: false }, "`level` expects a value like `level = \"debug\"`")
+        .example("`level = \"debug\"`"),
+    ArgSpec::new(
+        "extract_args",
+        ArgType::NamesOrBool,
+        "`extract_args` expects `true`, `false` or a list of argument names like `[request, user_id]`",
+    )
+    .element("`extract_args` lists argument names, like `[request, user_id]`")
+    .example("`extract_args = [request, user_id]`"),
+    ArgSpec::new("record_return", ArgType::Flag, ""),
+    ArgSpec::new("new_trace", ArgType::Flag, ""),
+    ArgSpec::new("allow_generator", ArgType::Flag, ""),
+];
+
+const WORDING: Wording = Wording {
+    not_a_name: "expected an argument of `#[instrument]`: one of `msg_template`, `span_name`, `tags`, `level`, \
+                 `extract_args`, `record_return`, `new_trace`, `allow_generator`",
+    unknown: |key| format!("unknown argument `{key}` of `#[instrument]`: expected one of {ARGUMENTS}"),
+    duplicate: |key| format!("duplicate argument `{key}`: give it once"),
+    missing_equals: |key, example| format!("expected `=` after `{key}`, e.g. {example}"),
+};
 
 /// Which arguments become attributes.
 #[derive(Default)]
@@ -31,7 +66,7 @@ pub(crate) struct InstrumentArgs {
     msg_template: Option<LitStr>,
     span_name: Option<LitStr>,
     tags: Vec<LitStr>,
-    level: Option<Ident>,
+    level: Option<(Level, Span)>,
     extract_args: ExtractArgs,
     record_return: bool,
     new_trace: bool,
@@ -40,99 +75,25 @@ pub(crate) struct InstrumentArgs {
 
 impl Parse for InstrumentArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut args = InstrumentArgs::default();
-        let mut seen: Vec<String> = Vec::new();
-        while !input.is_empty() {
-            let name: Ident = input.parse().map_err(|err| {
-                syn::Error::new(err.span(), format!("expected an argument of `#[instrument]`: one of {ARGUMENTS}"))
-            })?;
-            let key = name.to_string();
-            if seen.contains(&key) {
-                return Err(syn::Error::new(name.span(), format!("duplicate argument `{key}`: give it once")));
-            }
-            seen.push(key.clone());
-            match key.as_str() {
-                "record_return" => args.record_return = true,
-                "new_trace" => args.new_trace = true,
-                "allow_generator" => args.allow_generator = true,
-                "msg_template" | "span_name" | "level" | "tags" | "extract_args" => {
-                    input.parse::<Token![=]>().map_err(|_| {
-                        syn::Error::new(name.span(), format!("expected `=` after `{key}`, e.g. {}", example(&key)))
-                    })?;
-                    args.parse_value(input, &name)?;
+        let mut parsed = InstrumentArgs::default();
+        for arg in args::parse_list(input, &ARGS, &WORDING)? {
+            // Each argument's value has the type its spec in `ARGS` gives.
+            match (arg.name.to_string().as_str(), arg.value) {
+                ("msg_template", ArgValue::Str(template)) => parsed.msg_template = Some(template),
+                ("span_name", ArgValue::Str(name)) => parsed.span_name = Some(name),
+                ("tags", ArgValue::Strs(tags)) => parsed.tags = tags,
+                ("level", ArgValue::Level(level, span)) => parsed.level = Some((level, span)),
+                ("extract_args", ArgValue::Bool(all)) => {
+                    parsed.extract_args = if all { ExtractArgs::All } else { ExtractArgs::None };
                 }
-                _ => {
-                    return Err(syn::Error::new(
-                        name.span(),
-                        format!("unknown argument `{key}` of `#[instrument]`: expected one of {ARGUMENTS}"),
-                    ));
-                }
-            }
-            if !input.is_empty() {
-                input.parse::<Token![,]>()?;
+                ("extract_args", ArgValue::Names(names)) => parsed.extract_args = ExtractArgs::Only(names),
+                ("record_return", _) => parsed.record_return = true,
+                ("new_trace", _) => parsed.new_trace = true,
+                ("allow_generator", _) => parsed.allow_generator = true,
+                _ => {}
             }
         }
-        Ok(args)
-    }
-}
-
-fn example(key: &str) -> &'static str {
-    match key {
-        "msg_template" => "`msg_template = \"chat with {model}\"`",
-        "span_name" => "`span_name = \"chat\"`",
-        "level" => "`level = \"debug\"`",
-        "tags" => "`tags = [\"llm\"]`",
-        _ => "`extract_args = [request, user_id]`",
-    }
-}
-
-impl InstrumentArgs {
-    fn parse_value(&mut self, input: ParseStream<'_>, name: &Ident) -> syn::Result<()> {
-        let key = name.to_string();
-        let expected = |span: Span| syn::Error::new(span, format!("`{key}` expects a value like {}", example(&key)));
-        match key.as_str() {
-            "msg_template" => self.msg_template = Some(input.parse().map_err(|e| expected(e.span()))?),
-            "span_name" => self.span_name = Some(input.parse().map_err(|e| expected(e.span()))?),
-            "level" => self.level = Some(level_variant(&input.parse().map_err(|e| expected(e.span()))?)?),
-            "tags" => {
-                let array: ExprArray = input.parse().map_err(|e| expected(e.span()))?;
-                for element in array.elems {
-                    match element {
-                        Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(tag), .. }) => self.tags.push(tag),
-                        other => return Err(expected(other.span())),
-                    }
-                }
-            }
-            _ => {
-                if input.peek(LitBool) {
-                    let value: LitBool = input.parse()?;
-                    self.extract_args = if value.value { ExtractArgs::All } else { ExtractArgs::None };
-                } else {
-                    let array: ExprArray = input.parse().map_err(|e| {
-                        syn::Error::new(
-                            e.span(),
-                            "`extract_args` expects `true`, `false` or a list of argument names like `[request, user_id]`",
-                        )
-                    })?;
-                    let mut names = Vec::new();
-                    for element in array.elems {
-                        match element {
-                            Expr::Path(path) if path.path.get_ident().is_some() => {
-                                names.extend(path.path.get_ident().cloned());
-                            }
-                            other => {
-                                return Err(syn::Error::new(
-                                    other.span(),
-                                    "`extract_args` lists argument names, like `[request, user_id]`",
-                                ));
-                            }
-                        }
-                    }
-                    self.extract_args = ExtractArgs::Only(names);
-                }
-            }
-        }
-        Ok(())
+        Ok(parsed)
     }
 }
 
@@ -153,155 +114,175 @@ pub(crate) fn expand(args: InstrumentArgs, item: TokenStream) -> syn::Result<Tok
             return Err(syn::Error::new(err.span(), message));
         }
     };
-    check_signature(&function, &args)?;
-    let fn_name = function.sig.ident.to_string();
-    let arguments = argument_names(&function);
-    let has_self = function.sig.receiver().is_some();
+    Ok(Instrumentation::new(args, function)?.expand())
+}
 
-    // The template: given (its placeholders must be arguments), or `Calling <module>::<fn>`.
-    let (template_tokens, template, literal) = match &args.msg_template {
-        Some(literal) => {
-            let template = template::parse(literal)?;
-            for hole in &template.holes {
-                let root = hole.root();
-                let known = arguments.iter().any(|(name, _)| name == root) || (root == "self" && has_self);
-                if !known {
-                    let names: Vec<String> = arguments.iter().map(|(name, _)| format!("`{name}`")).collect();
-                    let listed = if names.is_empty() { "it has none".to_owned() } else { names.join(", ") };
-                    return Err(syn::Error::new(
-                        hole.span,
-                        format!(
-                            "`{{{}}}` is not an argument of `{fn_name}`: a template of `#[instrument]` can use the \
-                             function's arguments ({listed})",
-                            hole.key()
-                        ),
-                    ));
-                }
-            }
-            (literal.to_token_stream(), template, literal.clone())
-        }
-        None => {
-            let literal = LitStr::new(&format!("Calling {fn_name}"), function.sig.ident.span());
-            let tokens = quote!(::core::concat!("Calling ", ::core::module_path!(), "::", #fn_name));
-            let template = template::parse(&LitStr::new("", Span::call_site()))?;
-            (tokens, template, literal)
-        }
-    };
+/// A function to instrument, checked against its arguments: what its span is named and records.
+struct Instrumentation {
+    args: InstrumentArgs,
+    function: ItemFn,
+    /// The template as tokens: the literal, or `Calling <module>::<fn>` built with `module_path!()`.
+    template_tokens: TokenStream,
+    template: template::Template,
+    literal: LitStr,
+    /// The arguments recorded as attributes.
+    extras: Vec<ExtraValue>,
+}
 
-    let extras: Vec<ExtraValue> = match &args.extract_args {
-        ExtractArgs::All => arguments
-            .iter()
-            .map(|(name, span)| ExtraValue {
-                key: name.clone(),
-                expr: ident_tokens(name, *span),
-                span: *span,
-                strict: false,
-            })
-            .collect(),
-        ExtractArgs::None => Vec::new(),
-        ExtractArgs::Only(names) => {
-            let mut extras = Vec::new();
-            for name in names {
-                let key = name.to_string();
-                if key == "self" {
-                    return Err(syn::Error::new(
-                        name.span(),
-                        "`self` is never extracted: name its fields in the template",
-                    ));
-                }
-                if !arguments.iter().any(|(arg, _)| *arg == key) {
-                    let names: Vec<String> = arguments.iter().map(|(name, _)| format!("`{name}`")).collect();
-                    return Err(syn::Error::new(
-                        name.span(),
-                        format!("`{key}` is not an argument of `{fn_name}` (its arguments: {})", names.join(", ")),
-                    ));
-                }
-                extras.push(ExtraValue { key, expr: quote!(#name), span: name.span(), strict: true });
-            }
-            extras
-        }
-    };
+impl Instrumentation {
+    /// Checks the signature, the template's placeholders and `extract_args` against the function.
+    fn new(args: InstrumentArgs, function: ItemFn) -> syn::Result<Instrumentation> {
+        check_signature(&function, &args)?;
+        let fn_name = function.sig.ident.to_string();
+        let arguments = argument_names(&function);
+        let has_self = function.sig.receiver().is_some();
 
-    let list = internal("__bud_attrs");
-    let captured = capture::capture(&literal, &template, &[], &extras, &list);
-    let capture::Captured { bindings, attributes, count, .. } = captured;
-    // `code.function`, and the tags when there are any.
-    let tag_slot = usize::from(!args.tags.is_empty());
-    // Without a template of its own, the message is the default template, which has no placeholders: the export
-    // side writes it from the callsite.
-    let (defer, formatted) = if args.msg_template.is_some() {
-        captured_message(&literal, &template)
-    } else {
-        (quote!(true), quote!(::std::borrow::Cow::Borrowed(#template_tokens)))
-    };
-    let message_binding = internal("__bud_message");
-    let obs = internal("__bud_obs");
-    let level = internal("__bud_level");
-    let callsite = internal("__bud_callsite");
-    let span = internal("__bud_span");
-    let dropped = internal("__bud_dropped");
-    let level_variant = args.level.clone().unwrap_or_else(|| Ident::new("Info", Span::call_site()));
-    let span_name = match &args.span_name {
-        Some(name) => quote!(::core::option::Option::Some(#name)),
-        None => quote!(::core::option::Option::None),
-    };
-    let tags = &args.tags;
-    let new_trace = args.new_trace;
-    let line = quote_spanned!(function.sig.ident.span()=> ::core::line!());
-    let fixed_message = match &args.msg_template {
-        Some(literal) => capture::fixed_message(literal, &template),
-        None => quote!(::core::option::Option::Some(#template_tokens)),
-    };
-    let callsite_block = capture::callsite(
-        &callsite,
-        &template_tokens,
-        &fixed_message,
-        &span_name,
-        &line,
-        &quote!(::core::option::Option::Some(#fn_name)),
-        tags,
-    );
-
-    let message_and_list =
-        capture::message_and_list(&defer, &formatted, count + tag_slot, &obs, &list, &message_binding, &attributes);
-    // Each branch yields the span itself (no `Option<BudSpan>` in between, no rebinding after): the span is built
-    // in place, never copied on the way.
-    let start_span = quote! {
-        #[allow(unused_mut)]
-        let mut #span = {
-            #[allow(unused_imports)]
-            use ::budobserve::__private::kinds::*;
-            #callsite_block
-            let #level = ::budobserve::Level::#level_variant;
-            if ::budobserve::__private::__maybe_enabled(#level) {
-                let #obs = ::budobserve::__private::current();
-                if #obs.__enabled(#level) {
-                    match #obs.__sample_span(#new_trace) {
-                        ::core::option::Option::Some(#dropped) => #dropped,
-                        ::core::option::Option::None => {
-                            #bindings
-                            #message_and_list
-                            #obs.__span(#callsite, #level, #message_binding, #list, #new_trace)
-                        }
+        // The template: given (its placeholders must be arguments), or `Calling <module>::<fn>`.
+        let (template_tokens, template, literal) = match &args.msg_template {
+            Some(literal) => {
+                let template = template::parse(literal)?;
+                for hole in &template.holes {
+                    let root = hole.root();
+                    let known = arguments.iter().any(|(name, _)| name == root) || (root == "self" && has_self);
+                    if !known {
+                        let names: Vec<String> = arguments.iter().map(|(name, _)| format!("`{name}`")).collect();
+                        let listed = if names.is_empty() { "it has none".to_owned() } else { names.join(", ") };
+                        return Err(syn::Error::new(
+                            hole.span,
+                            format!(
+                                "`{{{}}}` is not an argument of `{fn_name}`: a template of `#[instrument]` can use the \
+                                 function's arguments ({listed})",
+                                hole.key()
+                            ),
+                        ));
                     }
-                } else {
-                    ::budobserve::__private::disabled_span()
                 }
-            } else {
-                ::budobserve::__private::disabled_span()
+                (literal.to_token_stream(), template, literal.clone())
+            }
+            None => {
+                let literal = LitStr::new(&format!("Calling {fn_name}"), function.sig.ident.span());
+                let tokens = quote!(::core::concat!("Calling ", ::core::module_path!(), "::", #fn_name));
+                let template = template::parse(&LitStr::new("", Span::call_site()))?;
+                (tokens, template, literal)
             }
         };
-    };
 
-    let body = wrap_body(&function, &args, &span);
-    let ItemFn { attrs, vis, sig, .. } = &function;
-    Ok(quote! {
-        #(#attrs)*
-        #vis #sig {
-            #start_span
-            #body
+        let extras: Vec<ExtraValue> = match &args.extract_args {
+            ExtractArgs::All => arguments
+                .iter()
+                .map(|(name, span)| ExtraValue {
+                    key: name.clone(),
+                    expr: ident_tokens(name, *span),
+                    span: *span,
+                    strict: false,
+                })
+                .collect(),
+            ExtractArgs::None => Vec::new(),
+            ExtractArgs::Only(names) => {
+                let mut extras = Vec::new();
+                for name in names {
+                    let key = name.to_string();
+                    if key == "self" {
+                        return Err(syn::Error::new(
+                            name.span(),
+                            "`self` is never extracted: name its fields in the template",
+                        ));
+                    }
+                    if !arguments.iter().any(|(arg, _)| *arg == key) {
+                        let names: Vec<String> = arguments.iter().map(|(name, _)| format!("`{name}`")).collect();
+                        return Err(syn::Error::new(
+                            name.span(),
+                            format!("`{key}` is not an argument of `{fn_name}` (its arguments: {})", names.join(", ")),
+                        ));
+                    }
+                    extras.push(ExtraValue { key, expr: quote!(#name), span: name.span(), strict: true });
+                }
+                extras
+            }
+        };
+        Ok(Instrumentation { args, function, template_tokens, template, literal, extras })
+    }
+
+    /// The function with its span.
+    fn expand(self) -> TokenStream {
+        let Instrumentation { args, function, template_tokens, template, literal, extras } = self;
+        let fn_name = function.sig.ident.to_string();
+        let list = internal("__bud_attrs");
+        let captured = capture::capture(&literal, &template, &[], &extras, &list);
+        let capture::Captured { bindings, attributes, count, .. } = captured;
+        // `code.function`, and the tags when there are any.
+        let tag_slot = usize::from(!args.tags.is_empty());
+        // Without a template of its own, the message is the default template, which has no placeholders: the export
+        // side writes it from the callsite.
+        let (defer, formatted) = if args.msg_template.is_some() {
+            captured_message(&literal, &template)
+        } else {
+            (quote!(true), quote!(::std::borrow::Cow::Borrowed(#template_tokens)))
+        };
+        let message_binding = internal("__bud_message");
+        let obs = internal("__bud_obs");
+        let level = internal("__bud_level");
+        let callsite = internal("__bud_callsite");
+        let span = internal("__bud_span");
+        let (level_value, level_span) = args.level.unwrap_or((Level::Info, Span::call_site()));
+        let level_variant = level_value.variant(level_span);
+        let span_name = match &args.span_name {
+            Some(name) => quote!(::core::option::Option::Some(#name)),
+            None => quote!(::core::option::Option::None),
+        };
+        let tags = &args.tags;
+        let new_trace = args.new_trace;
+        let line = quote_spanned!(function.sig.ident.span()=> ::core::line!());
+        let fixed_message = match &args.msg_template {
+            Some(literal) => capture::fixed_message(literal, &template),
+            None => quote!(::core::option::Option::Some(#template_tokens)),
+        };
+        let callsite_block = capture::callsite(
+            &callsite,
+            &template_tokens,
+            &fixed_message,
+            &span_name,
+            &line,
+            &quote!(::core::option::Option::Some(#fn_name)),
+            tags,
+        );
+
+        let message_and_list =
+            capture::message_and_list(&defer, &formatted, count + tag_slot, &obs, &list, &message_binding, &attributes);
+        // Each branch yields the span itself (no `Option<BudSpan>` in between, no rebinding after): the span is built
+        // in place, never copied on the way.
+        let gated = Gate {
+            instance: None,
+            level: quote!(::budobserve::Level::#level_variant),
+            gated: Gated::Span { new_trace },
+            options: false,
+            body: quote! {
+                #bindings
+                #message_and_list
+                #obs.__span(#callsite, #level, #message_binding, #list, #new_trace)
+            },
         }
-    })
+        .expand();
+        let start_span = quote! {
+            #[allow(unused_mut)]
+            let mut #span = {
+                #[allow(unused_imports)]
+                use ::budobserve::__private::kinds::*;
+                #callsite_block
+                #gated
+            };
+        };
+
+        let body = wrap_body(&function, &args, &span);
+        let ItemFn { attrs, vis, sig, .. } = &function;
+        quote! {
+            #(#attrs)*
+            #vis #sig {
+                #start_span
+                #body
+            }
+        }
+    }
 }
 
 /// Whether the message of a given template is deferred, and the message formatted (the same generation as the log

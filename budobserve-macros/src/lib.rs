@@ -9,14 +9,18 @@
 
 #![deny(missing_docs)]
 
+mod args;
 mod attributes;
 mod capture;
+mod gate;
 mod instrument;
+mod level;
 mod log;
 mod template;
 
 use proc_macro::TokenStream;
 
+use crate::level::Level;
 use crate::log::Kind;
 
 fn expand_log(input: TokenStream, kind: Kind) -> TokenStream {
@@ -29,43 +33,43 @@ fn expand_log(input: TokenStream, kind: Kind) -> TokenStream {
 /// Writes a log at the trace level (1). See `budobserve::bud_info!` for the syntax.
 #[proc_macro]
 pub fn bud_trace(input: TokenStream) -> TokenStream {
-    expand_log(input, Kind::Log("Trace"))
+    expand_log(input, Kind::Log(Level::Trace))
 }
 
 /// Writes a log at the debug level (5). See `budobserve::bud_info!` for the syntax.
 #[proc_macro]
 pub fn bud_debug(input: TokenStream) -> TokenStream {
-    expand_log(input, Kind::Log("Debug"))
+    expand_log(input, Kind::Log(Level::Debug))
 }
 
 /// Writes a log at the info level (9).
 #[proc_macro]
 pub fn bud_info(input: TokenStream) -> TokenStream {
-    expand_log(input, Kind::Log("Info"))
+    expand_log(input, Kind::Log(Level::Info))
 }
 
 /// Writes a log at the notice level (10). See `budobserve::bud_info!` for the syntax.
 #[proc_macro]
 pub fn bud_notice(input: TokenStream) -> TokenStream {
-    expand_log(input, Kind::Log("Notice"))
+    expand_log(input, Kind::Log(Level::Notice))
 }
 
 /// Writes a log at the warn level (13). See `budobserve::bud_info!` for the syntax.
 #[proc_macro]
 pub fn bud_warn(input: TokenStream) -> TokenStream {
-    expand_log(input, Kind::Log("Warn"))
+    expand_log(input, Kind::Log(Level::Warn))
 }
 
 /// Writes a log at the error level (17). See `budobserve::bud_info!` for the syntax.
 #[proc_macro]
 pub fn bud_error(input: TokenStream) -> TokenStream {
-    expand_log(input, Kind::Log("Error"))
+    expand_log(input, Kind::Log(Level::Error))
 }
 
 /// Writes a log at the fatal level (21). See `budobserve::bud_info!` for the syntax.
 #[proc_macro]
 pub fn bud_fatal(input: TokenStream) -> TokenStream {
-    expand_log(input, Kind::Log("Fatal"))
+    expand_log(input, Kind::Log(Level::Fatal))
 }
 
 /// Writes a log at a level given first: `bud_log!(Level::Warn, "…")`.
@@ -116,7 +120,7 @@ pub fn derive_bud_attributes(input: TokenStream) -> TokenStream {
 #[doc(hidden)]
 #[proc_macro]
 pub fn __bud_format(input: TokenStream) -> TokenStream {
-    match log::parse_input(input, Kind::Log("Info")) {
+    match log::parse_input(input, Kind::Log(Level::Info)) {
         Ok(parsed) => log::expand_format(parsed).into(),
         Err(err) => err.to_compile_error().into(),
     }

@@ -5,16 +5,19 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::ParseStream;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprArray, Ident, LitStr, Token};
+use syn::{Expr, Ident, LitStr, Token};
 
+use crate::args::{self, ArgSpec, ArgType, ArgValue, Seen};
 use crate::capture::{self, NamedArg, internal};
+use crate::gate::{Gate, Gated};
+use crate::level::Level;
 use crate::template;
 
 /// Which macro is expanded.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// A log at a level fixed by the macro's name (`bud_info!` → `Info`).
-    Log(&'static str),
+    Log(Level),
     /// `bud_log!(level, …)`.
     LogAt,
     /// `bud_span!`.
@@ -26,13 +29,7 @@ pub(crate) enum Kind {
 impl Kind {
     fn name(self) -> &'static str {
         match self {
-            Kind::Log("Trace") => "bud_trace!",
-            Kind::Log("Debug") => "bud_debug!",
-            Kind::Log("Info") => "bud_info!",
-            Kind::Log("Notice") => "bud_notice!",
-            Kind::Log("Warn") => "bud_warn!",
-            Kind::Log("Error") => "bud_error!",
-            Kind::Log(_) => "bud_fatal!",
+            Kind::Log(level) => level.macro_name(),
             Kind::LogAt => "bud_log!",
             Kind::Span => "bud_span!",
             Kind::Exception => "bud_exception!",
@@ -78,35 +75,23 @@ struct Options {
 }
 
 enum LevelOption {
-    Named(Ident),
+    Named(Level, Span),
     Expr(Expr),
 }
 
-const LEVEL_NAMES: [(&str, &str); 8] = [
-    ("trace", "Trace"),
-    ("debug", "Debug"),
-    ("info", "Info"),
-    ("notice", "Notice"),
-    ("warn", "Warn"),
-    ("warning", "Warn"),
-    ("error", "Error"),
-    ("fatal", "Fatal"),
+/// Every option of the log and span macros (which of them a macro takes: [`Kind::options`]).
+const OPTIONS: [ArgSpec; 5] = [
+    ArgSpec::new("_tags", ArgType::Strs, "`_tags` expects an array of string literals, e.g. `_tags = [\"billing\"]`")
+        .element("`_tags` expects string literals, e.g. `_tags = [\"billing\"]`"),
+    ArgSpec::new("_span_name", ArgType::Str, "`_span_name` expects a string literal, e.g. `_span_name = \"chat\"`"),
+    ArgSpec::new("_level", ArgType::Level { or_expr: true }, "`_level` expects a level, e.g. `_level = \"debug\"`"),
+    ArgSpec::new("_parent", ArgType::Expr, "`_parent` expects a context or a span, e.g. `_parent = &request_span`"),
+    ArgSpec::new(
+        "_links",
+        ArgType::Exprs,
+        "`_links` expects an array of spans or span contexts, e.g. `_links = [&other]`",
+    ),
 ];
-
-/// The `Level` variant of a level name (`"debug"` → `Debug`), as a compile-time check of a string literal.
-pub(crate) fn level_variant(literal: &LitStr) -> syn::Result<Ident> {
-    let value = literal.value().to_ascii_lowercase();
-    match LEVEL_NAMES.iter().find(|(name, _)| *name == value) {
-        Some((_, variant)) => Ok(Ident::new(variant, literal.span())),
-        None => Err(syn::Error::new(
-            literal.span(),
-            format!(
-                "unknown level {:?}: expected one of \"trace\", \"debug\", \"info\", \"notice\", \"warn\", \"error\", \"fatal\"",
-                literal.value()
-            ),
-        )),
-    }
-}
 
 impl LogInput {
     pub(crate) fn parse(input: ParseStream<'_>, kind: Kind) -> syn::Result<LogInput> {
@@ -161,7 +146,7 @@ impl LogInput {
 
         let mut args: Vec<NamedArg> = Vec::new();
         let mut options = Options::default();
-        let mut seen_options: Vec<String> = Vec::new();
+        let mut seen_options = Seen::default();
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
@@ -171,11 +156,8 @@ impl LogInput {
                 let name: Ident = input.parse()?;
                 input.parse::<Token![=]>()?;
                 let name_string = name.to_string();
-                if let Some(option) = name_string.strip_prefix('_').map(|_| name_string.as_str()) {
-                    if seen_options.iter().any(|seen| seen == option) {
-                        return Err(syn::Error::new(name.span(), format!("duplicate option `{option}`")));
-                    }
-                    seen_options.push(option.to_owned());
+                if name_string.starts_with('_') {
+                    seen_options.first(&name, |option| format!("duplicate option `{option}`"))?;
                     Self::parse_option(input, kind, &name, &mut options)?;
                 } else {
                     if args.iter().any(|arg| arg.name == name_string) {
@@ -244,57 +226,23 @@ impl LogInput {
 
     fn parse_option(input: ParseStream<'_>, kind: Kind, name: &Ident, options: &mut Options) -> syn::Result<()> {
         let option = name.to_string();
-        if !kind.options().contains(&option.as_str()) {
-            let known = ["_tags", "_span_name", "_level", "_parent", "_links"];
-            let message = if known.contains(&option.as_str()) {
+        let Some(spec) = OPTIONS.iter().find(|spec| spec.name == option && kind.options().contains(&spec.name)) else {
+            let message = if OPTIONS.iter().any(|spec| spec.name == option) {
                 format!("`{option}` does not apply to `{}`: it accepts {}", kind.name(), list(kind.options()))
             } else {
                 format!("unknown option `{option}`: `{}` accepts {}", kind.name(), list(kind.options()))
             };
             return Err(syn::Error::new(name.span(), message));
-        }
-        match option.as_str() {
-            "_tags" => {
-                let array: ExprArray = input.parse().map_err(|err| {
-                    syn::Error::new(
-                        err.span(),
-                        "`_tags` expects an array of string literals, e.g. `_tags = [\"billing\"]`",
-                    )
-                })?;
-                for element in array.elems {
-                    match element {
-                        Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(tag), .. }) => options.tags.push(tag),
-                        other => {
-                            return Err(syn::Error::new(
-                                other.span(),
-                                "`_tags` expects string literals, e.g. `_tags = [\"billing\"]`",
-                            ));
-                        }
-                    }
-                }
-            }
-            "_span_name" => {
-                options.span_name = Some(input.parse().map_err(|err| {
-                    syn::Error::new(err.span(), "`_span_name` expects a string literal, e.g. `_span_name = \"chat\"`")
-                })?);
-            }
-            "_level" => {
-                options.level = Some(if input.peek(LitStr) {
-                    LevelOption::Named(level_variant(&input.parse()?)?)
-                } else {
-                    LevelOption::Expr(input.parse()?)
-                });
-            }
-            "_parent" => options.parent = Some(input.parse()?),
-            _ => {
-                let array: ExprArray = input.parse().map_err(|err| {
-                    syn::Error::new(
-                        err.span(),
-                        "`_links` expects an array of spans or span contexts, e.g. `_links = [&other]`",
-                    )
-                })?;
-                options.links = array.elems.into_iter().collect();
-            }
+        };
+        // Each option has a value type of its own (see `OPTIONS`).
+        match args::parse_value(input, spec)? {
+            ArgValue::Strs(tags) => options.tags = tags,
+            ArgValue::Str(span_name) => options.span_name = Some(span_name),
+            ArgValue::Level(level, span) => options.level = Some(LevelOption::Named(level, span)),
+            ArgValue::LevelExpr(expr) => options.level = Some(LevelOption::Expr(expr)),
+            ArgValue::Expr(parent) => options.parent = Some(parent),
+            ArgValue::Exprs(links) => options.links = links,
+            ArgValue::Flag | ArgValue::Bool(_) | ArgValue::Names(_) => {}
         }
         Ok(())
     }
@@ -329,18 +277,17 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
     let level = internal("__bud_level");
     let callsite = internal("__bud_callsite");
 
-    let instance = match &input.instance {
-        Some(expr) => quote_spanned!(expr.span()=> let #obs: &::budobserve::BudObserve = &(#expr);),
-        None => quote!(let #obs = ::budobserve::__private::current();),
-    };
     let level_expr = match (kind, &input.level, &input.options.level) {
-        (Kind::Log(variant), _, _) => {
-            let variant = Ident::new(variant, Span::call_site());
+        (Kind::Log(level), _, _) => {
+            let variant = level.variant(Span::call_site());
             quote!(::budobserve::Level::#variant)
         }
         (Kind::LogAt, Some(expr), _) => quote_spanned!(expr.span()=> #expr),
         (Kind::Exception, _, _) => quote!(::budobserve::Level::Error),
-        (_, _, Some(LevelOption::Named(variant))) => quote!(::budobserve::Level::#variant),
+        (_, _, Some(LevelOption::Named(level, span))) => {
+            let variant = level.variant(*span);
+            quote!(::budobserve::Level::#variant)
+        }
         (_, _, Some(LevelOption::Expr(expr))) => quote_spanned!(expr.span()=> #expr),
         _ => quote!(::budobserve::Level::Info),
     };
@@ -403,51 +350,20 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
         (_, false) => quote!(#obs.__log(#callsite, #level, #message_binding, #list, #record)),
         (_, true) => quote!(#obs.__options(#callsite, #level, #message_binding, #list) #parent .log_with(#record)),
     };
-    let disabled = match kind {
-        Kind::Span => quote!(else { ::budobserve::__private::disabled_span() }),
-        _ => TokenStream::new(),
-    };
     let body = quote! {
         #error_binding
         #bindings
         #message_and_list
         #start
     };
-    // The head sampler decides before anything is evaluated (with `_parent`/`_links`, the options path decides
-    // with the explicit parent).
-    let dropped = internal("__bud_dropped");
-    let checked = match (kind, has_options) {
-        (_, true) => quote!(if #obs.__enabled(#level) { #body } #disabled),
-        (Kind::Span, false) => quote! {
-            if #obs.__enabled(#level) {
-                match #obs.__sample_span(false) {
-                    ::core::option::Option::Some(#dropped) => #dropped,
-                    ::core::option::Option::None => { #body }
-                }
-            } #disabled
-        },
-        (_, false) => quote!(if #obs.__enabled(#level) && #obs.__sample_log() { #body }),
-    };
-    // Without an explicit instance, one atomic load decides first whether the level can be on at all.
-    let gated = if input.instance.is_none() {
-        let off = match kind {
-            Kind::Span => quote!(else { ::budobserve::__private::disabled_span() }),
-            _ => TokenStream::new(),
-        };
-        quote! {
-            let #level: ::budobserve::Level = #level_expr;
-            if ::budobserve::__private::__maybe_enabled(#level) {
-                #instance
-                #checked
-            } #off
-        }
-    } else {
-        quote! {
-            #instance
-            let #level: ::budobserve::Level = #level_expr;
-            #checked
-        }
-    };
+    let gated = Gate {
+        instance: input.instance.as_ref(),
+        level: level_expr,
+        gated: if kind == Kind::Span { Gated::Span { new_trace: false } } else { Gated::Log },
+        options: has_options,
+        body,
+    }
+    .expand();
     Ok(quote! {{
         #[allow(unused_imports)]
         use ::budobserve::__private::kinds::*;

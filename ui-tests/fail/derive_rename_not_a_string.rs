@@ -1,0 +1,7 @@
+#[derive(budobserve::BudAttributes)]
+struct Request {
+    #[bud(rename = model)]
+    model: String,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(budobserve::BudAttributes)]
+struct Request {
+    #[bud(skip = true)]
+    token: String,
+}
+
+fn main() {}
