@@ -36,7 +36,8 @@ use opentelemetry_sdk::trace::{IdGenerator, ShouldSample, SpanExporter, SpanProc
 pub use self::setting::EnvSource;
 use crate::clock::Clock;
 use crate::constants;
-use crate::error::ConfigError;
+/// Also at the crate's root; here as well, where configuration errors come from.
+pub use crate::error::ConfigError;
 use crate::exporters::batch::BatchOptions;
 #[cfg(feature = "clickhouse")]
 use crate::exporters::budmetrics::{self, BudMetricsExporter, ClickHouseOptions};
@@ -48,7 +49,7 @@ use crate::scrubbing::{Scrubber, ScrubbingConfig};
 use crate::tail::TailSampling;
 
 /// Starts configuring BudObserve. Finish with [`install`](ConfigBuilder::install) (the global instance the macros
-/// and free functions use) or [`build`](ConfigBuilder::build) (a config for an explicit [`BudObserve::new`]).
+/// and free functions use) or [`build`](ConfigBuilder::build) (a config for an explicit [`BudObserve::new`](crate::BudObserve::new)).
 ///
 /// ```
 /// # fn main() -> Result<(), budobserve::ConfigError> {
@@ -187,7 +188,7 @@ impl ConfigBuilder {
     /// [`batch_options`](Self::batch_options)). The caller's thread only queues a span when it ends; what a macro
     /// span gets from its callsite (code location, template, the message when it only shows recorded values) is
     /// written on the worker thread, before `exporter` sees the span. A full queue drops spans, never blocks: see
-    /// [`BudObserve::export_stats`].
+    /// [`BudObserve::export_stats`](crate::BudObserve::export_stats).
     pub fn span_exporter(mut self, exporter: impl SpanExporter + 'static) -> Self {
         self.span_processors.push(SpanStage::exporter(exporter, None));
         self
@@ -340,7 +341,7 @@ impl ConfigBuilder {
         self
     }
 
-    /// Resolves the configuration (builder > environment > default) for [`BudObserve::new`].
+    /// Resolves the configuration (builder > environment > default) for [`BudObserve::new`](crate::BudObserve::new).
     pub fn build(self) -> Result<BudObserveConfig, ConfigError> {
         let env = &self.env;
         let backend = self.otlp.resolve(env)?;

@@ -35,7 +35,7 @@ struct ConsoleState {
     context: Vec<SpanId>,
 }
 
-/// The span processor that prints to the console (see the [module docs](self)).
+/// The span processor that prints to the console (see the [module docs](super)).
 ///
 /// ```
 /// use budobserve::exporters::{ConsoleOptions, ConsoleProcessor};

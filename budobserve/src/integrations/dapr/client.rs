@@ -59,7 +59,7 @@ pub enum DaprError {
     Json(#[from] serde_json::Error),
 }
 
-/// A client of the Dapr sidecar's HTTP API whose calls are spans (see the [module](self)). Cheap to clone.
+/// A client of the Dapr sidecar's HTTP API whose calls are spans (see the [module](super)). Cheap to clone.
 ///
 /// ```
 /// use budobserve::integrations::dapr::DaprClient;

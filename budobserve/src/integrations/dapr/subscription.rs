@@ -24,7 +24,7 @@ use crate::span::BudSpan;
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// A tower layer for an app's subscription routes: each delivered event is handled in a consumer span (see the
-/// [module](self)).
+/// [module](super)).
 ///
 /// ```
 /// use axum::{Json, Router, routing::post};

@@ -22,7 +22,7 @@ use crate::observe::{BudObserve, Settings};
 /// The instrumentation scope of the spans this middleware writes.
 pub const SCOPE: &str = "budobserve.llm";
 
-/// LLM spans for the requests of a reqwest client (see the [module](self)).
+/// LLM spans for the requests of a reqwest client (see the [module](super)).
 ///
 /// ```
 /// use budobserve::integrations::llm::{LlmMiddleware, ModelPrice};
