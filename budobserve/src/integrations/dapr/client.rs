@@ -1,6 +1,7 @@
 //! The client of the sidecar's HTTP API: its configuration, and what every call shares — the span, the request
 //! with the trace context and the token, the outcome.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -10,11 +11,32 @@ use opentelemetry::{Context, KeyValue};
 use serde_json::Value as Json;
 
 use crate::config::EnvSource;
+use crate::config::setting::{Setting, text};
 use crate::constants::{self, dapr as keys};
 use crate::error::ConfigError;
 use crate::integrations::http::HeaderInjector;
 use crate::observe::{BudObserve, Settings};
 use crate::span::BudSpan;
+
+/// The sidecar's HTTP port when neither `DAPR_HTTP_ENDPOINT` nor `DAPR_HTTP_PORT` says otherwise.
+const DEFAULT_PORT: u16 = 3500;
+
+const ENDPOINT: Setting<reqwest::Url> =
+    Setting { option: "address", variables: &[keys::ENV_HTTP_ENDPOINT], parse: sidecar_url };
+const PORT: Setting<u16> = Setting { option: "address", variables: &[keys::ENV_HTTP_PORT], parse: port };
+const APP_ID: Setting<String> = Setting { option: "app_id", variables: &[keys::ENV_APP_ID], parse: text };
+
+/// An `http://` or `https://` URL with a host.
+fn sidecar_url(address: &str) -> Result<reqwest::Url, Cow<'static, str>> {
+    reqwest::Url::parse(address)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        .ok_or(Cow::Borrowed("an http:// or https:// URL"))
+}
+
+fn port(value: &str) -> Result<u16, Cow<'static, str>> {
+    value.trim().parse::<u16>().ok().filter(|port| *port > 0).ok_or(Cow::Borrowed("a port number (1-65535)"))
+}
 
 /// The instrumentation scope of the spans this integration writes.
 pub const SCOPE: &str = "budobserve.dapr";
@@ -114,10 +136,7 @@ impl DaprClient {
     /// A client of the sidecar at `address` (`http://127.0.0.1:3500`), writing to the instance current now; the
     /// events it publishes have the source `unknown_service` until [`app_id`](Self::app_id) names the app.
     pub fn new(address: &str) -> Result<DaprClient, DaprError> {
-        let base = reqwest::Url::parse(address)
-            .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
-            .ok_or_else(|| DaprError::Address(address.to_owned()))?;
+        let base = sidecar_url(address).map_err(|_| DaprError::Address(address.to_owned()))?;
         let observe = crate::current().with_settings(Settings::new().scope(SCOPE));
         let app_id = "unknown_service".to_owned();
         Ok(DaprClient {
@@ -141,27 +160,20 @@ impl DaprClient {
 
     /// [`from_env`](Self::from_env) reading the variables from `env`.
     pub fn from_env_source(env: &EnvSource) -> Result<DaprClient, DaprError> {
-        let invalid = |variable: &'static str, value: String, expected: &'static str| ConfigError::InvalidEnvVar {
-            variable,
-            value,
-            expected: expected.into(),
+        let address = match ENDPOINT.read_env(env)? {
+            Some(url) => url.to_string(),
+            None => format!("http://127.0.0.1:{}", PORT.read_env(env)?.unwrap_or(DEFAULT_PORT)),
         };
-        let address = match (env.get(keys::ENV_HTTP_ENDPOINT)?, env.get(keys::ENV_HTTP_PORT)?) {
-            (Some(endpoint), _) => endpoint,
-            (None, Some(port)) => match port.parse::<u16>() {
-                Ok(port) if port > 0 => format!("http://127.0.0.1:{port}"),
-                _ => return Err(invalid(keys::ENV_HTTP_PORT, port, "a port number (1-65535)").into()),
-            },
-            (None, None) => "http://127.0.0.1:3500".to_owned(),
-        };
-        let mut client = DaprClient::new(&address)
-            .map_err(|_| invalid(keys::ENV_HTTP_ENDPOINT, address.clone(), "an http:// or https:// URL"))?;
+        let mut client = DaprClient::new(&address)?;
+        // Not a `Setting`: a token that cannot be sent is reported without its value.
         if let Some(token) = env.get(keys::ENV_API_TOKEN)? {
-            client = client
-                .api_token(&token)
-                .map_err(|_| invalid(keys::ENV_API_TOKEN, "<hidden>".to_owned(), "visible ASCII characters"))?;
+            client = client.api_token(&token).map_err(|_| ConfigError::InvalidEnvVar {
+                variable: keys::ENV_API_TOKEN,
+                value: "<hidden>".to_owned(),
+                expected: "visible ASCII characters".into(),
+            })?;
         }
-        client = client.app_id(env.get(keys::ENV_APP_ID)?.unwrap_or_else(|| "unknown_service".to_owned()));
+        client = client.app_id(APP_ID.read_env(env)?.unwrap_or_else(|| "unknown_service".to_owned()));
         Ok(client)
     }
 
