@@ -9,9 +9,12 @@
 //! - A **string value** that contains a match is replaced whole — unless the value is just the matched word
 //!   (`"password"` alone says nothing secret). JSON strings (`{…}`, `[…]`) are parsed, scrubbed recursively (keys
 //!   and string leaves) and written back.
-//! - Values that look like secrets whatever their name — `Bearer …` tokens, `sk-…` API keys, `api_key=…` in query
-//!   strings — are replaced even under [safe keys](SAFE_KEYS) that are otherwise left alone (an exception message
-//!   that embeds a token is scrubbed; a SQL text that mentions a `password` column is not).
+//! - Values that look like secrets whatever their name are replaced even under [safe keys](SAFE_KEYS), which are
+//!   safe by name only: passwords in connection URLs, `Bearer`/`Basic` credentials, JWTs, PEM private keys,
+//!   provider keys (GitHub, GitLab, Slack, Stripe, OpenAI, Anthropic, Hugging Face, Google, AWS), session cookies,
+//!   secrets in query strings, command-line flags and SQL `PASSWORD '…'` literals — each a named rule, whose name
+//!   is the redaction's. An exception message that embeds a token is scrubbed; a SQL text that mentions a
+//!   `password` column is not.
 //! - The message (`budobserve_msg`) shows the redaction: rendered on the export side from scrubbed values, or, when
 //!   the caller formatted it, with every scrubbed value replaced in it.
 //!

@@ -126,8 +126,9 @@ impl ScrubbingConfig {
     }
 }
 
-/// Keys never scrubbed, their values not scanned: BudObserve's own (but the message), the code location, and
-/// semantic-convention keys that carry no secrets by construction. A key ending in `.*` covers its prefix.
+/// Keys whose names never match: BudObserve's own (but the message), the code location, and semantic-convention
+/// keys that carry no secrets by name. A key ending in `.*` covers its prefix. Safe by name only: their values are
+/// still checked for secret material (a password in a URL, a token in a query).
 pub const SAFE_KEYS: &[&str] = &[
     constants::SPAN_TYPE,
     constants::LEVEL_NUM,

@@ -28,13 +28,42 @@ const WORD_PATTERNS: &[(&str, &str)] = &[
     ("bud token", "bud[._ -]?token"),
     ("dapr api token", "dapr[._ -]?api[._ -]?token"),
     ("app api token", "x[._ -]?app[._ -]?api[._ -]?token"),
+    // `token` in every form of a name: `access_token`, `refresh-token`, `id.token`, `x-amz-security-token`,
+    // `accessToken`, `token` itself; but not `tokens`, `token_count`, `max_tokens` or `gen_ai.token.type`. Anchored
+    // to a whole identifier, so prose (`"not a token"`) is not redacted for it.
+    ("token", "^(?:[a-z0-9._-]*[._-]|[a-z0-9._-]*(?:access|refresh|id|auth|bearer|session|security|api))?token$"),
 ];
 
-/// Patterns of secret material in values, whatever the name.
+/// Patterns of secret material in values, whatever the name (each a named rule; more specific rules first).
 const SHAPE_PATTERNS: &[(&str, &str)] = &[
+    ("private key block", r"(?s)-----begin[a-z ]*private key-----.*?(?:-----end[a-z ]*private key-----|$)"),
+    ("password in url", r"[a-z][a-z0-9+.-]*://[^\s/@:]*:[^\s/@]+@"),
     ("bearer token", r"bearer\s+[a-z0-9._~+/=-]{8,}"),
+    ("basic auth", r"basic\s+[a-z0-9+/]{12,}={0,2}"),
+    ("json web token", r"ey[a-z0-9_-]{8,}\.ey[a-z0-9_-]{8,}\.[a-z0-9_-]{8,}"),
+    ("github token", r"(?:gh[pousr]_[a-z0-9]{30,}|github_pat_[a-z0-9_]{30,})"),
+    ("gitlab token", r"glpat-[a-z0-9_-]{20,}"),
+    ("slack token", r"xox[abposr]-[a-z0-9-]{10,}"),
+    ("stripe key", r"(?:sk|rk)_(?:live|test)_[a-z0-9]{16,}"),
+    ("anthropic key", r"sk-ant-[a-z0-9_-]{20,}"),
     ("api key", r"(?:^|[^a-z0-9])sk-[a-z0-9_-]{16,}"),
-    ("secret in query", r"(?:api[._-]?key|access[._-]?token|token|secret|password|passwd)=[^&\s#]+"),
+    ("hugging face token", r"(?:^|[^a-z0-9])hf_[a-z0-9]{30,}"),
+    ("google api key", r"aiza[0-9a-z_-]{35}"),
+    ("aws access key", r"(?:^|[^a-z0-9])(?:akia|asia)[0-9a-z]{16}(?:[^a-z0-9]|$)"),
+    ("aws secret key", r"aws[a-z0-9_ .-]{0,20}(?:secret|key)[a-z0-9_ .-]{0,20}[=:]\s*['\x22]?[a-z0-9/+]{40}"),
+    (
+        "session cookie",
+        r"(?:^|[^a-z0-9])(?:phpsessid|jsessionid|asp\.net_sessionid|connect\.sid|laravel_session|sessionid|session_id|sid)=[^;\s]+",
+    ),
+    (
+        "secret in query",
+        r"(?:^|[^a-z0-9_.-])(?:api[._-]?key|key|access[._-]?token|refresh[._-]?token|id[._-]?token|auth[._-]?token|token|client[._-]?secret|secret|password|passwd|pwd|sig|signature|x-amz-signature|x-amz-security-token|x-goog-signature)=[^&\s#]+",
+    ),
+    (
+        "secret on a command line",
+        r"--(?:password|passwd|pass|api-key|apikey|token|auth-token|secret|client-secret)(?:=|\s+)[^\s-]\S*",
+    ),
+    ("sql password", r"(?:password|identified\s+by)\s+'[^']+'"),
 ];
 
 #[derive(Clone)]

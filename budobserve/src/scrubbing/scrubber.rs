@@ -296,8 +296,8 @@ impl Scrubber {
 
     fn compute_verdict(&self, key: &str) -> Verdict {
         match safety(key) {
-            Safety::Safe => Verdict::Safe,
-            Safety::ValueChecked => Verdict::ValueChecked,
+            // A safe key is safe by its name only: its value is still checked for secret material.
+            Safety::Safe | Safety::ValueChecked => Verdict::ValueChecked,
             Safety::Checked => match self.words.find(key) {
                 Some((index, _)) => Verdict::Name(index),
                 None => Verdict::Checked,

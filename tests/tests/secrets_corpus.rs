@@ -1,0 +1,355 @@
+//! Secrets written the way services write them — credentials by shape under innocent and safe keys — checked where
+//! they leave the process: the spans and log records an OTLP/HTTP receiver decodes, and the console's text. And
+//! look-alikes that must arrive unchanged.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use budobserve::exporters::{ColorChoice, ConsoleOptions, ConsoleWriter};
+use budobserve::opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _};
+use budobserve::opentelemetry::trace::Status;
+use budobserve::{BatchOptions, BudObserve, EnvSource, KeyValue, Level};
+use common::receiver::{Receiver, attr, spans_of};
+use opentelemetry_proto::tonic::common::v1::any_value;
+
+/// A secret by shape: the rule that must find it, the value as a service writes it, and the part that must never
+/// leave the process.
+struct Secret {
+    rule: &'static str,
+    value: String,
+    secret: String,
+}
+
+fn secret(rule: &'static str, value: impl Into<String>, secret: impl Into<String>) -> Secret {
+    Secret { rule, value: value.into(), secret: secret.into() }
+}
+
+/// `n` characters of a fake credential body (letters and digits), distinct per `seed`.
+fn body(seed: &str, n: usize) -> String {
+    let alphabet: Vec<char> = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".chars().collect();
+    let mut out = String::from(seed);
+    let mut i = seed.len();
+    while out.len() < n {
+        out.push(alphabet[(i * 7 + 3) % alphabet.len()]);
+        i += 1;
+    }
+    out.truncate(n);
+    out
+}
+
+fn secrets() -> Vec<Secret> {
+    let mut all = vec![
+        secret("password in url", "postgres://app:PgS3cret01x@db.internal:5432/app", "PgS3cret01x"),
+        secret("password in url", "redis://:RdS3cret02x@cache:6379/0", "RdS3cret02x"),
+        secret("password in url", "mongodb://admin:MgS3cret03x@mongo-0.mongo/admin?replicaSet=rs0", "MgS3cret03x"),
+        secret("password in url", "amqp://guest:AqS3cret04x@rabbit:5672/vhost", "AqS3cret04x"),
+        secret("password in url", "mysql://root:MyS3cret05x@10.0.0.5/db", "MyS3cret05x"),
+        secret("password in url", "https://deploy:HtS3cret06x@git.example.com/org/repo.git", "HtS3cret06x"),
+        secret("bearer token", "Bearer BrS3cret07xabcdefgh", "BrS3cret07x"),
+        secret("basic auth", "Basic YWRtaW46QnNTM2NyZXQwOHg=", "YWRtaW46QnNTM2NyZXQwOHg"),
+        secret(
+            "json web token",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.SnRTM2NyZXQwOXhzaWduYXR1cmU",
+            "SnRTM2NyZXQwOXhzaWduYXR1cmU",
+        ),
+        secret("github token", format!("ghp_{}", body("GhS3cret10x", 36)), body("GhS3cret10x", 36)),
+        secret("github token", format!("github_pat_{}", body("GpS3cret11x", 60)), body("GpS3cret11x", 60)),
+        secret("gitlab token", format!("glpat-{}", body("GlS3cret12x", 20)), body("GlS3cret12x", 20)),
+        secret("slack token", format!("xoxb-123456789012-{}", body("SlS3cret13x", 24)), body("SlS3cret13x", 24)),
+        secret("stripe key", format!("sk_live_{}", body("StS3cret14x", 24)), body("StS3cret14x", 24)),
+        secret("stripe key", format!("rk_test_{}", body("StS3cret15x", 24)), body("StS3cret15x", 24)),
+        secret("anthropic key", format!("sk-ant-api03-{}", body("AnS3cret16x", 40)), body("AnS3cret16x", 40)),
+        secret("api key", format!("sk-proj-{}", body("OpS3cret17x", 32)), body("OpS3cret17x", 32)),
+        secret("api key", format!("sk-{}", body("OpS3cret18x", 40)), body("OpS3cret18x", 40)),
+        secret("hugging face token", format!("hf_{}", body("HfS3cret19x", 34)), body("HfS3cret19x", 34)),
+        secret("google api key", format!("AIza{}", body("GoS3cret20x", 35)), body("GoS3cret20x", 35)),
+        secret(
+            "aws access key",
+            format!("AKIA{}", body("AWS3CRET21X", 16).to_uppercase()),
+            body("AWS3CRET21X", 16).to_uppercase(),
+        ),
+        secret("aws secret key", format!("aws_secret_access_key={}", body("AsS3cret22x", 40)), body("AsS3cret22x", 40)),
+        secret(
+            "private key block",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAPkS3cret23x\n-----END RSA PRIVATE KEY-----",
+            "MIIEpAIBAAKCAQEAPkS3cret23x",
+        ),
+        secret(
+            "private key block",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rS3cret24x",
+            "b3BlbnNzaC1rS3cret24x",
+        ),
+        secret("session cookie", "PHPSESSID=PhS3cret25x; path=/; HttpOnly", "PhS3cret25x"),
+        secret("session cookie", "theme=dark; JSESSIONID=JsS3cret26x", "JsS3cret26x"),
+        secret("session cookie", "connect.sid=s%3ACsS3cret27x.sig", "CsS3cret27x"),
+        secret("secret in query", "https://api.example.com/v1/items?key=QkS3cret28x&page=2", "QkS3cret28x"),
+        secret("secret in query", "/callback?code=abc&access_token=QaS3cret29x", "QaS3cret29x"),
+        secret(
+            "secret in query",
+            "https://bucket.s3.amazonaws.com/o?X-Amz-Expires=60&X-Amz-Signature=QsS3cret30x",
+            "QsS3cret30x",
+        ),
+        secret("secret in query", "https://cdn.example.com/f.mp4?sig=QgS3cret31x&e=1700000000", "QgS3cret31x"),
+        secret("secret in query", "grant_type=refresh_token&refresh_token=QrS3cret32x", "QrS3cret32x"),
+        secret("secret in query", "https://idp.example.com/cb#state=1&id_token=QiS3cret33x", "QiS3cret33x"),
+        secret("secret in query", "token=QtS3cret34x", "QtS3cret34x"),
+        secret("secret on a command line", "pg_dump --password=ClS3cret35x --host db", "ClS3cret35x"),
+        secret("secret on a command line", "mysql --user root --password ClS3cret36x app", "ClS3cret36x"),
+        secret("secret on a command line", "budctl --api-key ClS3cret37x deploy", "ClS3cret37x"),
+        secret("secret on a command line", "worker --token=ClS3cret38x", "ClS3cret38x"),
+        secret("sql password", "ALTER USER app WITH PASSWORD 'SqS3cret39x'", "SqS3cret39x"),
+        secret("sql password", "CREATE USER bob IDENTIFIED BY 'SqS3cret40x'", "SqS3cret40x"),
+    ];
+    // Inside longer text: an error message, a log line.
+    all.push(secret(
+        "password in url",
+        "connection to postgres://svc:InS3cret41x@10.1.2.3/orders refused",
+        "InS3cret41x",
+    ));
+    all.push(secret("bearer token", "upstream 401 for Authorization: Bearer InS3cret42xabcdef", "InS3cret42x"));
+    all.push(secret("secret in query", "GET https://maps.example.com/geo?q=x&key=InS3cret43x failed", "InS3cret43x"));
+    all.push(secret(
+        "secret on a command line",
+        "spawned `redis-cli -a x --pass InS3cret44x ping` exited 1",
+        "InS3cret44x",
+    ));
+    all.push(secret(
+        "json web token",
+        format!("token was {}.{}.{}", "eyJ0eXAiOiJKV1QifQ", "eyJpZCI6N30", body("InS3cret45x", 24)),
+        body("InS3cret45x", 24),
+    ));
+    all
+}
+
+/// Values that look like secrets but are not: they must arrive as they were.
+fn look_alikes() -> Vec<String> {
+    let mut all: Vec<String> = [
+        "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "00f067aa0ba902b7",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "d41d8cd98f00b204e9800998ecf8427e",
+        "SGVsbG8sIHdvcmxkISBUaGlzIGlzIGEgYmFzZTY0IHBheWxvYWQu",
+        "gpt-4o-mini",
+        "claude-3-5-sonnet-20241022",
+        "meta-llama/Meta-Llama-3-8B-Instruct",
+        "https://api.example.com/v1/chat/completions",
+        "https://host:8443/path/to/resource?page=2&sort=asc",
+        "http://localhost:3500/v1.0/invoke/billing/method/charge",
+        "postgres://db.internal:5432/app",
+        "redis://cache:6379/0",
+        "user@example.com",
+        "git@github.com:BudEcosystem/bud-runtime.git",
+        "2026-11-29T07:02:41.123456Z",
+        "1732863761123456789",
+        "SELECT id, name FROM users WHERE id = $1",
+        "UPDATE accounts SET last_login = now() WHERE id = $1",
+        "not a token",
+        "token_count",
+        "max_tokens",
+        "input_tokens=120 output_tokens=48",
+        "the author wrote a book",
+        "monkey=banana&key_count=3",
+        "/orders/{order_id}/items",
+        "Basic plan",
+        "bearer of bad news",
+        "skip-navigation",
+        "sk-short",
+        "hf_model",
+        "ghp_short",
+        "AKIA",
+        "-----BEGIN CERTIFICATE-----",
+        "--verbose --threads 4",
+        "cargo build --release --features otlp",
+        "aws_region=us-east-1",
+        "PHPSESSID",
+        "ALTER USER app SET search_path = public",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    // Ids the platform writes: request ids, span ids.
+    all.push("9f8e7d6c5b4a39281706f5e4d3c2b1a0".to_owned());
+    all
+}
+
+/// The keys a value is written under: an innocent name, and safe names (safe by name only).
+const INNOCENT: &str = "detail";
+const SAFE: [&str; 4] = ["url.path", "db.query.text", "http.route", "bud.request_id"];
+
+fn configure(endpoint: &str, console: Option<ConsoleOptions>) -> BudObserve {
+    let mut builder = budobserve::configure()
+        .env(EnvSource::Map(HashMap::new()))
+        .service_name("secrets-corpus")
+        .endpoint(endpoint)
+        .batch_options(BatchOptions::new().scheduled_delay(Duration::from_secs(60)).max_queue_size(65_536))
+        .export_timeout(Duration::from_secs(5))
+        .metrics_interval(Duration::from_secs(3600));
+    if let Some(options) = console {
+        builder = builder.console(true).console_options(options);
+    }
+    BudObserve::new(builder.build().unwrap())
+}
+
+/// Writes `value` through every exit: an attribute under an innocent key, one under a safe key, the formatted
+/// message, an exception's message, the status description, and an OpenTelemetry log record's body.
+fn write_everywhere(observe: &BudObserve, case: usize, value: &str) {
+    let safe = SAFE[case % SAFE.len()];
+    observe.log(
+        Level::Info,
+        "case {case} said {detail}",
+        [
+            KeyValue::new("case", case as i64),
+            KeyValue::new(INNOCENT, value.to_owned()),
+            KeyValue::new(safe, value.to_owned()),
+        ],
+    );
+    let mut span = observe.span_builder("call {case}").attribute(KeyValue::new("case", case as i64)).start();
+    span.record_error_message("UpstreamError", value.to_owned());
+    span.set_status(Status::error(value.to_owned()));
+    drop(span);
+    let logger = observe.logger_provider().logger("corpus");
+    let mut record = logger.create_log_record();
+    record.set_body(value.to_owned().into());
+    record.add_attribute("case", case as i64);
+    logger.emit(record);
+}
+
+fn case_of(attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> Option<i64> {
+    match attr(attributes, "case") {
+        Some(any_value::Value::IntValue(case)) => Some(*case),
+        _ => None,
+    }
+}
+
+fn text(value: Option<&any_value::Value>) -> String {
+    match value {
+        Some(any_value::Value::StringValue(text)) => text.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The log records the receiver decoded.
+fn log_records(receiver: &Receiver) -> Vec<opentelemetry_proto::tonic::logs::v1::LogRecord> {
+    receiver
+        .log_requests()
+        .into_iter()
+        .flat_map(|request| request.resource_logs)
+        .flat_map(|resource| resource.scope_logs)
+        .flat_map(|scope| scope.log_records)
+        .collect()
+}
+
+/// Everything the receiver decoded: spans and log records.
+fn decoded(receiver: &Receiver) -> (Vec<opentelemetry_proto::tonic::trace::v1::Span>, String) {
+    let spans: Vec<_> = receiver.trace_requests().into_iter().flat_map(spans_of).collect();
+    let logs = format!("{:?}", receiver.log_requests());
+    (spans, logs)
+}
+
+#[test]
+fn secrets_never_reach_the_receiver_and_each_is_named_by_its_rule() {
+    let receiver = Receiver::start();
+    let observe = configure(&receiver.endpoint(), None);
+    let secrets = secrets();
+    for (case, secret) in secrets.iter().enumerate() {
+        write_everywhere(&observe, case, &secret.value);
+    }
+    observe.force_flush().unwrap();
+    let (spans, logs) = decoded(&receiver);
+    let everything = format!("{spans:?}{logs}");
+    let mut checked = 0;
+    for (case, secret) in secrets.iter().enumerate() {
+        assert!(!everything.contains(&secret.secret), "case {case} ({}) leaked {:?}", secret.rule, secret.secret);
+        let log = spans
+            .iter()
+            .find(|s| s.name == "case {case} said {detail}" && case_of(&s.attributes) == Some(case as i64))
+            .unwrap_or_else(|| panic!("case {case}: no log"));
+        let expected = format!("[Scrubbed due to '{}']", secret.rule);
+        assert_eq!(text(attr(&log.attributes, INNOCENT)), expected, "case {case}: innocent key");
+        assert_eq!(text(attr(&log.attributes, SAFE[case % SAFE.len()])), expected, "case {case}: safe key");
+        let message = text(attr(&log.attributes, "budobserve_msg"));
+        assert!(message.starts_with(&format!("case {case} said ")) && message.contains(&expected), "{message}");
+        let span = spans
+            .iter()
+            .find(|s| s.name == "call {case}" && case_of(&s.attributes) == Some(case as i64))
+            .unwrap_or_else(|| panic!("case {case}: no span"));
+        let exception = &span.events[0];
+        assert_eq!(text(attr(&exception.attributes, "exception.message")), expected, "case {case}: exception");
+        let status = span.status.as_ref().map(|s| s.message.clone()).unwrap_or_default();
+        assert!(status.contains(&expected), "case {case}: status {status:?}");
+        checked += 5;
+    }
+    // The log records: each body replaced, named by its rule.
+    let records = log_records(&receiver);
+    for (case, secret) in secrets.iter().enumerate() {
+        let record = records
+            .iter()
+            .find(|r| case_of(&r.attributes) == Some(case as i64))
+            .unwrap_or_else(|| panic!("case {case}: no log record"));
+        let body = text(record.body.as_ref().and_then(|b| b.value.as_ref()));
+        assert_eq!(body, format!("[Scrubbed due to '{}']", secret.rule), "case {case}: log record body");
+        checked += 1;
+    }
+    assert!(checked >= 250, "{checked} secret cases");
+}
+
+#[test]
+fn look_alikes_arrive_unchanged_at_the_receiver() {
+    let receiver = Receiver::start();
+    let observe = configure(&receiver.endpoint(), None);
+    let values = look_alikes();
+    for (case, value) in values.iter().enumerate() {
+        write_everywhere(&observe, case, value);
+    }
+    observe.force_flush().unwrap();
+    let (spans, logs) = decoded(&receiver);
+    let mut checked = 0;
+    for (case, value) in values.iter().enumerate() {
+        let log = spans
+            .iter()
+            .find(|s| s.name == "case {case} said {detail}" && case_of(&s.attributes) == Some(case as i64))
+            .unwrap_or_else(|| panic!("case {case}: no log"));
+        assert_eq!(&text(attr(&log.attributes, INNOCENT)), value, "innocent key");
+        assert_eq!(&text(attr(&log.attributes, SAFE[case % SAFE.len()])), value, "safe key");
+        assert_eq!(text(attr(&log.attributes, "budobserve_msg")), format!("case {case} said {value}"));
+        let span = spans.iter().find(|s| s.name == "call {case}" && case_of(&s.attributes) == Some(case as i64));
+        let exception = &span.unwrap_or_else(|| panic!("case {case}: no span")).events[0];
+        assert_eq!(&text(attr(&exception.attributes, "exception.message")), value, "exception message");
+        assert!(attr(&log.attributes, "budobserve_scrubbed").is_none(), "case {case}: {value} noted as scrubbed");
+        checked += 4;
+    }
+    assert!(!logs.contains("[Scrubbed due to '"), "{logs}");
+    let records = log_records(&receiver);
+    for (case, value) in values.iter().enumerate() {
+        let record = records.iter().find(|r| case_of(&r.attributes) == Some(case as i64));
+        let body = record.and_then(|r| r.body.as_ref()).and_then(|b| b.value.as_ref());
+        assert_eq!(&text(body), value, "case {case}: log record body");
+        checked += 1;
+    }
+    assert!(checked >= 100, "{checked} look-alike cases");
+}
+
+#[test]
+fn the_console_shows_no_secret() {
+    let receiver = Receiver::start();
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let console = ConsoleOptions::new()
+        .colors(ColorChoice::Never)
+        .include_timestamps(false)
+        .verbose(true)
+        .writer(ConsoleWriter::Shared(buffer.clone()));
+    let observe = configure(&receiver.endpoint(), Some(console));
+    let secrets = secrets();
+    for (case, secret) in secrets.iter().enumerate() {
+        write_everywhere(&observe, case, &secret.value);
+    }
+    observe.force_flush().unwrap();
+    let printed = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+    for secret in &secrets {
+        assert!(!printed.contains(&secret.secret), "{} leaked on the console: {printed}", secret.rule);
+        assert!(printed.contains(&format!("[Scrubbed due to '{}']", secret.rule)), "{}", secret.rule);
+    }
+}
