@@ -100,6 +100,12 @@ impl Callsite {
     }
 }
 
+/// The template of a span's callsite, while the span is not completed yet.
+pub(crate) fn template(attributes: &[KeyValue]) -> Option<&'static str> {
+    let (callsite, _) = resolve(&attributes[marker_position(attributes)?].value)?;
+    Some(callsite.template)
+}
+
 /// The callsite a marker value names, and whether the message is to be rendered.
 fn resolve(marker: &Value) -> Option<(&'static Callsite, bool)> {
     let Value::I64(marker) = *marker else { return None };

@@ -47,6 +47,30 @@ pub fn render(template: &str, attributes: &[KeyValue]) -> String {
     out
 }
 
+/// The names of a template's placeholders (`{name}`, `{name:spec}`, `{name=}`), in order.
+pub(crate) fn hole_names(template: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(pos) = rest.find(['{', '}']) {
+        let brace = rest.as_bytes()[pos];
+        let after = &rest[pos + 1..];
+        if after.as_bytes().first() == Some(&brace) {
+            rest = &after[1..];
+            continue;
+        }
+        if brace == b'}' {
+            rest = after;
+            continue;
+        }
+        let Some(end) = after.find('}') else { break };
+        let hole = &after[..end];
+        let name = hole.split_once(':').map_or(hole, |(name, _)| name).trim();
+        names.push(name.strip_suffix('=').unwrap_or(name).trim());
+        rest = &after[end + 1..];
+    }
+    names
+}
+
 fn render_hole(out: &mut String, hole: &str, attributes: &[KeyValue]) {
     let (name, spec) = match hole.split_once(':') {
         Some((name, spec)) => (name, Some(spec)),
@@ -90,6 +114,12 @@ mod tests {
 
     fn attrs() -> Vec<KeyValue> {
         vec![KeyValue::new("user_id", 42), KeyValue::new("name", "ada"), KeyValue::new("ratio", 0.12345)]
+    }
+
+    #[test]
+    fn names_its_placeholders() {
+        assert_eq!(hole_names("user {user_id} paid {amount:>8.2} {{not}} {card=}"), ["user_id", "amount", "card"]);
+        assert!(hole_names("no holes {{ here }}").is_empty());
     }
 
     #[test]

@@ -194,9 +194,10 @@ fn check_table(spans: &[budobserve::opentelemetry_sdk::trace::SpanData]) {
         attribute(&span("login with {password}"), "budobserve_msg"),
         Some(&Value::from("login with [Scrubbed due to 'password']"))
     );
+    // Rendered again from the scrubbed value: the padding of the caller's format would show the secret's length.
     assert_eq!(
         attribute(&span("value {secret:>12}"), "budobserve_msg"),
-        Some(&Value::from("value     [Scrubbed due to 'secret']"))
+        Some(&Value::from("value [Scrubbed due to 'secret']"))
     );
     assert_eq!(
         attribute(&span("auth header {h}"), "budobserve_msg"),

@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use budobserve::exporters::{ColorChoice, ConsoleOptions, ConsoleWriter};
-use budobserve::opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _};
+use budobserve::opentelemetry::Key;
+use budobserve::opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _};
 use budobserve::opentelemetry::trace::Status;
-use budobserve::{BatchOptions, BudObserve, EnvSource, KeyValue, Level};
+use budobserve::{BatchOptions, BudObserve, EnvSource, KeyValue, Level, bud_info};
 use common::receiver::{Receiver, attr, spans_of};
 use opentelemetry_proto::tonic::common::v1::any_value;
 
@@ -215,6 +216,23 @@ fn write_everywhere(observe: &BudObserve, case: usize, value: &str) {
     record.set_body(value.to_owned().into());
     record.add_attribute("case", case as i64);
     logger.emit(record);
+    // The same value as a map key: a JSON attribute and its schema (through the macro), and a log record's map.
+    budobserve::with_instance(observe, || {
+        let by_key: HashMap<String, i64> = HashMap::from([(value.to_owned(), 1)]);
+        bud_info!("case {case} keys", case = case as i64, by_key);
+    });
+    let mut record = logger.create_log_record();
+    let map = HashMap::from([
+        (Key::from("detail"), AnyValue::from(value.to_owned())),
+        (Key::from(value.to_owned()), AnyValue::from(1)),
+    ]);
+    record.set_body(AnyValue::Map(Box::new(map)));
+    record.add_attribute("items", AnyValue::ListAny(Box::new(vec![AnyValue::from(value.to_owned())])));
+    record.add_attribute("case", case as i64);
+    record.add_attribute("shape", "map");
+    logger.emit(record);
+    // A span named at run time, from the value.
+    observe.span_builder(format!("fetch {value}")).attribute(KeyValue::new("case", case as i64)).log();
 }
 
 fn case_of(attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> Option<i64> {
@@ -280,18 +298,46 @@ fn secrets_never_reach_the_receiver_and_each_is_named_by_its_rule() {
         assert_eq!(text(attr(&exception.attributes, "exception.message")), expected, "case {case}: exception");
         let status = span.status.as_ref().map(|s| s.message.clone()).unwrap_or_default();
         assert!(status.contains(&expected), "case {case}: status {status:?}");
-        checked += 5;
+        let keys = spans
+            .iter()
+            .find(|s| s.name == "case {case} keys" && case_of(&s.attributes) == Some(case as i64))
+            .unwrap_or_else(|| panic!("case {case}: no map"));
+        let by_key = text(attr(&keys.attributes, "by_key"));
+        assert!(by_key.contains(&expected), "case {case}: map key {by_key}");
+        let schema = text(attr(&keys.attributes, "budobserve_json_schema"));
+        assert!(schema.contains(&expected), "case {case}: schema {schema}");
+        let named = spans
+            .iter()
+            .find(|s| {
+                !s.name.starts_with("case {case}")
+                    && s.name != "call {case}"
+                    && case_of(&s.attributes) == Some(case as i64)
+            })
+            .unwrap_or_else(|| {
+                let names: Vec<_> =
+                    spans.iter().filter(|s| case_of(&s.attributes) == Some(case as i64)).map(|s| &s.name).collect();
+                panic!("case {case}: no run-time name among {names:?}")
+            });
+        assert!(named.name.contains(&expected), "case {case}: span name {}", named.name);
+        checked += 8;
     }
     // The log records: each body replaced, named by its rule.
     let records = log_records(&receiver);
     for (case, secret) in secrets.iter().enumerate() {
-        let record = records
-            .iter()
-            .find(|r| case_of(&r.attributes) == Some(case as i64))
-            .unwrap_or_else(|| panic!("case {case}: no log record"));
-        let body = text(record.body.as_ref().and_then(|b| b.value.as_ref()));
-        assert_eq!(body, format!("[Scrubbed due to '{}']", secret.rule), "case {case}: log record body");
-        checked += 1;
+        let expected = format!("[Scrubbed due to '{}']", secret.rule);
+        let of_case = |shape: bool| {
+            records
+                .iter()
+                .find(|r| {
+                    case_of(&r.attributes) == Some(case as i64) && attr(&r.attributes, "shape").is_some() == shape
+                })
+                .unwrap_or_else(|| panic!("case {case}: no log record"))
+        };
+        let body = text(of_case(false).body.as_ref().and_then(|b| b.value.as_ref()));
+        assert_eq!(body, expected, "case {case}: log record body");
+        let map = format!("{:?}", of_case(true));
+        assert!(map.matches(&expected).count() >= 3, "case {case}: map body, map key and list item: {map}");
+        checked += 4;
     }
     assert!(checked >= 250, "{checked} secret cases");
 }
@@ -349,7 +395,73 @@ fn the_console_shows_no_secret() {
     observe.force_flush().unwrap();
     let printed = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
     for secret in &secrets {
-        assert!(!printed.contains(&secret.secret), "{} leaked on the console: {printed}", secret.rule);
+        if let Some(at) = printed.find(&secret.secret) {
+            panic!(
+                "{} leaked on the console: {}",
+                secret.rule,
+                &printed[at.saturating_sub(300)..(at + 100).min(printed.len())]
+            );
+        }
         assert!(printed.contains(&format!("[Scrubbed due to '{}']", secret.rule)), "{}", secret.rule);
     }
+}
+
+#[test]
+fn a_formatted_message_never_shows_what_the_attribute_hides() {
+    let receiver = Receiver::start();
+    let observe = configure(&receiver.endpoint(), None);
+    budobserve::with_instance(&observe, || {
+        let credit_card = 4_111_111_111_111_111_i64;
+        bud_info!("charged {credit_card:>20}");
+        let old_passwords = vec!["Hunter2Secret", "CorrectHorseSecret"];
+        bud_info!("rotated {old_passwords:?}");
+        let api_key = "KeyS3cretValue";
+        bud_info!("using key {api_key:.6} for {region}", region = "eu-1");
+    });
+    observe.force_flush().unwrap();
+    let (spans, logs) = decoded(&receiver);
+    let everything = format!("{spans:?}{logs}");
+    for secret in ["4111111111111111", "Hunter2Secret", "CorrectHorseSecret", "KeyS3c"] {
+        assert!(!everything.contains(secret), "{secret} leaked: {everything}");
+    }
+    let message = |name: &str| {
+        let span = spans.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no {name}"));
+        text(attr(&span.attributes, "budobserve_msg"))
+    };
+    assert_eq!(message("charged {credit_card:>20}"), "charged [Scrubbed due to 'credit card']");
+    assert_eq!(message("rotated {old_passwords:?}"), "rotated [Scrubbed due to 'password']");
+    assert_eq!(message("using key {api_key:.6} for {region}"), "using key [Scrubbed due to 'api key'] for eu-1");
+}
+
+#[test]
+fn a_panicking_scrubbing_callback_redacts_and_the_export_goes_on() {
+    use budobserve::scrubbing::{ScrubAction, ScrubbingConfig};
+
+    let receiver = Receiver::start();
+    let config = budobserve::configure()
+        .env(EnvSource::Map(HashMap::new()))
+        .endpoint(receiver.endpoint())
+        .batch_options(BatchOptions::new().scheduled_delay(Duration::from_secs(60)))
+        .scrubbing_options(ScrubbingConfig::new().callback(|found| {
+            assert!(!found.path.ends_with("password"), "the callback fails on passwords");
+            ScrubAction::Keep
+        }))
+        .build()
+        .unwrap();
+    let observe = BudObserve::new(config);
+    observe.log(Level::Info, "first", [KeyValue::new("password", "PanicS3cret1")]);
+    observe.log(Level::Info, "second", [KeyValue::new("session_id", "kept-by-the-callback")]);
+    observe.force_flush().unwrap();
+    observe.log(Level::Info, "third", [KeyValue::new("password", "PanicS3cret2")]);
+    observe.force_flush().unwrap();
+    let (spans, _) = decoded(&receiver);
+    let value = |name: &str, key: &str| {
+        let span = spans.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no {name}"));
+        text(attr(&span.attributes, key))
+    };
+    // Fails closed: the value the callback could not decide on is redacted; the worker lives on.
+    assert_eq!(value("first", "password"), "[Scrubbed due to 'password']");
+    assert_eq!(value("second", "session_id"), "kept-by-the-callback");
+    assert_eq!(value("third", "password"), "[Scrubbed due to 'password']");
+    assert!(!format!("{spans:?}").contains("PanicS3cret"));
 }

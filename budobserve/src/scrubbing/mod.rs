@@ -23,12 +23,14 @@
 //! `attributes.body.user.token`, `events.exception.exception.message`, …). A [callback](ScrubbingConfig::callback)
 //! sees every match and may keep the value, replace it with its own text, or let it be redacted.
 
+mod logs;
 mod options;
 mod patterns;
 mod scrubber;
 
+pub(crate) use self::logs::ScrubbingLogProcessor;
 pub use self::options::{
     ALWAYS_REDACTED_HEADERS, SAFE_KEYS, ScrubAction, ScrubCallback, ScrubMatch, ScrubbingConfig, header_value,
 };
-pub(crate) use self::scrubber::{Scrubber, ScrubbingLogProcessor};
+pub(crate) use self::scrubber::Scrubber;
 pub use crate::error::PatternError;

@@ -4,19 +4,18 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use opentelemetry::logs::{AnyValue, LogRecord as _};
-use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
-use opentelemetry_sdk::logs::SdkLogRecord;
+use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 use regex::RegexSet;
 
 use super::options::{SAFE_KEYS, ScrubAction, ScrubCallback, ScrubMatch, ScrubbingConfig};
 use super::patterns::{DEFAULT_PATTERNS, Patterns, compile};
-use crate::constants;
 use crate::error::PatternError;
+use crate::{callsite, constants, template};
 
 /// Keys whose names never match but whose values are checked for secret material (the message, exception
 /// messages).
@@ -30,13 +29,33 @@ fn is_redacted(value: &Value) -> bool {
     matches!(value, Value::String(text) if text.as_str().starts_with(REDACTED_PREFIX))
 }
 
+/// The template a span's message was rendered from: its `budobserve_msg_template`, or its callsite's.
+fn message_template(attributes: &[KeyValue]) -> Option<Cow<'_, str>> {
+    match attributes.iter().find(|kv| kv.key.as_str() == constants::MSG_TEMPLATE) {
+        Some(template) => Some(template.value.as_str()),
+        None => callsite::template(attributes).map(Cow::Borrowed),
+    }
+}
+
+/// Whether `template` shows a value scrubbed at one of `paths` (`attributes.card`, `attributes.body.user.token`).
+fn shows_redacted(template: &str, paths: &[String]) -> bool {
+    template::hole_names(template).into_iter().any(|name| {
+        paths
+            .iter()
+            .filter_map(|path| path.strip_prefix("attributes."))
+            .any(|path| path == name || path.strip_prefix(name).is_some_and(|rest| rest.starts_with('.')))
+    })
+}
+
 /// The compiled scrubber of one configuration.
 pub(crate) struct Scrubber {
-    words: Patterns,
+    pub(super) words: Patterns,
     shapes: Patterns,
     /// Every pattern in one set: a value none of them matches is left at once (one pass over it).
     any: RegexSet,
     callback: Option<ScrubCallback>,
+    /// How many times the callback panicked (each time, the value was redacted).
+    callback_failures: AtomicU64,
     /// What each attribute name calls for, computed once per name (names repeat: most are static).
     /// This scrubber's number, for the per-thread verdict caches.
     id: u64,
@@ -81,7 +100,7 @@ impl std::hash::Hasher for Fnv {
 
 /// What an attribute name calls for.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Verdict {
+pub(super) enum Verdict {
     /// Never touched.
     Safe,
     /// The name never matches; the value is checked for secret material only.
@@ -97,7 +116,7 @@ const VERDICTS_CACHED: usize = 4096;
 
 /// Where a value sits, rendered only when something is scrubbed there.
 #[derive(Clone, Copy)]
-enum Path<'a> {
+pub(super) enum Path<'a> {
     Text(&'a str),
     Attribute(&'a str, &'a str),
     Item(&'a str, &'a str, usize),
@@ -105,7 +124,7 @@ enum Path<'a> {
 
 impl Path<'_> {
     /// One exactly-sized allocation (`format!` grows its string step by step).
-    fn render(&self) -> String {
+    pub(super) fn render(&self) -> String {
         match self {
             Path::Text(text) => (*text).to_owned(),
             Path::Attribute(prefix, key) => {
@@ -153,8 +172,8 @@ fn safety(key: &str) -> Safety {
 
 /// What scrubbing one span did.
 #[derive(Default)]
-struct Scrubbed {
-    paths: Vec<String>,
+pub(super) struct Scrubbed {
+    pub(super) paths: Vec<String>,
     /// Whether `values` is kept: only a span with a formatted message or an error description needs it.
     remember: bool,
     /// Original string values replaced, with their replacement (to show the redaction in a formatted message).
@@ -195,15 +214,33 @@ impl Scrubber {
             shapes,
             any,
             callback: config.callback.clone(),
+            callback_failures: AtomicU64::new(0),
             id: SCRUBBERS.fetch_add(1, Ordering::Relaxed),
             word_redactions,
         }))
     }
 
-    /// The replacement for a match of `pattern` at `path`, or `None` to keep the value.
-    fn decide(&self, path: &str, value: &str, pattern: &str) -> Option<String> {
+    /// The replacement for a match of `pattern` at `path`, or `None` to keep the value. A callback that panics
+    /// is contained here, on whichever thread scrubs: the value is redacted (scrubbing fails closed), the failure
+    /// counted and reported once.
+    pub(super) fn decide(&self, path: &str, value: &str, pattern: &str) -> Option<String> {
         let action = match &self.callback {
-            Some(callback) => callback(&ScrubMatch { path, value, pattern }),
+            Some(callback) => {
+                let found = ScrubMatch { path, value, pattern };
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(&found))) {
+                    Ok(action) => action,
+                    Err(_) => {
+                        if self.callback_failures.fetch_add(1, Ordering::Relaxed) == 0 {
+                            let _ = writeln!(
+                                std::io::stderr(),
+                                "budobserve: the scrubbing callback panicked at {path}; the value was redacted (and will \
+                                 be whenever it panics)"
+                            );
+                        }
+                        ScrubAction::Redact
+                    }
+                }
+            }
             None => ScrubAction::Redact,
         };
         match action {
@@ -219,6 +256,11 @@ impl Scrubber {
             || span.attributes.iter().any(|kv| kv.key.as_str() == constants::MSG);
         let mut done = Scrubbed { remember, ..Scrubbed::default() };
         self.scrub_attributes(&mut span.attributes, "attributes", &mut done);
+        self.scrub_schema(&mut span.attributes, &mut done);
+        if let Some(name) = self.scrub_message(&span.name, &done) {
+            span.name = Cow::Owned(name);
+            done.paths.push("name".to_owned());
+        }
         for event in span.events.events.iter_mut() {
             let path = format!("events.{}", event.name);
             self.scrub_attributes(&mut event.attributes, &path, &mut done);
@@ -233,10 +275,28 @@ impl Scrubber {
             *description = Cow::Owned(text);
             done.paths.push("status.description".to_owned());
         }
-        if let Some(message) = span.attributes.iter_mut().find(|kv| kv.key.as_str() == constants::MSG) {
-            let original = message.value.as_str();
-            if let Some(text) = self.scrub_message(&original, &done) {
-                message.value = Value::from(text);
+        if let Some(position) = span.attributes.iter().position(|kv| kv.key.as_str() == constants::MSG) {
+            // A message that shows a redacted value is rendered again from the scrubbed values: the caller's format
+            // spec (`{card:>20}`, `{codes:?}`) may have written it in a form no text replacement would find.
+            let rerendered = message_template(&span.attributes)
+                .filter(|template| shows_redacted(template, &done.paths))
+                .map(|template| template::render(&template, &span.attributes));
+            let message = &mut span.attributes[position];
+            let changed = match rerendered {
+                Some(text) => {
+                    let text = self.scrub_message(&text, &done).unwrap_or(text);
+                    message.value = Value::from(text);
+                    true
+                }
+                None => match self.scrub_message(&message.value.as_str(), &done) {
+                    Some(text) => {
+                        message.value = Value::from(text);
+                        true
+                    }
+                    None => false,
+                },
+            };
+            if changed {
                 done.paths.push(format!("attributes.{}", constants::MSG));
             }
         }
@@ -272,7 +332,11 @@ impl Scrubber {
     }
 
     /// What the attribute name `key` calls for (cached).
-    fn verdict(&self, key: &str) -> Verdict {
+    pub(super) fn verdict(&self, key: &str) -> Verdict {
+        // A template given at run time may carry data: checked by shape like the message.
+        if key == constants::MSG_TEMPLATE {
+            return Verdict::ValueChecked;
+        }
         // BudObserve's own keys (the message is handled apart) and the code location, without the cache.
         if key.starts_with("budobserve_") || key.starts_with("code.") {
             return Verdict::Safe;
@@ -372,7 +436,7 @@ impl Scrubber {
 
     /// A string value's replacement, `None` to keep it: JSON scrubbed inside, else the whole value when it contains
     /// a match (and is not just the matched word) or secret material.
-    fn scrub_text(&self, text: &str, path: Path<'_>, words: bool, done: &mut Scrubbed) -> Option<String> {
+    pub(super) fn scrub_text(&self, text: &str, path: Path<'_>, words: bool, done: &mut Scrubbed) -> Option<String> {
         // One pass: nothing matches in most values (nor, then, anywhere inside a JSON text).
         if text.starts_with(REDACTED_PREFIX) || !self.any.is_match(text) {
             return None;
@@ -412,9 +476,22 @@ impl Scrubber {
     fn scrub_json(&self, json: &mut serde_json::Value, path: &str, done: &mut Scrubbed) {
         match json {
             serde_json::Value::Object(map) => {
+                // A key that is itself a secret (a token used as a map key) is replaced first: the paths below
+                // name keys, and must not name that one.
+                let secret_keys: Vec<String> =
+                    map.keys().filter_map(|key| self.shapes.find(key).map(|_| key.clone())).collect();
+                for key in secret_keys {
+                    if let Some(replacement) = self.scrub_key(&key, path, done)
+                        && let Some(value) = map.remove(&key)
+                    {
+                        map.insert(replacement, value);
+                    }
+                }
                 for (key, value) in map.iter_mut() {
                     let path = format!("{path}.{key}");
-                    if let Some((index, _)) = self.words.find(key) {
+                    if !key.starts_with(REDACTED_PREFIX)
+                        && let Some((index, _)) = self.words.find(key)
+                    {
                         let text = match &*value {
                             serde_json::Value::String(s) => s.clone(),
                             other => other.to_string(),
@@ -446,106 +523,50 @@ impl Scrubber {
         }
     }
 
-    /// Scrubs an OpenTelemetry log record's attributes and body. The SDK's record cannot replace an attribute, so
-    /// a record with one to replace is rebuilt from `blank` (an empty record).
-    pub(crate) fn scrub_log(&self, record: &mut SdkLogRecord, blank: &SdkLogRecord) {
-        let mut done = Scrubbed::default();
-        let mut attributes: Vec<(Key, AnyValue)> = Vec::new();
-        let mut replaced = false;
-        for (key, value) in record.attributes_iter() {
-            let path = Path::Attribute("log.attributes", key.as_str());
-            // The same verdicts as span attributes (cached per name); the path is written only when used.
-            let scrubbed = match self.verdict(key.as_str()) {
-                Verdict::Safe => None,
-                Verdict::Name(index) => {
-                    let path = path.render();
-                    self.decide(&path, &any_text(value), &self.words.names[index]).inspect(|_| done.paths.push(path))
-                }
-                verdict => match value {
-                    AnyValue::String(text) => {
-                        self.scrub_text(text.as_str(), path, verdict == Verdict::Checked, &mut done)
-                    }
-                    _ => None,
-                },
-            };
-            replaced |= scrubbed.is_some();
-            attributes.push((key.clone(), scrubbed.map_or_else(|| value.clone(), AnyValue::from)));
-        }
-        let body = match record.body() {
-            Some(AnyValue::String(body)) => self.scrub_text(body.as_str(), Path::Text("log.body"), true, &mut done),
-            _ => None,
-        };
-        if done.paths.is_empty() {
+    /// The JSON schema's property names that are secret material (a map whose keys are tokens) replaced: the
+    /// schema describes shapes and must carry no data.
+    fn scrub_schema(&self, attributes: &mut [KeyValue], done: &mut Scrubbed) {
+        let Some(schema) = attributes.iter_mut().find(|kv| kv.key.as_str() == constants::JSON_SCHEMA) else { return };
+        let text = schema.value.as_str();
+        if !self.any.is_match(&text) {
             return;
         }
-        if replaced {
-            let mut fresh = blank.clone();
-            if let Some(name) = record.event_name() {
-                fresh.set_event_name(name);
-            }
-            if let Some(target) = record.target() {
-                fresh.set_target(target.clone());
-            }
-            if let Some(time) = record.timestamp() {
-                fresh.set_timestamp(time);
-            }
-            if let Some(time) = record.observed_timestamp() {
-                fresh.set_observed_timestamp(time);
-            }
-            if let Some(text) = record.severity_text() {
-                fresh.set_severity_text(text);
-            }
-            if let Some(number) = record.severity_number() {
-                fresh.set_severity_number(number);
-            }
-            if let Some(body) = record.body() {
-                fresh.set_body(body.clone());
-            }
-            if let Some(context) = record.trace_context() {
-                fresh.set_trace_context(context.trace_id, context.span_id, context.trace_flags);
-            }
-            fresh.add_attributes(attributes);
-            *record = fresh;
+        let Ok(mut json) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+        let before = done.paths.len();
+        self.scrub_schema_keys(&mut json, &format!("attributes.{}", constants::JSON_SCHEMA), done);
+        if done.paths.len() != before {
+            schema.value = Value::from(json.to_string());
         }
-        if let Some(body) = body {
-            record.set_body(AnyValue::from(body));
+    }
+
+    fn scrub_schema_keys(&self, json: &mut serde_json::Value, path: &str, done: &mut Scrubbed) {
+        let serde_json::Value::Object(node) = json else { return };
+        if let Some(serde_json::Value::Object(properties)) = node.get_mut("properties") {
+            let secret_keys: Vec<String> =
+                properties.keys().filter(|key| self.shapes.find(key).is_some()).cloned().collect();
+            for key in secret_keys {
+                if let Some(replacement) = self.scrub_key(&key, path, done)
+                    && let Some(value) = properties.remove(&key)
+                {
+                    properties.insert(replacement, value);
+                }
+            }
+            for value in properties.values_mut() {
+                self.scrub_schema_keys(value, path, done);
+            }
         }
-        let paths: Vec<AnyValue> = done.paths.into_iter().map(AnyValue::from).collect();
-        record.add_attribute(Key::from_static_str(constants::SCRUBBED), AnyValue::ListAny(Box::new(paths)));
-    }
-}
-
-/// Scrubs every OpenTelemetry log record before the log processors after it see it.
-#[derive(Debug)]
-pub(crate) struct ScrubbingLogProcessor {
-    scrubber: Arc<Scrubber>,
-    /// An empty record to rebuild records from.
-    blank: SdkLogRecord,
-}
-
-impl ScrubbingLogProcessor {
-    pub(crate) fn new(scrubber: Arc<Scrubber>) -> ScrubbingLogProcessor {
-        use opentelemetry::logs::{Logger as _, LoggerProvider as _};
-        let blank =
-            opentelemetry_sdk::logs::SdkLoggerProvider::builder().build().logger("budobserve").create_log_record();
-        ScrubbingLogProcessor { scrubber, blank }
-    }
-}
-
-impl opentelemetry_sdk::logs::LogProcessor for ScrubbingLogProcessor {
-    fn emit(&self, record: &mut SdkLogRecord, _scope: &opentelemetry::InstrumentationScope) {
-        self.scrubber.scrub_log(record, &self.blank);
+        if let Some(items) = node.get_mut("items") {
+            self.scrub_schema_keys(items, path, done);
+        }
     }
 
-    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        Ok(())
-    }
-}
-
-fn any_text(value: &AnyValue) -> Cow<'_, str> {
-    match value {
-        AnyValue::String(text) => Cow::Borrowed(text.as_str()),
-        other => Cow::Owned(format!("{other:?}")),
+    /// A map key that is itself secret material (by shape) replaced, its path noted; `None` to keep it.
+    pub(super) fn scrub_key(&self, key: &str, path: &str, done: &mut Scrubbed) -> Option<String> {
+        let (index, _) = self.shapes.find(key)?;
+        let path = format!("{path}.<key>");
+        let replacement = self.decide(&path, key, &self.shapes.names[index])?;
+        done.paths.push(path);
+        Some(replacement)
     }
 }
 
