@@ -19,6 +19,8 @@ pub const PENDING_PARENT_ID: &str = "budobserve_pending_parent_id";
 /// The paths of what scrubbing replaced in a span or log record (a string array; see
 /// [`scrubbing`](crate::scrubbing)).
 pub const SCRUBBED: &str = "budobserve_scrubbed";
+/// The rules that matched, in the order of [`SCRUBBED`]'s paths (`password`, `password in url`, …).
+pub const SCRUBBED_RULES: &str = "budobserve_scrubbed_rules";
 /// The tags of a span or log (a string array).
 pub const TAGS: &str = "budobserve_tags";
 /// The JSON schema of the attributes whose values are JSON.

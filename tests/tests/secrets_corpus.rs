@@ -288,6 +288,16 @@ fn secrets_never_reach_the_receiver_and_each_is_named_by_its_rule() {
         let expected = format!("[Scrubbed due to '{}']", secret.rule);
         assert_eq!(text(attr(&log.attributes, INNOCENT)), expected, "case {case}: innocent key");
         assert_eq!(text(attr(&log.attributes, SAFE[case % SAFE.len()])), expected, "case {case}: safe key");
+        // The note: each path replaced, and the rule that matched there — never the secret.
+        let note = |key: &str| match attr(&log.attributes, key) {
+            Some(any_value::Value::ArrayValue(array)) => array.values.iter().map(|v| text(v.value.as_ref())).collect(),
+            _ => Vec::new(),
+        };
+        let (paths, rules): (Vec<String>, Vec<String>) =
+            (note("budobserve_scrubbed"), note("budobserve_scrubbed_rules"));
+        assert_eq!(paths.len(), rules.len(), "case {case}: {paths:?} {rules:?}");
+        let at = paths.iter().position(|p| p == &format!("attributes.{INNOCENT}")).expect("the innocent key noted");
+        assert_eq!(rules[at], secret.rule, "case {case}: {paths:?} {rules:?}");
         let message = text(attr(&log.attributes, "budobserve_msg"));
         assert!(message.starts_with(&format!("case {case} said ")) && message.contains(&expected), "{message}");
         let span = spans

@@ -9,7 +9,6 @@ use opentelemetry::logs::{AnyValue, LogRecord as _};
 use opentelemetry_sdk::logs::SdkLogRecord;
 
 use super::scrubber::{Path, Scrubbed, Scrubber, Verdict};
-use crate::constants;
 
 impl Scrubber {
     /// Scrubs an OpenTelemetry log record's attributes and body. The SDK's record cannot replace an attribute, so
@@ -26,7 +25,7 @@ impl Scrubber {
                 Verdict::Name(index) => {
                     let path = path.render();
                     self.decide(&path, &any_text(value), &self.words.names[index])
-                        .inspect(|_| done.paths.push(path))
+                        .inspect(|_| done.note(path, &self.words.names[index]))
                         .map(AnyValue::from)
                 }
                 verdict => self.scrub_any(value, &path.render(), verdict == Verdict::Checked, &mut done),
@@ -70,8 +69,10 @@ impl Scrubber {
         if let Some(body) = body {
             record.set_body(body);
         }
-        let paths: Vec<AnyValue> = done.paths.into_iter().map(AnyValue::from).collect();
-        record.add_attribute(Key::from_static_str(constants::SCRUBBED), AnyValue::ListAny(Box::new(paths)));
+        for (key, values) in done.into_note() {
+            let values: Vec<AnyValue> = values.into_iter().map(AnyValue::from).collect();
+            record.add_attribute(Key::from_static_str(key), AnyValue::ListAny(Box::new(values)));
+        }
     }
 
     /// A log record value of any shape scrubbed (`None` when nothing changed): strings as span attributes' strings,
@@ -107,7 +108,7 @@ impl Scrubber {
                     let (key, item) = if let Some((index, _)) = self.words.find(key.as_str()) {
                         match self.decide(&item_path, &any_text(item), &self.words.names[index]) {
                             Some(replacement) => {
-                                done.paths.push(item_path);
+                                done.note(item_path, &self.words.names[index]);
                                 changed = true;
                                 (key.clone(), AnyValue::from(replacement))
                             }

@@ -139,6 +139,7 @@ pub const SAFE_KEYS: &[&str] = &[
     constants::PENDING_PARENT_ID,
     constants::EXCEPTION_CAUSE_INDEX,
     constants::SCRUBBED,
+    constants::SCRUBBED_RULES,
     "code.*",
     // The bud context: ids BudMetrics groups by (`bud.api_key_id` names a key, it is not one).
     "bud.*",

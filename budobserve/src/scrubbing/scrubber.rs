@@ -174,13 +174,29 @@ fn safety(key: &str) -> Safety {
 #[derive(Default)]
 pub(super) struct Scrubbed {
     pub(super) paths: Vec<String>,
+    /// The rule that matched at each of `paths`.
+    pub(super) rules: Vec<String>,
     /// Whether `values` is kept: only a span with a formatted message or an error description needs it.
     remember: bool,
     /// Original string values replaced, with their replacement (to show the redaction in a formatted message).
     values: Vec<(String, String)>,
 }
 
+/// The rule noted for a message, name or status description that showed values scrubbed elsewhere.
+const SHOWS_SCRUBBED: &str = "shows scrubbed values";
+
 impl Scrubbed {
+    /// Notes that the value at `path` was replaced because of `rule`.
+    pub(super) fn note(&mut self, path: String, rule: &str) {
+        self.paths.push(path);
+        self.rules.push(rule.to_owned());
+    }
+
+    /// The note's two attributes: the paths replaced and, in the same order, the rules that matched.
+    pub(super) fn into_note(self) -> [(&'static str, Vec<String>); 2] {
+        [(constants::SCRUBBED, self.paths), (constants::SCRUBBED_RULES, self.rules)]
+    }
+
     fn remember(&mut self, original: &str, replacement: &str) {
         if self.remember {
             self.values.push((original.to_owned(), replacement.to_owned()));
@@ -259,7 +275,7 @@ impl Scrubber {
         self.scrub_schema(&mut span.attributes, &mut done);
         if let Some(name) = self.scrub_message(&span.name, &done) {
             span.name = Cow::Owned(name);
-            done.paths.push("name".to_owned());
+            done.note("name".to_owned(), SHOWS_SCRUBBED);
         }
         for event in span.events.events.iter_mut() {
             let path = format!("events.{}", event.name);
@@ -273,7 +289,7 @@ impl Scrubber {
             && let Some(text) = self.scrub_message(description, &done)
         {
             *description = Cow::Owned(text);
-            done.paths.push("status.description".to_owned());
+            done.note("status.description".to_owned(), SHOWS_SCRUBBED);
         }
         if let Some(position) = span.attributes.iter().position(|kv| kv.key.as_str() == constants::MSG) {
             // A message that shows a redacted value is rendered again from the scrubbed values: the caller's format
@@ -297,14 +313,16 @@ impl Scrubber {
                 },
             };
             if changed {
-                done.paths.push(format!("attributes.{}", constants::MSG));
+                done.note(format!("attributes.{}", constants::MSG), SHOWS_SCRUBBED);
             }
         }
         if done.paths.is_empty() {
             return;
         }
-        let paths: Vec<StringValue> = done.paths.into_iter().map(StringValue::from).collect();
-        span.attributes.push(KeyValue::new(constants::SCRUBBED, Value::Array(Array::String(paths))));
+        for (key, values) in done.into_note() {
+            let values: Vec<StringValue> = values.into_iter().map(StringValue::from).collect();
+            span.attributes.push(KeyValue::new(key, Value::Array(Array::String(values))));
+        }
     }
 
     /// A formatted message with every scrubbed value replaced in it, and secret material replaced where it is
@@ -385,7 +403,7 @@ impl Scrubber {
                         done.remember(original.as_str(), redaction.as_str());
                     }
                     kv.value = Value::String(redaction);
-                    done.paths.push(Path::Attribute(prefix, key).render());
+                    done.note(Path::Attribute(prefix, key).render(), &self.words.names[index]);
                     continue;
                 }
                 Verdict::Name(index) => {
@@ -396,7 +414,7 @@ impl Scrubber {
                             done.remember(original.as_str(), &replacement);
                         }
                         kv.value = Value::from(replacement);
-                        done.paths.push(path);
+                        done.note(path, &self.words.names[index]);
                     }
                     continue;
                 }
@@ -456,7 +474,7 @@ impl Scrubber {
         if let Some((index, _)) = self.shapes.find(text) {
             let path = path.render();
             if let Some(replacement) = self.decide(&path, text, &self.shapes.names[index]) {
-                done.paths.push(path);
+                done.note(path, &self.shapes.names[index]);
                 return Some(replacement);
             }
         }
@@ -466,7 +484,7 @@ impl Scrubber {
         {
             let path = path.render();
             if let Some(replacement) = self.decide(&path, text, &self.words.names[index]) {
-                done.paths.push(path);
+                done.note(path, &self.words.names[index]);
                 return Some(replacement);
             }
         }
@@ -501,7 +519,7 @@ impl Scrubber {
                                 done.remember(s, &replacement);
                             }
                             *value = serde_json::Value::String(replacement);
-                            done.paths.push(path);
+                            done.note(path, &self.words.names[index]);
                         }
                         continue;
                     }
@@ -565,7 +583,7 @@ impl Scrubber {
         let (index, _) = self.shapes.find(key)?;
         let path = format!("{path}.<key>");
         let replacement = self.decide(&path, key, &self.shapes.names[index])?;
-        done.paths.push(path);
+        done.note(path, &self.shapes.names[index]);
         Some(replacement)
     }
 }
