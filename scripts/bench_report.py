@@ -117,6 +117,12 @@ for group, ours, peer, limit, text in TARGETS:
     met = "—" if not shown else ("yes" if all(r <= limit for r in shown) else "no")
     cell = lambda r: "—" if r is None else f"{r:.2f}×"
     out.append(f"| {text} | {cell(criterion_ratio)} | {cell(paired_ratio)} | {met} |")
+scrubbed_here = median("span_10_attributes_scrubbing_on_caller", "scrubbed")
+unscrubbed_here = median("span_10_attributes_scrubbing_on_caller", "unscrubbed")
+if scrubbed_here is not None and unscrubbed_here is not None:
+    scrub_cost = scrubbed_here - unscrubbed_here
+    out.append(f"| scrubbing's cost per 10-attribute span, on the thread that scrubs (the export worker's, in services) "
+               f"| {scrub_cost:.0f} ns | — | — |")
 disabled = median("disabled_log", "budobserve")
 disabled_allocs = allocations.get("disabled_log/budobserve")
 if disabled is not None:

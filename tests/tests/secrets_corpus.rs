@@ -475,3 +475,28 @@ fn a_panicking_scrubbing_callback_redacts_and_the_export_goes_on() {
     assert_eq!(value("third", "password"), "[Scrubbed due to 'password']");
     assert!(!format!("{spans:?}").contains("PanicS3cret"));
 }
+
+#[test]
+fn pending_span_records_are_scrubbed_like_their_spans() {
+    let receiver = Receiver::start();
+    let config = budobserve::configure()
+        .env(EnvSource::Map(HashMap::new()))
+        .endpoint(receiver.endpoint())
+        .batch_options(BatchOptions::new().scheduled_delay(Duration::from_secs(60)))
+        .pending_spans(true)
+        .export_pending_spans(true)
+        .build()
+        .unwrap();
+    let observe = BudObserve::new(config);
+    let dsn = "postgres://app:PendingS3cret@db.internal/app";
+    drop(observe.span_builder("connect {dsn}").attribute(KeyValue::new("dsn", dsn)).start());
+    observe.force_flush().unwrap();
+    let (spans, _) = decoded(&receiver);
+    assert!(!format!("{spans:?}").contains("PendingS3cret"), "{spans:?}");
+    let types: Vec<String> = spans.iter().map(|s| text(attr(&s.attributes, "budobserve_span_type"))).collect();
+    assert_eq!(types.iter().filter(|t| *t == "pending_span").count(), 1, "{types:?}");
+    for span in &spans {
+        assert_eq!(text(attr(&span.attributes, "dsn")), "[Scrubbed due to 'password in url']");
+        assert_eq!(text(attr(&span.attributes, "budobserve_msg")), "connect [Scrubbed due to 'password in url']");
+    }
+}
