@@ -500,3 +500,55 @@ fn pending_span_records_are_scrubbed_like_their_spans() {
         assert_eq!(text(attr(&span.attributes, "budobserve_msg")), "connect [Scrubbed due to 'password in url']");
     }
 }
+
+/// An argument and a returned field named for tokens, through `#[instrument]`.
+#[derive(serde::Serialize)]
+struct Grant {
+    refresh_token: String,
+    expires_in: u32,
+}
+
+#[budobserve::instrument(record_return)]
+fn exchange(access_token: &str, client_id: &str) -> Grant {
+    let _ = (access_token, client_id);
+    Grant { refresh_token: "RefreshS3cretValue".to_owned(), expires_in: 3600 }
+}
+
+#[test]
+fn token_arguments_and_returned_tokens_are_scrubbed() {
+    let receiver = Receiver::start();
+    let observe = configure(&receiver.endpoint(), None);
+    budobserve::with_instance(&observe, || exchange("AccessS3cretValue", "budapp"));
+    observe.force_flush().unwrap();
+    let (spans, _) = decoded(&receiver);
+    let printed = format!("{spans:?}");
+    assert!(!printed.contains("AccessS3cretValue") && !printed.contains("RefreshS3cretValue"), "{printed}");
+    let span = spans.iter().find(|s| s.name.ends_with("exchange")).expect("the instrumented call");
+    assert_eq!(text(attr(&span.attributes, "access_token")), "[Scrubbed due to 'token']");
+    assert_eq!(text(attr(&span.attributes, "client_id")), "budapp");
+    let returned = text(attr(&span.attributes, "return"));
+    assert!(returned.contains(r#""refresh_token":"[Scrubbed due to 'token']""#), "{returned}");
+    assert!(returned.contains(r#""expires_in":3600"#), "{returned}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_client_error_does_not_carry_the_key_in_its_url() {
+    use budobserve::integrations::reqwest::ClientMiddleware;
+
+    let receiver = Receiver::start();
+    let observe = configure(&receiver.endpoint(), None);
+    let closed = Receiver::free_address();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(ClientMiddleware::for_instance(&observe))
+        .build();
+    let url = format!("http://{closed}/v1/geocode?address=x&key=UrlKeyS3cretValue");
+    let error = client.get(&url).send().await.expect_err("nothing listens there");
+    assert!(error.to_string().contains("UrlKeyS3cretValue") || format!("{error:?}").contains("UrlKeyS3cretValue"));
+    observe.force_flush().unwrap();
+    let (spans, _) = decoded(&receiver);
+    let printed = format!("{spans:?}");
+    assert!(!printed.contains("UrlKeyS3cretValue"), "{printed}");
+    let span = spans.iter().find(|s| s.name == "GET").expect("the client span");
+    let exception = span.events.iter().find(|e| e.name == "exception").expect("the error");
+    assert!(text(attr(&exception.attributes, "exception.message")).starts_with("[Scrubbed due to '"), "{printed}");
+}

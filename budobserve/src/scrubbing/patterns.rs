@@ -134,7 +134,13 @@ pub(super) fn compile(extra: impl Iterator<Item = (String, String)>) -> Result<C
     let words = WORD_PATTERNS.iter().map(|(n, r)| ((*n).to_owned(), (*r).to_owned())).chain(extra);
     let shapes = SHAPE_PATTERNS.iter().map(|(n, r)| ((*n).to_owned(), (*r).to_owned()));
     let (words, shapes) = (Patterns::new(words)?, Patterns::new(shapes)?);
-    let any = RegexSet::new(words.sources.iter().chain(&shapes.sources).map(|s| format!("(?i){s}")))
+    // The prefilter drops anchors: a rule anchored to a whole name (`token`) must still let a JSON text that holds
+    // such a name through to be parsed and checked key by key.
+    let unanchored = |source: &String| {
+        let source = source.strip_prefix('^').unwrap_or(source);
+        format!("(?i){}", source.strip_suffix('$').unwrap_or(source))
+    };
+    let any = RegexSet::new(words.sources.iter().chain(&shapes.sources).map(unanchored))
         .map_err(|err| PatternError { name: "(all)".to_owned(), regex: String::new(), reason: err.to_string() })?;
     Ok((words, shapes, any))
 }
