@@ -552,3 +552,33 @@ async fn an_http_client_error_does_not_carry_the_key_in_its_url() {
     let exception = span.events.iter().find(|e| e.name == "exception").expect("the error");
     assert!(text(attr(&exception.attributes, "exception.message")).starts_with("[Scrubbed due to '"), "{printed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_parameter_named_for_a_secret_is_redacted_in_the_path_and_message() {
+    use axum::Router;
+    use axum::routing::get;
+    use budobserve::integrations::axum::ServerLayer;
+
+    let receiver = Receiver::start();
+    let observe = configure(&receiver.endpoint(), None);
+    let app = Router::new()
+        .route("/reset/{token}", get(|| async { "ok" }))
+        .route("/users/{user_id}", get(|| async { "ok" }))
+        .layer(ServerLayer::for_instance(&observe));
+    let addr = common::http::serve(app).await;
+    for path in ["/reset/ResetS3cretValue?lang=en", "/users/42"] {
+        let answer = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    observe.force_flush().unwrap();
+    let (spans, _) = decoded(&receiver);
+    assert!(!format!("{spans:?}").contains("ResetS3cretValue"), "{spans:?}");
+    let span = |name: &str| spans.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no {name}"));
+    let reset = span("GET /reset/{token}");
+    assert_eq!(text(attr(&reset.attributes, "url.path")), "/reset/[Scrubbed due to 'token']");
+    assert_eq!(text(attr(&reset.attributes, "budobserve_msg")), "GET /reset/[Scrubbed due to 'token']");
+    // A parameter with an innocent name stays.
+    let users = span("GET /users/{user_id}");
+    assert_eq!(text(attr(&users.attributes, "url.path")), "/users/42");
+    assert_eq!(text(attr(&users.attributes, "budobserve_msg")), "GET /users/42");
+}

@@ -14,6 +14,7 @@ use regex::RegexSet;
 
 use super::options::{SAFE_KEYS, ScrubAction, ScrubCallback, ScrubMatch, ScrubbingConfig};
 use super::patterns::{DEFAULT_PATTERNS, Patterns, compile};
+use crate::constants::http;
 use crate::error::PatternError;
 use crate::{callsite, constants, template};
 
@@ -273,6 +274,7 @@ impl Scrubber {
         let mut done = Scrubbed { remember, ..Scrubbed::default() };
         self.scrub_attributes(&mut span.attributes, "attributes", &mut done);
         self.scrub_schema(&mut span.attributes, &mut done);
+        self.scrub_route_parameters(&mut span.attributes, &mut done);
         if let Some(name) = self.scrub_message(&span.name, &done) {
             span.name = Cow::Owned(name);
             done.note("name".to_owned(), SHOWS_SCRUBBED);
@@ -538,6 +540,57 @@ impl Scrubber {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The values of route parameters whose names call for scrubbing (`/reset/{token}`, `/keys/{api_key}`): no
+    /// pattern recognises a random token in a path, but the route names it. Each such segment is replaced in
+    /// `url.path` and `url.full`, and remembered so that the message shows the redaction.
+    fn scrub_route_parameters(&self, attributes: &mut [KeyValue], done: &mut Scrubbed) {
+        let Some(route) = attributes.iter().find(|kv| kv.key.as_str() == http::ROUTE).map(|kv| kv.value.as_str())
+        else {
+            return;
+        };
+        let secret_segments: Vec<(usize, &str)> = route
+            .split('/')
+            .enumerate()
+            .filter_map(|(i, segment)| {
+                let name = segment.strip_prefix('{')?.strip_suffix('}')?.trim_start_matches('*');
+                let (index, _) = self.words.find(name)?;
+                Some((i, self.words.names[index].as_str()))
+            })
+            .collect();
+        if secret_segments.is_empty() {
+            return;
+        }
+        let Some(path) = attributes.iter().find(|kv| kv.key.as_str() == http::URL_PATH).map(|kv| kv.value.as_str())
+        else {
+            return;
+        };
+        let segments: Vec<&str> = path.split('/').collect();
+        let found: Vec<(String, &str)> = secret_segments
+            .iter()
+            .filter_map(|(i, rule)| segments.get(*i).filter(|s| !s.is_empty()).map(|s| ((*s).to_owned(), *rule)))
+            .collect();
+        drop(route);
+        for kv in attributes.iter_mut().filter(|kv| [http::URL_PATH, http::URL_FULL].contains(&kv.key.as_str())) {
+            let mut text = kv.value.as_str().into_owned();
+            let mut rules = Vec::new();
+            for (value, rule) in &found {
+                let replacement = format!("{REDACTED_PREFIX}{rule}']");
+                let (from, to) = (format!("/{value}"), format!("/{replacement}"));
+                if text.contains(&from) {
+                    text = text.replace(&from, &to);
+                    rules.push(*rule);
+                }
+            }
+            if let Some(rule) = rules.first() {
+                done.note(format!("attributes.{}", kv.key.as_str()), rule);
+                kv.value = Value::from(text);
+            }
+        }
+        for (value, rule) in found {
+            done.values.push((format!("/{value}"), format!("/{REDACTED_PREFIX}{rule}']")));
         }
     }
 
