@@ -77,6 +77,7 @@ impl BudObserve {
 
         instance.head.configure(config.sample_rate, config.sampler.is_some());
         let scrubber = config.scrubber;
+        instance.scrubber.store(scrubber.clone());
         let preparation = Preparation::new(scrubber.clone());
         let console = config.console.map(|options| ConsoleProcessor::new(options).preparation(preparation.clone()));
         let pipeline = Pipeline::new(

@@ -6,6 +6,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwapOption;
+
 use opentelemetry::metrics::{
     AsyncInstrument, AsyncInstrumentBuilder, Counter, Gauge, Histogram, HistogramBuilder, InstrumentBuilder, Meter,
     MeterProvider as _, ObservableCounter, ObservableGauge, ObservableUpDownCounter, UpDownCounter,
@@ -21,6 +23,7 @@ use crate::launch::{SpanOptions, Writer};
 use crate::level::Level;
 use crate::providers::{ProxyLoggerProvider, ProxyMeterProvider, ProxyTracer, ProxyTracerProvider};
 use crate::sampling::HeadSampler;
+use crate::scrubbing::Scrubber;
 use crate::span::BudSpan;
 
 /// The handle that writes logs, spans, exceptions and metrics to one BudObserve instance.
@@ -74,6 +77,8 @@ pub(crate) struct Instance {
     pub(crate) export_counters: Arc<ExportCounters>,
     /// Whether this is the global instance, whose minimum level the macros' gate holds.
     pub(crate) global: bool,
+    /// The configuration's scrubber, for the values integrations record outside spans (metric attributes).
+    pub(crate) scrubber: ArcSwapOption<Scrubber>,
 }
 
 /// What differs between handles of one instance.
@@ -147,6 +152,7 @@ impl BudObserve {
                 completion_room: AtomicUsize::new(0),
                 export_counters,
                 global,
+                scrubber: ArcSwapOption::empty(),
             }),
             handle: Arc::new(Handle { tags: Vec::new(), tracer }),
         }
@@ -219,6 +225,16 @@ impl BudObserve {
             None => self.handle.tracer.clone(),
         };
         BudObserve { instance: self.instance.clone(), handle: Arc::new(Handle { tags, tracer }) }
+    }
+
+    /// `value` as a metric attribute may carry it: redacted when it holds secret material by shape (as span
+    /// attributes' values are), for values that come from data rather than a fixed vocabulary.
+    #[cfg(feature = "llm")]
+    pub(crate) fn scrubbed_metric_value(&self, key: &'static str, value: String) -> String {
+        match self.instance.scrubber.load().as_deref() {
+            Some(scrubber) => scrubber.metric_value(key, &value).unwrap_or(value),
+            None => value,
+        }
     }
 
     /// Whether this handle writes to the global instance.

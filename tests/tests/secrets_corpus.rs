@@ -582,3 +582,36 @@ async fn a_route_parameter_named_for_a_secret_is_redacted_in_the_path_and_messag
     assert_eq!(text(attr(&users.attributes, "url.path")), "/users/42");
     assert_eq!(text(attr(&users.attributes, "budobserve_msg")), "GET /users/42");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metric_attributes_from_data_are_scrubbed_too() {
+    use axum::Router;
+    use axum::routing::post;
+    use budobserve::integrations::llm::LlmMiddleware;
+
+    let receiver = Receiver::start();
+    let observe = configure(&receiver.endpoint(), None);
+    let key = format!("sk-proj-{}", body("MetricS3cret", 32));
+    let answer = serde_json::json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "model": key,
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+    });
+    let app = Router::new().route("/v1/chat/completions", post(move || async move { axum::Json(answer) }));
+    let addr = common::http::serve(app).await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(LlmMiddleware::for_instance(&observe).provider("budgateway"))
+        .build();
+    // A key pasted into the model field by mistake: it reaches the span's and the metrics' attributes.
+    let request = serde_json::json!({"model": key, "messages": [{"role": "user", "content": "hello"}]});
+    let reply = client.post(format!("http://{addr}/v1/chat/completions")).json(&request).send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+    observe.force_flush().unwrap();
+    let metrics = format!("{:?}", receiver.metric_requests());
+    let (spans, _) = decoded(&receiver);
+    let secret = body("MetricS3cret", 32);
+    assert!(metrics.contains("gen_ai.client.operation.duration"), "{metrics}");
+    assert!(!metrics.contains(&secret), "{metrics}");
+    assert!(!format!("{spans:?}").contains(&secret), "{spans:?}");
+    assert!(metrics.matches("[Scrubbed due to 'api key']").count() >= 2, "request and response models: {metrics}");
+}

@@ -631,6 +631,13 @@ impl Scrubber {
         }
     }
 
+    /// A metric attribute's value redacted when it holds secret material by shape; `None` to keep it.
+    #[cfg(feature = "llm")]
+    pub(crate) fn metric_value(&self, key: &str, value: &str) -> Option<String> {
+        let (index, _) = self.shapes.find(value)?;
+        self.decide(&format!("metrics.{key}"), value, &self.shapes.names[index])
+    }
+
     /// A map key that is itself secret material (by shape) replaced, its path noted; `None` to keep it.
     pub(super) fn scrub_key(&self, key: &str, path: &str, done: &mut Scrubbed) -> Option<String> {
         let (index, _) = self.shapes.find(key)?;

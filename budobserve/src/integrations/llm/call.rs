@@ -99,11 +99,15 @@ impl Call {
         if self.timed.span().is_none() {
             return;
         }
+        // The models and the provider's error type come from the request and the answer: checked like span values.
+        let observe = &self.config.observe;
         if let Some(model) = response_model {
-            self.timed.metric_attribute(KeyValue::new(keys::RESPONSE_MODEL, model.to_owned()));
+            let model = observe.scrubbed_metric_value(keys::RESPONSE_MODEL, model.to_owned());
+            self.timed.metric_attribute(KeyValue::new(keys::RESPONSE_MODEL, model));
         }
         if let Some(error_type) = error_type {
-            self.timed.metric_attribute(KeyValue::new(constants::http::ERROR_TYPE, error_type.to_owned()));
+            let error_type = observe.scrubbed_metric_value(constants::http::ERROR_TYPE, error_type.to_owned());
+            self.timed.metric_attribute(KeyValue::new(constants::http::ERROR_TYPE, error_type));
         }
         for (kind, tokens) in [("input", seen.input_tokens), ("output", seen.output_tokens)] {
             if let Some(tokens) = tokens.and_then(|t| u64::try_from(t).ok()) {

@@ -171,7 +171,10 @@ impl LlmMiddleware {
         let metric = vec![
             KeyValue::new(keys::OPERATION_NAME, api.operation()),
             KeyValue::new(keys::PROVIDER_NAME, provider.to_string()),
-            KeyValue::new(keys::REQUEST_MODEL, model.to_owned()),
+            KeyValue::new(
+                keys::REQUEST_MODEL,
+                config.observe.scrubbed_metric_value(keys::REQUEST_MODEL, model.to_owned()),
+            ),
         ];
         let call = Call {
             timed: TimedSpan::new(span, &config.duration, metric),
