@@ -23,6 +23,7 @@
 //! `attributes.body.user.token`, `events.exception.exception.message`, …). A [callback](ScrubbingConfig::callback)
 //! sees every match and may keep the value, replace it with its own text, or let it be redacted.
 
+mod keys;
 mod logs;
 mod options;
 mod patterns;
