@@ -345,7 +345,9 @@ impl AttributeList {
             },
             Json::String(s) => self.push(key, Value::String(s.into())),
             composite => {
-                self.schema.get_or_insert_with(Map::new).insert(key.to_owned(), schema_of(&composite, 0));
+                // The schema of the type, never of the data (a map's keys are data): see `json_schema`.
+                let schema = crate::json_schema::of(value).unwrap_or_else(|| serde_json::json!({ "type": "object" }));
+                self.schema.get_or_insert_with(Map::new).insert(key.to_owned(), schema);
                 self.push(key, Value::String(composite.to_string().into()));
             }
         }
@@ -375,30 +377,6 @@ impl AttributeList {
     /// The attributes without the JSON schema (for values added to a span that already has one).
     pub fn into_values_without_schema(self) -> Vec<KeyValue> {
         self.values
-    }
-}
-
-/// The JSON schema of a value's shape, nested up to a few levels.
-fn schema_of(value: &Json, depth: usize) -> Json {
-    const MAX_DEPTH: usize = 4;
-    match value {
-        Json::Null => serde_json::json!({ "type": "null" }),
-        Json::Bool(_) => serde_json::json!({ "type": "boolean" }),
-        Json::Number(n) if n.is_f64() => serde_json::json!({ "type": "number" }),
-        Json::Number(_) => serde_json::json!({ "type": "integer" }),
-        Json::String(_) => serde_json::json!({ "type": "string" }),
-        Json::Array(items) => match items.first() {
-            Some(first) if depth < MAX_DEPTH => {
-                serde_json::json!({ "type": "array", "items": schema_of(first, depth + 1) })
-            }
-            _ => serde_json::json!({ "type": "array" }),
-        },
-        Json::Object(fields) if depth < MAX_DEPTH => {
-            let properties: Map<String, Json> =
-                fields.iter().map(|(k, v)| (k.clone(), schema_of(v, depth + 1))).collect();
-            serde_json::json!({ "type": "object", "properties": properties })
-        }
-        Json::Object(_) => serde_json::json!({ "type": "object" }),
     }
 }
 
@@ -495,11 +473,8 @@ mod tests {
         let schema: Json = serde_json::from_str(&values[2].value.as_str()).unwrap();
         assert_eq!(
             schema,
-            serde_json::json!({"type": "object", "properties": {"order": {"type": "object", "properties": {
-                "id": {"type": "integer"},
-                "items": {"type": "array", "items": {"type": "object", "properties": {"sku": {"type": "string"}}}},
-                "total": {"type": "number"}
-            }}}})
+            // A `serde_json::Value` object is a map: its keys are data, never in the schema.
+            serde_json::json!({"type": "object", "properties": {"order": {"type": "object"}}})
         );
     }
 

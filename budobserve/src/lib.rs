@@ -85,6 +85,7 @@ pub mod exporters;
 mod gate;
 mod instance;
 pub mod integrations;
+mod json_schema;
 mod launch;
 mod level;
 mod lifecycle;

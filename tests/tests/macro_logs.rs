@@ -108,7 +108,8 @@ fn json_values_arrays_options_and_shorthand() {
                 "items": {"type": "array", "items": {"type": "string"}},
                 "total": {"type": "number"}
             }},
-            "labels": {"type": "object", "properties": {"team": {"type": "string"}}}
+            // A map's keys are data: the schema gives the type of its values, never its keys.
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}}
         }})
     );
 }

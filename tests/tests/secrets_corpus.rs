@@ -314,8 +314,9 @@ fn secrets_never_reach_the_receiver_and_each_is_named_by_its_rule() {
             .unwrap_or_else(|| panic!("case {case}: no map"));
         let by_key = text(attr(&keys.attributes, "by_key"));
         assert!(by_key.contains(&expected), "case {case}: map key {by_key}");
+        // The schema is the type's: a map's keys are never in it.
         let schema = text(attr(&keys.attributes, "budobserve_json_schema"));
-        assert!(schema.contains(&expected), "case {case}: schema {schema}");
+        assert!(schema.contains(r#""by_key":{"type":"object","additionalProperties":{"type":"integer"}}"#), "{schema}");
         let named = spans
             .iter()
             .find(|s| {

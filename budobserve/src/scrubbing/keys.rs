@@ -1,10 +1,10 @@
 //! Secrets named by keys rather than found in values: JSON objects (a key that names a secret, a key that is one),
-//! the JSON schema's property names, log record map keys, route parameters; and metric attribute values.
+//! route parameters; and metric attribute values. (The JSON schema is built from types: it holds no map key.)
 
 use opentelemetry::{KeyValue, Value};
 
 use super::scrubber::{Path, REDACTED_PREFIX, Scrubbed, Scrubber};
-use crate::constants::{self, http};
+use crate::constants::http;
 
 impl Scrubber {
     pub(super) fn scrub_json(&self, json: &mut serde_json::Value, path: &str, done: &mut Scrubbed) {
@@ -105,43 +105,6 @@ impl Scrubber {
         }
         for (value, rule) in found {
             done.values.push((format!("/{value}"), format!("/{REDACTED_PREFIX}{rule}']")));
-        }
-    }
-
-    /// The JSON schema's property names that are secret material (a map whose keys are tokens) replaced: the
-    /// schema describes shapes and must carry no data.
-    pub(super) fn scrub_schema(&self, attributes: &mut [KeyValue], done: &mut Scrubbed) {
-        let Some(schema) = attributes.iter_mut().find(|kv| kv.key.as_str() == constants::JSON_SCHEMA) else { return };
-        let text = schema.value.as_str();
-        if !self.any.is_match(&text) {
-            return;
-        }
-        let Ok(mut json) = serde_json::from_str::<serde_json::Value>(&text) else { return };
-        let before = done.paths.len();
-        self.scrub_schema_keys(&mut json, &format!("attributes.{}", constants::JSON_SCHEMA), done);
-        if done.paths.len() != before {
-            schema.value = Value::from(json.to_string());
-        }
-    }
-
-    fn scrub_schema_keys(&self, json: &mut serde_json::Value, path: &str, done: &mut Scrubbed) {
-        let serde_json::Value::Object(node) = json else { return };
-        if let Some(serde_json::Value::Object(properties)) = node.get_mut("properties") {
-            let secret_keys: Vec<String> =
-                properties.keys().filter(|key| self.shapes.find(key).is_some()).cloned().collect();
-            for key in secret_keys {
-                if let Some(replacement) = self.scrub_key(&key, path, done)
-                    && let Some(value) = properties.remove(&key)
-                {
-                    properties.insert(replacement, value);
-                }
-            }
-            for value in properties.values_mut() {
-                self.scrub_schema_keys(value, path, done);
-            }
-        }
-        if let Some(items) = node.get_mut("items") {
-            self.scrub_schema_keys(items, path, done);
         }
     }
 

@@ -272,7 +272,6 @@ impl Scrubber {
             || span.attributes.iter().any(|kv| kv.key.as_str() == constants::MSG);
         let mut done = Scrubbed { remember, ..Scrubbed::default() };
         self.scrub_attributes(&mut span.attributes, "attributes", &mut done);
-        self.scrub_schema(&mut span.attributes, &mut done);
         self.scrub_route_parameters(&mut span.attributes, &mut done);
         if let Some(name) = self.scrub_message(&span.name, &done) {
             span.name = Cow::Owned(name);
@@ -457,7 +456,9 @@ impl Scrubber {
     /// a match (and is not just the matched word) or secret material.
     pub(super) fn scrub_text(&self, text: &str, path: Path<'_>, words: bool, done: &mut Scrubbed) -> Option<String> {
         // One pass: nothing matches in most values (nor, then, anywhere inside a JSON text).
-        if text.starts_with(REDACTED_PREFIX) || !self.any.is_match(text) {
+        // The prefilter: every pattern for a value whose words count, the shapes alone (a smaller set) otherwise.
+        let prefilter = if words { &self.any } else { &self.shapes.set };
+        if text.starts_with(REDACTED_PREFIX) || !prefilter.is_match(text) {
             return None;
         }
         let trimmed = text.trim_start();
