@@ -220,7 +220,8 @@ mod tests {
             .build()
             .expect("valid configuration");
         let observe = BudObserve::new(config);
-        assert_eq!(observe.completion_room(), COMPLETION_ROOM + 1);
+        // Room for the completion and for scrubbing's note (its paths and its rules).
+        assert_eq!(observe.completion_room(), COMPLETION_ROOM + 2);
         with_instance(&observe, || {
             let name = "ada";
             bud_info!("deferred {name}");

@@ -93,8 +93,8 @@ impl BudObserve {
         // reserving the room here, in the one allocation the span makes anyway, lets the completion write in place.
         // Completing it on the worker into a vector of its own instead made the worker allocate, copy and free per
         // span, and fall behind a fast producer (a third of the spans dropped at full speed, against ~3% now).
-        // Scrubbing may add `budobserve_scrubbed`.
-        let room = if pipeline.has_stages() { COMPLETION_ROOM + usize::from(preparation.scrubs()) } else { 0 };
+        // Scrubbing may add its note: `budobserve_scrubbed` and `budobserve_scrubbed_rules`.
+        let room = if pipeline.has_stages() { COMPLETION_ROOM + 2 * usize::from(preparation.scrubs()) } else { 0 };
         let mut tracer_builder =
             SdkTracerProvider::builder().with_resource(resource.clone()).with_span_processor(pipeline);
         if let Some(generator) = config.id_generator {

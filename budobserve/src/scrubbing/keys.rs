@@ -1,7 +1,7 @@
 //! Secrets named by keys rather than found in values: JSON objects (a key that names a secret, a key that is one),
 //! route parameters; and metric attribute values. (The JSON schema is built from types: it holds no map key.)
 
-use opentelemetry::{KeyValue, Value};
+use opentelemetry::{KeyValue, StringValue, Value};
 
 use super::scrubber::{Path, REDACTED_PREFIX, Scrubbed, Scrubber};
 use crate::constants::http;
@@ -35,7 +35,7 @@ impl Scrubber {
                                 done.remember(s, &replacement);
                             }
                             *value = serde_json::Value::String(replacement);
-                            done.note(path, &self.words.names[index]);
+                            done.note(path, self.word_rules[index].clone());
                         }
                         continue;
                     }
@@ -99,7 +99,7 @@ impl Scrubber {
                 }
             }
             if let Some(rule) = rules.first() {
-                done.note(format!("attributes.{}", kv.key.as_str()), rule);
+                done.note(format!("attributes.{}", kv.key.as_str()), StringValue::from((*rule).to_owned()));
                 kv.value = Value::from(text);
             }
         }
@@ -120,7 +120,7 @@ impl Scrubber {
         let (index, _) = self.shapes.find(key)?;
         let path = format!("{path}.<key>");
         let replacement = self.decide(&path, key, &self.shapes.names[index])?;
-        done.note(path, &self.shapes.names[index]);
+        done.note(path, self.shape_rules[index].clone());
         Some(replacement)
     }
 }

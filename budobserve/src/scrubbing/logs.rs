@@ -25,7 +25,7 @@ impl Scrubber {
                 Verdict::Name(index) => {
                     let path = path.render();
                     self.decide(&path, &any_text(value), &self.words.names[index])
-                        .inspect(|_| done.note(path, &self.words.names[index]))
+                        .inspect(|_| done.note(path, self.word_rules[index].clone()))
                         .map(AnyValue::from)
                 }
                 verdict => self.scrub_any(value, &path.render(), verdict == Verdict::Checked, &mut done),
@@ -70,7 +70,7 @@ impl Scrubber {
             record.set_body(body);
         }
         for (key, values) in done.into_note() {
-            let values: Vec<AnyValue> = values.into_iter().map(AnyValue::from).collect();
+            let values: Vec<AnyValue> = values.into_iter().map(AnyValue::String).collect();
             record.add_attribute(Key::from_static_str(key), AnyValue::ListAny(Box::new(values)));
         }
     }
@@ -108,7 +108,7 @@ impl Scrubber {
                     let (key, item) = if let Some((index, _)) = self.words.find(key.as_str()) {
                         match self.decide(&item_path, &any_text(item), &self.words.names[index]) {
                             Some(replacement) => {
-                                done.note(item_path, &self.words.names[index]);
+                                done.note(item_path, self.word_rules[index].clone());
                                 changed = true;
                                 (key.clone(), AnyValue::from(replacement))
                             }

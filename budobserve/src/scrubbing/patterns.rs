@@ -50,7 +50,7 @@ const SHAPE_PATTERNS: &[(&str, &str)] = &[
     ("hugging face token", r"(?:^|[^a-z0-9])hf_[a-z0-9]{30,}"),
     ("google api key", r"aiza[0-9a-z_-]{35}"),
     ("aws access key", r"(?:^|[^a-z0-9])(?:akia|asia)[0-9a-z]{16}(?:[^a-z0-9]|$)"),
-    ("aws secret key", r"aws[a-z0-9_ .-]{0,20}(?:secret|key)[a-z0-9_ .-]{0,20}[=:]\s*['\x22]?[a-z0-9/+]{40}"),
+    ("aws secret key", r"secret[._-]?access[._-]?key['\x22]?\s*[=:]\s*['\x22]?[a-z0-9/+]{40}"),
     (
         "session cookie",
         r"(?:^|[^a-z0-9])(?:phpsessid|jsessionid|asp\.net_sessionid|connect\.sid|laravel_session|sessionid|session_id|sid)=[^;\s]+",

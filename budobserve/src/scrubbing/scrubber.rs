@@ -21,6 +21,9 @@ use crate::{callsite, constants, template};
 /// messages).
 const VALUE_CHECKED_KEYS: &[&str] = &[constants::MSG, constants::EXCEPTION_MESSAGE];
 
+/// No shape rule matches fewer bytes than this (`key=x`).
+const SHORTEST_SHAPE: usize = 5;
+
 /// The start of every redaction (`#[bud(redact)]` fields', and the scrubber's own).
 pub(super) const REDACTED_PREFIX: &str = "[Scrubbed due to '";
 
@@ -61,6 +64,9 @@ pub(crate) struct Scrubber {
     id: u64,
     /// `[Scrubbed due to '<name>']` of each word pattern, shared.
     word_redactions: Vec<StringValue>,
+    /// The name of each word pattern and each shape rule, shared by the notes.
+    pub(super) word_rules: Vec<StringValue>,
+    pub(super) shape_rules: Vec<StringValue>,
 }
 
 /// Numbers the scrubbers, so a thread's verdict cache knows whose verdicts it holds.
@@ -174,8 +180,8 @@ fn safety(key: &str) -> Safety {
 #[derive(Default)]
 pub(super) struct Scrubbed {
     pub(super) paths: Vec<String>,
-    /// The rule that matched at each of `paths`.
-    pub(super) rules: Vec<String>,
+    /// The rule that matched at each of `paths` (shared texts: noting one allocates nothing).
+    pub(super) rules: Vec<StringValue>,
     /// Whether `values` is kept: only a span with a formatted message or an error description needs it.
     remember: bool,
     /// Original string values replaced, with their replacement (to show the redaction in a formatted message).
@@ -187,14 +193,15 @@ const SHOWS_SCRUBBED: &str = "shows scrubbed values";
 
 impl Scrubbed {
     /// Notes that the value at `path` was replaced because of `rule`.
-    pub(super) fn note(&mut self, path: String, rule: &str) {
+    pub(super) fn note(&mut self, path: String, rule: StringValue) {
         self.paths.push(path);
-        self.rules.push(rule.to_owned());
+        self.rules.push(rule);
     }
 
     /// The note's two attributes: the paths replaced and, in the same order, the rules that matched.
-    pub(super) fn into_note(self) -> [(&'static str, Vec<String>); 2] {
-        [(constants::SCRUBBED, self.paths), (constants::SCRUBBED_RULES, self.rules)]
+    pub(super) fn into_note(self) -> [(&'static str, Vec<StringValue>); 2] {
+        let paths = self.paths.into_iter().map(StringValue::from).collect();
+        [(constants::SCRUBBED, paths), (constants::SCRUBBED_RULES, self.rules)]
     }
 
     pub(super) fn remember(&mut self, original: &str, replacement: &str) {
@@ -225,7 +232,13 @@ impl Scrubber {
             .iter()
             .map(|name| StringValue::from(Arc::<str>::from(format!("{REDACTED_PREFIX}{name}']"))))
             .collect();
+        let shared = |patterns: &Patterns| -> Vec<StringValue> {
+            patterns.names.iter().map(|name| StringValue::from(Arc::<str>::from(name.as_str()))).collect()
+        };
+        let (word_rules, shape_rules) = (shared(&words), shared(&shapes));
         Ok(Some(Scrubber {
+            word_rules,
+            shape_rules,
             words,
             shapes,
             any,
@@ -275,7 +288,7 @@ impl Scrubber {
         self.scrub_route_parameters(&mut span.attributes, &mut done);
         if let Some(name) = self.scrub_message(&span.name, &done) {
             span.name = Cow::Owned(name);
-            done.note("name".to_owned(), SHOWS_SCRUBBED);
+            done.note("name".to_owned(), StringValue::from(SHOWS_SCRUBBED));
         }
         for event in span.events.events.iter_mut() {
             let path = format!("events.{}", event.name);
@@ -289,12 +302,14 @@ impl Scrubber {
             && let Some(text) = self.scrub_message(description, &done)
         {
             *description = Cow::Owned(text);
-            done.note("status.description".to_owned(), SHOWS_SCRUBBED);
+            done.note("status.description".to_owned(), StringValue::from(SHOWS_SCRUBBED));
         }
         if let Some(position) = span.attributes.iter().position(|kv| kv.key.as_str() == constants::MSG) {
             // A message that shows a redacted value is rendered again from the scrubbed values: the caller's format
             // spec (`{card:>20}`, `{codes:?}`) may have written it in a form no text replacement would find.
-            let rerendered = message_template(&span.attributes)
+            let rerendered = (!done.paths.is_empty())
+                .then(|| message_template(&span.attributes))
+                .flatten()
                 .filter(|template| shows_redacted(template, &done.paths))
                 .map(|template| template::render(&template, &span.attributes));
             let message = &mut span.attributes[position];
@@ -313,14 +328,13 @@ impl Scrubber {
                 },
             };
             if changed {
-                done.note(format!("attributes.{}", constants::MSG), SHOWS_SCRUBBED);
+                done.note(format!("attributes.{}", constants::MSG), StringValue::from(SHOWS_SCRUBBED));
             }
         }
         if done.paths.is_empty() {
             return;
         }
         for (key, values) in done.into_note() {
-            let values: Vec<StringValue> = values.into_iter().map(StringValue::from).collect();
             span.attributes.push(KeyValue::new(key, Value::Array(Array::String(values))));
         }
     }
@@ -403,7 +417,7 @@ impl Scrubber {
                         done.remember(original.as_str(), redaction.as_str());
                     }
                     kv.value = Value::String(redaction);
-                    done.note(Path::Attribute(prefix, key).render(), &self.words.names[index]);
+                    done.note(Path::Attribute(prefix, key).render(), self.word_rules[index].clone());
                     continue;
                 }
                 Verdict::Name(index) => {
@@ -414,7 +428,7 @@ impl Scrubber {
                             done.remember(original.as_str(), &replacement);
                         }
                         kv.value = Value::from(replacement);
-                        done.note(path, &self.words.names[index]);
+                        done.note(path, self.word_rules[index].clone());
                     }
                     continue;
                 }
@@ -456,7 +470,11 @@ impl Scrubber {
     /// a match (and is not just the matched word) or secret material.
     pub(super) fn scrub_text(&self, text: &str, path: Path<'_>, words: bool, done: &mut Scrubbed) -> Option<String> {
         // One pass: nothing matches in most values (nor, then, anywhere inside a JSON text).
-        // The prefilter: every pattern for a value whose words count, the shapes alone (a smaller set) otherwise.
+        // The prefilter: every pattern for a value whose words count, the shapes alone (a smaller set) otherwise —
+        // and no shape fits in fewer than `SHORTEST_SHAPE` bytes (`GET`, `http`, `1.1` are never scanned).
+        if !words && text.len() < SHORTEST_SHAPE {
+            return None;
+        }
         let prefilter = if words { &self.any } else { &self.shapes.set };
         if text.starts_with(REDACTED_PREFIX) || !prefilter.is_match(text) {
             return None;
@@ -476,7 +494,7 @@ impl Scrubber {
         if let Some((index, _)) = self.shapes.find(text) {
             let path = path.render();
             if let Some(replacement) = self.decide(&path, text, &self.shapes.names[index]) {
-                done.note(path, &self.shapes.names[index]);
+                done.note(path, self.shape_rules[index].clone());
                 return Some(replacement);
             }
         }
@@ -486,7 +504,7 @@ impl Scrubber {
         {
             let path = path.render();
             if let Some(replacement) = self.decide(&path, text, &self.words.names[index]) {
-                done.note(path, &self.words.names[index]);
+                done.note(path, self.word_rules[index].clone());
                 return Some(replacement);
             }
         }
