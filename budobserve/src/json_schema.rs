@@ -112,49 +112,28 @@ impl Object {
     }
 }
 
-impl ser::SerializeSeq for Items {
-    type Ok = Json;
-    type Error = Failed;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failed> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Json, Failed> {
-        Ok(self.done())
-    }
+/// Serde's four array-like shapes (sequence, tuple, tuple struct, tuple variant) are one thing to a schema.
+macro_rules! items {
+    ($($trait:ident :: $method:ident),* $(,)?) => {$(
+        impl ser::$trait for Items {
+            type Ok = Json;
+            type Error = Failed;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failed> {
+                self.push(value)
+            }
+            fn end(self) -> Result<Json, Failed> {
+                Ok(self.done())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Items {
-    type Ok = Json;
-    type Error = Failed;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failed> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Json, Failed> {
-        Ok(self.done())
-    }
-}
-
-impl ser::SerializeTupleStruct for Items {
-    type Ok = Json;
-    type Error = Failed;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failed> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Json, Failed> {
-        Ok(self.done())
-    }
-}
-
-impl ser::SerializeTupleVariant for Items {
-    type Ok = Json;
-    type Error = Failed;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failed> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Json, Failed> {
-        Ok(self.done())
-    }
-}
+items!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
 
 impl ser::SerializeMap for Object {
     type Ok = Json;
