@@ -142,7 +142,13 @@ pub(crate) fn capture(
             }
             FmtTrait::Debug | FmtTrait::Other => quote!(#binding),
         };
-        format_args.push(quote!(#arg_name = #shown));
+        // Each value is formatted with its own spec, then bounded (`__private::Bounded`): the rule of every
+        // message, however long the value.
+        let spec = LitStr::new(
+            &if hole.spec.is_empty() { "{}".to_owned() } else { format!("{{:{}}}", hole.spec) },
+            hole.span,
+        );
+        format_args.push(quote!(#arg_name = ::budobserve::__private::Bounded(::std::format_args!(#spec, #shown))));
         let literal = named_index(&key).and_then(|i| named[i].literal.as_ref());
         let defers = match (hole.trait_kind, hole.spec.as_str(), literal) {
             _ if !same_form => None,
@@ -212,7 +218,7 @@ pub(crate) fn capture(
         let text = unescaped(literal, template);
         quote!(::std::borrow::Cow::<'static, str>::Borrowed(#text))
     } else {
-        let format_string = LitStr::new(&template.format_string, literal.span());
+        let format_string = LitStr::new(&template.message_format, literal.span());
         quote!(::std::borrow::Cow::<'static, str>::Owned(::std::format!(#format_string #(, #format_args)*)))
     };
     // Whether the message is left to the export side is known at compile time (the checks are constants once the

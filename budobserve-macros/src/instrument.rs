@@ -416,7 +416,7 @@ fn on_complete(args: &InstrumentArgs, span: &Ident, out: &Ident) -> TokenStream 
                 let mut #list = ::budobserve::__private::AttributeList::with_capacity(1);
                 #[allow(clippy::needless_borrow)]
                 (&&&&::budobserve::__private::Wrap(#ok)).__bud_attr_kind().record(&mut #list, "return", #ok);
-                #span.set_attributes(#list.into_values_without_schema());
+                #span.set_attributes(#list.into_values());
             }
         }
     });

@@ -15,6 +15,9 @@ pub(crate) struct Template {
     pub(crate) holes: Vec<Hole>,
     /// The template as a `format!` string, each placeholder replaced by `{__bud_hN:spec}` (N = index of the hole).
     pub(crate) format_string: String,
+    /// The same without the specs (`{__bud_hN}`): the message's format string, each value formatted with its spec
+    /// apart and bounded (see `capture`).
+    pub(crate) message_format: String,
 }
 
 /// One placeholder.
@@ -58,6 +61,7 @@ pub(crate) fn parse(literal: &LitStr) -> syn::Result<Template> {
     let span_of = |range: Range<usize>| subspan(literal, range);
     let mut holes = Vec::new();
     let mut format_string = String::with_capacity(text.len() + 8);
+    let mut message_format = String::with_capacity(text.len() + 8);
     let bytes = text.as_bytes();
     let mut i = 0;
     let mut literal_start = 0;
@@ -77,6 +81,7 @@ pub(crate) fn parse(literal: &LitStr) -> syn::Result<Template> {
             }
             b'{' => {
                 format_string.push_str(&text[literal_start..i]);
+                message_format.push_str(&text[literal_start..i]);
                 let Some(close) = text[i + 1..].find(['}', '{']).map(|p| p + i + 1) else {
                     return Err(syn::Error::new(
                         span_of(i..text.len()),
@@ -100,7 +105,10 @@ pub(crate) fn parse(literal: &LitStr) -> syn::Result<Template> {
                 if hole.echo {
                     format_string.push_str(&hole.key());
                     format_string.push('=');
+                    message_format.push_str(&hole.key());
+                    message_format.push('=');
                 }
+                message_format.push_str(&format!("{{__bud_h{index}}}"));
                 format_string.push_str(&format!("{{__bud_h{index}"));
                 if !hole.spec.is_empty() {
                     format_string.push(':');
@@ -115,7 +123,8 @@ pub(crate) fn parse(literal: &LitStr) -> syn::Result<Template> {
         }
     }
     format_string.push_str(&text[literal_start..]);
-    Ok(Template { holes, format_string })
+    message_format.push_str(&text[literal_start..]);
+    Ok(Template { holes, format_string, message_format })
 }
 
 fn parse_hole(content: &str, span: Span) -> syn::Result<Hole> {

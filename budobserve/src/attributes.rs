@@ -373,11 +373,6 @@ impl AttributeList {
         }
         self.values
     }
-
-    /// The attributes without the JSON schema (for values added to a span that already has one).
-    pub fn into_values_without_schema(self) -> Vec<KeyValue> {
-        self.values
-    }
 }
 
 static KEYS: LazyLock<RwLock<HashMap<(&'static str, &'static str), &'static str>>> = LazyLock::new(Default::default);

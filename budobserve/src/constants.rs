@@ -237,12 +237,58 @@ pub mod dapr {
     pub const ENV_APP_ID: &str = "APP_ID";
 }
 
+/// How many attributes a span lost before it reached the pipeline (a marker the caller's thread writes when a span
+/// starts with more attributes than the limit; the pipeline adds it to the span's dropped count and removes it).
+pub const DROPPED_ATTRIBUTES: &str = "budobserve_dropped_attributes";
+
+/// Whether `key` is one of BudObserve's own (`budobserve_*`), a code location (`code.*`) or the bud context
+/// (`bud.*`): the keys attribute limits never drop.
+pub fn is_own_key(key: &str) -> bool {
+    key.starts_with("budobserve_") || key.starts_with("code.") || key.starts_with("bud.")
+}
+
 /// `service.name` (resource).
 pub const SERVICE_NAME: &str = semconv::SERVICE_NAME;
 /// `service.version` (resource).
 pub const SERVICE_VERSION: &str = semconv::SERVICE_VERSION;
 /// `deployment.environment.name` (resource).
 pub const DEPLOYMENT_ENVIRONMENT_NAME: &str = semconv::DEPLOYMENT_ENVIRONMENT_NAME;
+
+/// Resource keys BudObserve detects (see `resource`).
+pub mod resource {
+    use opentelemetry_semantic_conventions::attribute as semconv;
+
+    /// A random id per configured instance: tells replicas (and instances) of one service apart.
+    pub const SERVICE_INSTANCE_ID: &str = semconv::SERVICE_INSTANCE_ID;
+    /// The host's name.
+    pub const HOST_NAME: &str = semconv::HOST_NAME;
+    /// The host's CPU architecture.
+    pub const HOST_ARCH: &str = semconv::HOST_ARCH;
+    /// The process id.
+    pub const PROCESS_PID: &str = semconv::PROCESS_PID;
+    /// `rustc`.
+    pub const PROCESS_RUNTIME_NAME: &str = semconv::PROCESS_RUNTIME_NAME;
+    /// The version of the compiler that built BudObserve.
+    pub const PROCESS_RUNTIME_VERSION: &str = semconv::PROCESS_RUNTIME_VERSION;
+    /// The compiler's own description (`rustc 1.95.0 (…)`).
+    pub const PROCESS_RUNTIME_DESCRIPTION: &str = semconv::PROCESS_RUNTIME_DESCRIPTION;
+    /// The executable's file name.
+    pub const PROCESS_EXECUTABLE_NAME: &str = semconv::PROCESS_EXECUTABLE_NAME;
+    /// The executable's path.
+    pub const PROCESS_EXECUTABLE_PATH: &str = semconv::PROCESS_EXECUTABLE_PATH;
+    /// The operating system (`linux`, `darwin`, `windows`…).
+    pub const OS_TYPE: &str = semconv::OS_TYPE;
+    /// The container the process runs in.
+    pub const CONTAINER_ID: &str = semconv::CONTAINER_ID;
+    /// The Kubernetes pod.
+    pub const K8S_POD_NAME: &str = semconv::K8S_POD_NAME;
+    /// The Kubernetes pod's uid.
+    pub const K8S_POD_UID: &str = semconv::K8S_POD_UID;
+    /// The Kubernetes namespace.
+    pub const K8S_NAMESPACE_NAME: &str = semconv::K8S_NAMESPACE_NAME;
+    /// The Kubernetes node.
+    pub const K8S_NODE_NAME: &str = semconv::K8S_NODE_NAME;
+}
 
 /// The instrumentation scope of spans and logs written through a [`BudObserve`](crate::BudObserve) handle.
 pub const SCOPE_NAME: &str = "budobserve";
@@ -323,6 +369,36 @@ pub mod env {
     pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
     /// The standard OpenTelemetry resource attributes, a fallback for [`RESOURCE_ATTRIBUTES`].
     pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+    /// Whether the resource is completed with what BudObserve detects (host, process, container, Kubernetes).
+    pub const RESOURCE_DETECTION: &str = "BUD_OBSERVE_RESOURCE_DETECTION";
+    /// The most attributes a span keeps (default 128).
+    pub const OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT";
+    /// The most attributes of anything (a fallback for the span, event and link limits).
+    pub const OTEL_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_ATTRIBUTE_COUNT_LIMIT";
+    /// The longest string value an attribute keeps, in characters (default unlimited).
+    pub const OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+    /// The longest string value of a span's attribute (a more specific [`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`]).
+    pub const OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+    /// The most events a span keeps (default 128).
+    pub const OTEL_SPAN_EVENT_COUNT_LIMIT: &str = "OTEL_SPAN_EVENT_COUNT_LIMIT";
+    /// The most links a span keeps (default 128).
+    pub const OTEL_SPAN_LINK_COUNT_LIMIT: &str = "OTEL_SPAN_LINK_COUNT_LIMIT";
+    /// The most attributes an event keeps (default 128).
+    pub const OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT";
+    /// The most attributes a link keeps (default 128).
+    pub const OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT";
+    /// Kubernetes' Downward API names for the pod, its uid, namespace and node, in the order they are tried.
+    pub const K8S_POD_NAME: [&str; 3] = ["K8S_POD_NAME", "POD_NAME", "OTEL_RESOURCE_ATTRIBUTES_POD_NAME"];
+    /// See [`K8S_POD_NAME`].
+    pub const K8S_POD_UID: [&str; 3] = ["K8S_POD_UID", "POD_UID", "OTEL_RESOURCE_ATTRIBUTES_POD_UID"];
+    /// See [`K8S_POD_NAME`].
+    pub const K8S_NAMESPACE_NAME: [&str; 3] = ["K8S_NAMESPACE_NAME", "POD_NAMESPACE", "K8S_NAMESPACE"];
+    /// See [`K8S_POD_NAME`].
+    pub const K8S_NODE_NAME: [&str; 3] = ["K8S_NODE_NAME", "NODE_NAME", "OTEL_RESOURCE_ATTRIBUTES_NODE_NAME"];
+    /// Set in every Kubernetes pod: the pod's name is then the host name unless given.
+    pub const KUBERNETES_SERVICE_HOST: &str = "KUBERNETES_SERVICE_HOST";
+    /// The host name, as shells export it.
+    pub const HOSTNAME: &str = "HOSTNAME";
 }
 
 /// Names of the metrics BudObserve reports about itself.

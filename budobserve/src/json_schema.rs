@@ -14,6 +14,30 @@ pub(crate) fn of<T: Serialize + ?Sized>(value: &T) -> Option<Json> {
     value.serialize(Schema { depth: 0 }).ok()
 }
 
+/// One span's schemas merged into one (a late value's entry is written as a schema of its own): the properties
+/// of each, a later one's replacing an earlier one's of the same key. `None` when none is a schema object.
+pub(crate) fn merge<'a>(schemas: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut properties = Map::new();
+    let mut any = false;
+    for text in schemas {
+        if let Ok(Json::Object(mut schema)) = serde_json::from_str::<Json>(text) {
+            any = true;
+            if let Some(Json::Object(entries)) = schema.remove("properties") {
+                properties.extend(entries);
+            }
+        }
+    }
+    any.then(|| json!({ "type": "object", "properties": properties }).to_string())
+}
+
+/// `schema` with only the properties `keep` holds; `None` when none is left (or it is not a schema object).
+pub(crate) fn retain(schema: &str, keep: impl Fn(&str) -> bool) -> Option<String> {
+    let Ok(Json::Object(mut schema)) = serde_json::from_str::<Json>(schema) else { return None };
+    let Some(Json::Object(properties)) = schema.get_mut("properties") else { return None };
+    properties.retain(|key, _| keep(key));
+    if properties.is_empty() { None } else { Some(Json::Object(schema).to_string()) }
+}
+
 /// Serializing fails only when a value's own `Serialize` does: the schema is then left out.
 #[derive(Debug)]
 pub(crate) struct Failed;

@@ -3,7 +3,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::panic::Location;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 use opentelemetry::trace::{Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt as _};
 use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
@@ -12,6 +13,7 @@ use crate::callsite::Callsite;
 use crate::clock::Clock;
 use crate::constants;
 use crate::level::{Level, SpanType};
+use crate::limits;
 use crate::providers::ProxyTracer;
 use crate::sampling::{Decision, HeadSampler};
 use crate::span::BudSpan;
@@ -26,6 +28,21 @@ pub(crate) struct Writer<'a> {
     pub(crate) head: &'a HeadSampler,
     pub(crate) tracer: &'a ProxyTracer,
     pub(crate) tags: &'a [Cow<'static, str>],
+    pub(crate) attribute_limit: &'a AtomicU32,
+    pub(crate) origin: Origin,
+}
+
+/// Who writes through a handle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The service's own code: spans are `span`s, and the method API records where it was called.
+    #[default]
+    User,
+    /// An integration (HTTP server and clients, databases, LLM calls, Dapr): its spans are `integration`s, and
+    /// carry the attributes of their operation rather than a location in BudObserve's code.
+    Integration,
+    /// A bridge from `tracing` or `log`: it writes the location its records carry.
+    Bridge,
 }
 
 /// Where a span's parent comes from.
@@ -134,6 +151,7 @@ pub struct SpanOptions<'a> {
     links: Vec<Link>,
     kind: SpanKind,
     callsite: Option<&'static Callsite>,
+    location: Option<&'static Location<'static>>,
 }
 
 impl fmt::Debug for SpanOptions<'_> {
@@ -167,6 +185,16 @@ impl SpanOptions<'_> {
     /// The macro callsite the span comes from (its template is the options' template).
     pub(crate) fn callsite(mut self, callsite: &'static Callsite) -> Self {
         self.callsite = Some(callsite);
+        self
+    }
+
+    /// Where the span or log was written in the caller's code (`code.filepath`, `code.lineno`); by default the
+    /// caller of [`BudObserve::span_builder`](crate::BudObserve::span_builder) and the methods and functions that
+    /// write through it.
+    pub(crate) fn location(mut self, location: &'static Location<'static>) -> Self {
+        if self.location.is_some() {
+            self.location = Some(location);
+        }
         self
     }
 
@@ -226,7 +254,11 @@ impl SpanOptions<'_> {
 
     /// Starts the span.
     pub fn start(self) -> BudSpan {
-        self.writer.start(self, SpanType::Span)
+        let span_type = match self.writer.origin {
+            Origin::Integration => SpanType::Integration,
+            Origin::User | Origin::Bridge => SpanType::Span,
+        };
+        self.writer.start(self, span_type)
     }
 
     /// Writes a log: a zero-duration span at the options' level.
@@ -252,8 +284,14 @@ impl<'a> Writer<'a> {
         level.number() >= self.min_level.load(Ordering::Relaxed)
     }
 
-    /// Options with these attributes already collected (room is made for BudObserve's own when it starts).
-    pub(crate) fn options(self, template: Cow<'static, str>, attributes: Vec<KeyValue>) -> SpanOptions<'a> {
+    /// Options with these attributes already collected (room is made for BudObserve's own when it starts), written
+    /// at `location` of the caller's code when the handle records locations.
+    pub(crate) fn options(
+        self,
+        template: Cow<'static, str>,
+        attributes: Vec<KeyValue>,
+        location: &'static Location<'static>,
+    ) -> SpanOptions<'a> {
         SpanOptions {
             writer: self,
             template,
@@ -266,13 +304,15 @@ impl<'a> Writer<'a> {
             links: Vec::new(),
             kind: SpanKind::Internal,
             callsite: None,
+            location: (self.origin == Origin::User).then_some(location),
         }
     }
 
     /// The common path of the option-built spans and logs.
     fn start(self, options: SpanOptions<'_>, span_type: SpanType) -> BudSpan {
-        let SpanOptions { template, name, message, level, attributes, tags, parent, links, kind, callsite, .. } =
-            options;
+        let SpanOptions {
+            template, name, message, level, mut attributes, tags, parent, links, kind, callsite, location, ..
+        } = options;
         if !self.is_enabled(level) || !self.tracer.is_active() {
             return non_recording(&parent);
         }
@@ -283,6 +323,12 @@ impl<'a> Writer<'a> {
         };
         if let Some(dropped) = dropped_span(decision, &parent) {
             return dropped;
+        }
+        if let (Some(location), None) = (location, callsite) {
+            attributes.extend([
+                KeyValue::new(constants::CODE_FILEPATH, location.file()),
+                KeyValue::new(constants::CODE_LINENO, i64::from(location.line())),
+            ]);
         }
         let name = name.unwrap_or_else(|| template.clone());
         let text = match (callsite, message) {
@@ -308,6 +354,12 @@ impl<'a> Writer<'a> {
         links: Vec<Link>,
     ) -> BudSpan {
         let Launch { name, text, level, span_type, tags, kind } = launch;
+        // More attributes than the limit: the user's last ones go now, BudObserve's keys stay (see `limits`).
+        let attribute_limit = self.attribute_limit.load(Ordering::Relaxed);
+        if attributes.len() > attribute_limit as usize {
+            let dropped = limits::keep_within(&mut attributes, attribute_limit as usize);
+            attributes.push(limits::dropped_marker(dropped));
+        }
         // Exact growth only (a no-op for the macros, which size the vector at compile time). One `extend` from an
         // array rather than single pushes: each pushed `KeyValue` is built on the stack and copied back with wider
         // loads than the stores that built it, a store-forwarding stall per push. The level is never last here:
@@ -367,7 +419,7 @@ impl<'a> Writer<'a> {
         };
         // A log's events (an exception) are at the log's own time.
         let span_clock = if span_type == SpanType::Log { Clock::Fixed(now) } else { clock.clone() };
-        BudSpan::new(span, span_clock, level)
+        BudSpan::new(span, span_clock, level, attribute_limit)
     }
 
     /// The handle's tags followed by `extra`, without duplicates; `None` when there are none.

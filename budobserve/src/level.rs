@@ -128,6 +128,9 @@ pub enum SpanType {
     Log,
     /// The record of a span that has started and not ended yet.
     PendingSpan,
+    /// An operation an integration recorded (an HTTP request served or sent, a query, a cache command, an LLM
+    /// call, a Dapr call): a span with a duration, not written by the service's own code.
+    Integration,
 }
 
 impl SpanType {
@@ -137,7 +140,15 @@ impl SpanType {
             SpanType::Span => "span",
             SpanType::Log => "log",
             SpanType::PendingSpan => "pending_span",
+            SpanType::Integration => "integration",
         }
+    }
+}
+
+impl SpanType {
+    /// Whether spans of this type have a duration (a span or an integration's span, not a log or a record).
+    pub const fn is_span(self) -> bool {
+        matches!(self, SpanType::Span | SpanType::Integration)
     }
 }
 

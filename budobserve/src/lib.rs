@@ -89,9 +89,11 @@ mod json_schema;
 mod launch;
 mod level;
 mod lifecycle;
+pub mod limits;
 mod observe;
 mod panic;
 pub mod providers;
+pub mod resource;
 pub mod sampling;
 pub mod scrubbing;
 mod span;
@@ -100,6 +102,7 @@ pub mod template;
 pub mod testing;
 #[cfg(any(feature = "clickhouse", feature = "redis", feature = "sqlx"))]
 mod text;
+mod unique;
 
 use std::borrow::Cow;
 use std::error::Error;
@@ -197,6 +200,7 @@ pub use budobserve_macros::instrument;
 pub use clock::{Clock, SteppingClock};
 pub use config::{BudObserveConfig, ConfigBuilder, EnvSource, configure};
 pub use error::{ConfigError, LifecycleError};
+pub use limits::SpanLimits;
 pub use exporters::{BatchOptions, ExportStats};
 pub use instance::{WithInstance, current, global, with_current, with_instance, with_instance_async};
 pub use launch::SpanOptions;
@@ -212,30 +216,32 @@ pub use opentelemetry::KeyValue;
 pub use opentelemetry_sdk;
 
 macro_rules! level_functions {
-    ($($(#[$doc:meta])* $function:ident;)*) => {$(
+    ($($(#[$doc:meta])* $function:ident => $level:ident;)*) => {$(
         $(#[$doc])*
         #[inline]
+        #[track_caller]
         pub fn $function(template: impl Into<Cow<'static, str>>, attributes: impl IntoIterator<Item = KeyValue>) {
-            with_current(|observe| observe.$function(template, attributes))
+            let location = std::panic::Location::caller();
+            with_current(|observe| observe.log_at(Level::$level, template, attributes, location))
         }
     )*};
 }
 
 level_functions! {
     /// Writes a trace log to the current instance (see [`BudObserve::trace`]).
-    trace;
+    trace => Trace;
     /// Writes a debug log to the current instance.
-    debug;
+    debug => Debug;
     /// Writes an info log to the current instance.
-    info;
+    info => Info;
     /// Writes a notice log to the current instance.
-    notice;
+    notice => Notice;
     /// Writes a warn log to the current instance.
-    warn;
+    warn => Warn;
     /// Writes an error log to the current instance.
-    error;
+    error => Error;
     /// Writes a fatal log to the current instance.
-    fatal;
+    fatal => Fatal;
 }
 
 /// Writes a log at `level` to the current instance.
@@ -248,8 +254,10 @@ level_functions! {
 /// budobserve::log(Level::Info, template, [KeyValue::new("ms", 42)]);
 /// ```
 #[inline]
+#[track_caller]
 pub fn log(level: Level, template: impl Into<Cow<'static, str>>, attributes: impl IntoIterator<Item = KeyValue>) {
-    with_current(|observe| observe.log(level, template, attributes))
+    let location = std::panic::Location::caller();
+    with_current(|observe| observe.log_at(level, template, attributes, location))
 }
 
 /// Starts a span on the current instance (see [`BudObserve::span`]).
@@ -260,8 +268,10 @@ pub fn log(level: Level, template: impl Into<Cow<'static, str>>, attributes: imp
 /// let span = budobserve::span("sync {source}", [KeyValue::new("source", "crm")]);
 /// let _entered = span.entered();
 /// ```
+#[track_caller]
 pub fn span(template: impl Into<Cow<'static, str>>, attributes: impl IntoIterator<Item = KeyValue>) -> BudSpan {
-    with_current(|observe| observe.span(template, attributes))
+    let location = std::panic::Location::caller();
+    with_current(|observe| observe.span_at(template, attributes, location))
 }
 
 /// Writes an error log recording `error` to the current instance (see [`BudObserve::exception`]).
@@ -270,12 +280,14 @@ pub fn span(template: impl Into<Cow<'static, str>>, attributes: impl IntoIterato
 /// let err = std::io::Error::other("connection reset");
 /// budobserve::exception(&err, "upstream failed", []);   // an error log with the `source()` chain
 /// ```
+#[track_caller]
 pub fn exception<E: Error + ?Sized>(
     error: &E,
     template: impl Into<Cow<'static, str>>,
     attributes: impl IntoIterator<Item = KeyValue>,
 ) {
-    with_current(|observe| observe.exception(error, template, attributes))
+    let location = std::panic::Location::caller();
+    with_current(|observe| observe.exception_at(error, template, attributes, location))
 }
 
 /// The meter of the current instance (scope `budobserve`). Instruments built from it before [`configure`] record

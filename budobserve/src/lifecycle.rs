@@ -78,7 +78,8 @@ impl BudObserve {
         instance.head.configure(config.sample_rate, config.sampler.is_some());
         let scrubber = config.scrubber;
         instance.scrubber.store(scrubber.clone());
-        let preparation = Preparation::new(scrubber.clone());
+        let span_limits = config.span_limits;
+        let preparation = Preparation::new(scrubber.clone(), span_limits);
         let console = config.console.map(|options| ConsoleProcessor::new(options).preparation(preparation.clone()));
         let pipeline = Pipeline::new(
             console,
@@ -96,7 +97,10 @@ impl BudObserve {
         // Scrubbing may add its note: `budobserve_scrubbed` and `budobserve_scrubbed_rules`.
         let room = if pipeline.has_stages() { COMPLETION_ROOM + 2 * usize::from(preparation.scrubs()) } else { 0 };
         let mut tracer_builder =
-            SdkTracerProvider::builder().with_resource(resource.clone()).with_span_processor(pipeline);
+            SdkTracerProvider::builder()
+                .with_resource(resource.clone())
+                .with_span_limits(span_limits.sdk())
+                .with_span_processor(pipeline);
         if let Some(generator) = config.id_generator {
             tracer_builder = tracer_builder.with_id_generator(BoxedIdGenerator(generator));
         }
@@ -117,6 +121,7 @@ impl BudObserve {
         }
 
         self.store_min_level(config.min_level);
+        instance.attribute_limit.store(span_limits.attribute_count_limit(), Ordering::Relaxed);
         // Set before the provider: a span started in between gets room it does not need, never too little.
         instance.completion_room.fetch_max(room, Ordering::Relaxed);
         let replaced = Providers {

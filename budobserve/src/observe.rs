@@ -1,9 +1,10 @@
 //! [`BudObserve`]: the handle that writes logs, spans, exceptions and metrics.
 
 use std::borrow::Cow;
+use std::panic::Location;
 use std::error::Error;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
@@ -19,7 +20,7 @@ use crate::clock::Clock;
 use crate::constants;
 use crate::exporters::batch::{ExportCounters, ExportStats};
 use crate::gate;
-use crate::launch::{SpanOptions, Writer};
+use crate::launch::{Origin, SpanOptions, Writer};
 use crate::level::Level;
 use crate::providers::{ProxyLoggerProvider, ProxyMeterProvider, ProxyTracer, ProxyTracerProvider};
 use crate::sampling::HeadSampler;
@@ -73,6 +74,9 @@ pub(crate) struct Instance {
     /// Room each macro span reserves for its completion (and scrubbing's `budobserve_scrubbed`), so both write in
     /// place.
     pub(crate) completion_room: AtomicUsize,
+    /// The configuration's span attribute limit: a span start and a `BudSpan` keep the user's attributes within it
+    /// (see `limits`).
+    pub(crate) attribute_limit: AtomicU32,
     /// What the exporters of every configuration so far did.
     pub(crate) export_counters: Arc<ExportCounters>,
     /// Whether this is the global instance, whose minimum level the macros' gate holds.
@@ -85,6 +89,7 @@ pub(crate) struct Instance {
 struct Handle {
     tags: Vec<Cow<'static, str>>,
     tracer: ProxyTracer,
+    origin: Origin,
 }
 
 /// Per-handle settings for [`BudObserve::with_settings`].
@@ -102,6 +107,7 @@ struct Handle {
 pub struct Settings {
     tags: Vec<Cow<'static, str>>,
     scope: Option<Cow<'static, str>>,
+    origin: Option<Origin>,
 }
 
 impl Settings {
@@ -127,6 +133,13 @@ impl Settings {
         self.scope = Some(scope.into());
         self
     }
+
+    /// Who writes through the handle: an integration's spans are typed `integration`, and neither an integration
+    /// nor a bridge records its own code location.
+    pub(crate) fn origin(mut self, origin: Origin) -> Settings {
+        self.origin = Some(origin);
+        self
+    }
 }
 
 impl BudObserve {
@@ -150,11 +163,12 @@ impl BudObserve {
                 configure_lock: Mutex::new(()),
                 head: HeadSampler::default(),
                 completion_room: AtomicUsize::new(0),
+                attribute_limit: AtomicU32::new(crate::limits::DEFAULT_COUNT),
                 export_counters,
                 global,
                 scrubber: ArcSwapOption::empty(),
             }),
-            handle: Arc::new(Handle { tags: Vec::new(), tracer }),
+            handle: Arc::new(Handle { tags: Vec::new(), tracer, origin: Origin::User }),
         }
     }
 
@@ -224,7 +238,8 @@ impl BudObserve {
             Some(scope) => self.instance.tracer_provider.tracer_with_scope(budobserve_scope(scope)),
             None => self.handle.tracer.clone(),
         };
-        BudObserve { instance: self.instance.clone(), handle: Arc::new(Handle { tags, tracer }) }
+        let origin = settings.origin.unwrap_or(self.handle.origin);
+        BudObserve { instance: self.instance.clone(), handle: Arc::new(Handle { tags, tracer, origin }) }
     }
 
     /// `value` as a metric attribute may carry it: redacted when it holds secret material by shape (as span
@@ -283,8 +298,9 @@ impl BudObserve {
 
     /// Options for a span or log with this message template, for what the shorthand methods do not cover (name,
     /// parent, links, kind, new trace, pre-formatted message).
+    #[track_caller]
     pub fn span_builder(&self, template: impl Into<Cow<'static, str>>) -> SpanOptions<'_> {
-        self.writer().options(template.into(), Vec::new())
+        self.writer().options(template.into(), Vec::new(), Location::caller())
     }
 
     /// What starting a span needs of this handle.
@@ -296,44 +312,82 @@ impl BudObserve {
             head: &self.instance.head,
             tracer: &self.handle.tracer,
             tags: &self.handle.tags,
+            attribute_limit: &self.instance.attribute_limit,
+            origin: self.handle.origin,
         }
     }
 
     /// Starts a span named by its template (`processing {count} items`), its message rendered from `attributes`.
+    #[track_caller]
     pub fn span(
         &self,
         template: impl Into<Cow<'static, str>>,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) -> BudSpan {
+        self.span_at(template, attributes, Location::caller())
+    }
+
+    /// [`span`](Self::span) written at `location`.
+    pub(crate) fn span_at(
+        &self,
+        template: impl Into<Cow<'static, str>>,
+        attributes: impl IntoIterator<Item = KeyValue>,
+        location: &'static Location<'static>,
+    ) -> BudSpan {
         if !self.is_enabled(Level::Info) {
             return Context::map_current(BudSpan::non_recording);
         }
-        self.span_builder(template).attributes(attributes).start()
+        self.span_builder(template).location(location).attributes(attributes).start()
     }
 
     /// Writes a log at `level`. Below the minimum level this returns at once, before looking at its arguments.
+    #[track_caller]
     pub fn log(
         &self,
         level: Level,
         template: impl Into<Cow<'static, str>>,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
+        self.log_at(level, template, attributes, Location::caller());
+    }
+
+    /// [`log`](Self::log) written at `location`.
+    pub(crate) fn log_at(
+        &self,
+        level: Level,
+        template: impl Into<Cow<'static, str>>,
+        attributes: impl IntoIterator<Item = KeyValue>,
+        location: &'static Location<'static>,
+    ) {
         if self.is_enabled(level) {
-            self.span_builder(template).level(level).attributes(attributes).log();
+            self.span_builder(template).location(location).level(level).attributes(attributes).log();
         }
     }
 
     /// Writes a log at the error level recording `error` (see [`BudSpan::record_exception`]).
+    #[track_caller]
     pub fn exception<E: Error + ?Sized>(
         &self,
         error: &E,
         template: impl Into<Cow<'static, str>>,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
+        self.exception_at(error, template, attributes, Location::caller());
+    }
+
+    /// [`exception`](Self::exception) written at `location`.
+    pub(crate) fn exception_at<E: Error + ?Sized>(
+        &self,
+        error: &E,
+        template: impl Into<Cow<'static, str>>,
+        attributes: impl IntoIterator<Item = KeyValue>,
+        location: &'static Location<'static>,
+    ) {
         if !self.is_enabled(Level::Error) {
             return;
         }
         self.span_builder(template)
+            .location(location)
             .level(Level::Error)
             .attributes(attributes)
             .log_with(|span| span.record_exception(error));
@@ -399,12 +453,13 @@ macro_rules! level_methods {
         impl BudObserve {$(
             $(#[$doc])*
             #[inline]
+            #[track_caller]
             pub fn $method(
                 &self,
                 template: impl Into<Cow<'static, str>>,
                 attributes: impl IntoIterator<Item = KeyValue>,
             ) {
-                self.log(Level::$level, template, attributes)
+                self.log_at(Level::$level, template, attributes, Location::caller())
             }
         )*}
     };

@@ -30,6 +30,19 @@ pub const ADDED_ATTRIBUTES: usize = 3;
 
 pub use crate::instance::Current;
 
+/// One value of a message a macro formats on the caller's thread, formatted with its spec and bounded as every
+/// value in a message is (see `text::MessageValue`).
+#[doc(hidden)]
+pub struct Bounded<'a>(pub fmt::Arguments<'a>);
+
+impl fmt::Display for Bounded<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut bounded = crate::text::MessageValue::new(f);
+        fmt::write(&mut bounded, self.0)?;
+        bounded.finish()
+    }
+}
+
 #[inline]
 pub fn current() -> Current {
     instance::current_for_macros()
@@ -90,7 +103,7 @@ impl BudObserve {
     ) -> SpanOptions<'_> {
         let mut options = self
             .writer()
-            .options(Cow::Borrowed(callsite.template), attributes.into_values())
+            .options(Cow::Borrowed(callsite.template), attributes.into_values(), std::panic::Location::caller())
             .level(level)
             .callsite(callsite);
         if let Some(message) = message {

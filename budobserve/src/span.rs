@@ -46,24 +46,40 @@ pub struct BudSpan {
     /// The level written when the span started; a different `level` is written again when it ends.
     written_level: Level,
     panic_recorded: bool,
+    /// Attributes set after the start, one value per key (a key set again is replaced here), written to the span
+    /// when it ends; at most `attribute_limit` of them.
+    late: Vec<KeyValue>,
+    attribute_limit: u32,
+    /// Late attributes beyond the limit, counted into the span's dropped attributes.
+    dropped: u32,
 }
 
 impl BudSpan {
-    /// Wraps a started span whose attributes hold `level` (as [`LEVEL_NUM`](constants::LEVEL_NUM), second).
+    /// Wraps a started span whose attributes hold `level` (as [`LEVEL_NUM`](constants::LEVEL_NUM), second), and
+    /// keeps at most `attribute_limit` attributes set later.
     #[inline(always)]
-    pub(crate) fn new(span: ProxySpan, clock: Clock, level: Level) -> BudSpan {
-        BudSpan { span, clock, level, written_level: level, panic_recorded: false }
+    pub(crate) fn new(span: ProxySpan, clock: Clock, level: Level, attribute_limit: u32) -> BudSpan {
+        BudSpan {
+            span,
+            clock,
+            level,
+            written_level: level,
+            panic_recorded: false,
+            late: Vec::new(),
+            attribute_limit,
+            dropped: 0,
+        }
     }
 
     /// A span dropped by the head sampler at the root of a trace: it records nothing, and its unsampled context
     /// makes its children drop too.
     pub(crate) fn dropped(span_context: SpanContext) -> BudSpan {
-        BudSpan::new(ProxySpan::NonRecording(span_context), Clock::System, Level::Info)
+        BudSpan::new(ProxySpan::NonRecording(span_context), Clock::System, Level::Info, 0)
     }
 
     /// A span that records nothing and carries `parent`'s span context on.
     pub fn non_recording(parent: &Context) -> BudSpan {
-        BudSpan::new(ProxySpan::non_recording(parent), Clock::System, Level::Info)
+        BudSpan::new(ProxySpan::non_recording(parent), Clock::System, Level::Info, 0)
     }
 
     /// Whether this span records anything.
@@ -110,17 +126,54 @@ impl BudSpan {
         self.level = level;
     }
 
-    /// Sets one attribute.
+    /// Sets one attribute. A key the span already has gets this value instead: one value per key is exported.
     pub fn set_attribute(&mut self, attribute: KeyValue) {
-        self.span.set_attribute(attribute);
+        if self.is_recording() {
+            self.keep_late(attribute);
+        }
     }
 
-    /// Sets several attributes.
+    /// Sets several attributes (each as [`set_attribute`](Self::set_attribute)).
     pub fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
         if self.is_recording() {
             for attribute in attributes {
-                self.span.set_attribute(attribute);
+                self.keep_late(attribute);
             }
+        }
+    }
+
+    /// Sets `key` to `value` as JSON, as the macros record values (`Serialize` types): objects and arrays as JSON
+    /// text described in the span's `budobserve_json_schema`, however late they are set.
+    pub fn set_json<T: serde::Serialize + ?Sized>(&mut self, key: &'static str, value: &T) {
+        if self.is_recording() {
+            let mut list = crate::attributes::AttributeList::with_capacity(2);
+            list.push_json(key, value);
+            self.set_attributes(list.into_values());
+        }
+    }
+
+    /// A late attribute: replaces one set before under its key, else is kept while there is room.
+    fn keep_late(&mut self, attribute: KeyValue) {
+        // Several JSON schemas are merged when the span is prepared, not replaced.
+        if attribute.key.as_str() != constants::JSON_SCHEMA
+            && let Some(kept) = self.late.iter_mut().find(|kv| kv.key == attribute.key)
+        {
+            kept.value = attribute.value;
+        } else if self.late.len() < self.attribute_limit as usize || constants::is_own_key(attribute.key.as_str()) {
+            self.late.push(attribute);
+        } else {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+
+    /// Writes the late attributes (and the count of those beyond the limit) to the span, before it ends.
+    fn write_late(&mut self) {
+        if !self.late.is_empty() {
+            self.span.set_attributes(std::mem::take(&mut self.late));
+        }
+        if self.dropped > 0 {
+            self.span.set_attribute(crate::limits::dropped_marker(self.dropped as usize));
+            self.dropped = 0;
         }
     }
 
@@ -254,6 +307,7 @@ impl BudSpan {
     /// Ends a log at its own timestamp (zero duration: a log's clock is fixed at its start).
     pub(crate) fn end_log(mut self) {
         if self.span.is_recording() {
+            self.write_late();
             self.write_changed_level();
             let at = self.clock.now();
             self.span.end_with_timestamp(at);
@@ -264,6 +318,7 @@ impl BudSpan {
         if !self.span.is_recording() {
             return;
         }
+        self.write_late();
         self.write_changed_level();
         let now = self.clock.now();
         self.span.end_with_timestamp(now);
@@ -574,6 +629,6 @@ impl Drop for PanicGuard<'_> {
 /// A span from a [`ProxySpan`], for code that starts spans with the OpenTelemetry API and wants BudObserve's.
 impl From<ProxySpan> for BudSpan {
     fn from(span: ProxySpan) -> BudSpan {
-        BudSpan::new(span, Clock::System, Level::Info)
+        BudSpan::new(span, Clock::System, Level::Info, crate::limits::DEFAULT_COUNT)
     }
 }

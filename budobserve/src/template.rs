@@ -4,11 +4,18 @@
 //! ([`BudObserve::info`](crate::BudObserve::info) and friends) are rendered here from the attributes passed with
 //! them, with the same syntax: `{name}` is replaced by the attribute `name`, `{name=}` by `name=<value>`, `{{` and
 //! `}}` are literal braces, and a format spec after `:` is honoured for precision (`{ratio:.2}`) and ignored
-//! otherwise. A placeholder with no matching attribute is kept as written, so a message never loses text.
+//! otherwise. A placeholder with no matching attribute is kept as written, so a message never loses text. Each
+//! value shown keeps at most 128 characters (its first and last 62 around `...`, Logfire's rule); the attribute
+//! itself stays whole.
 
 use std::fmt::Write as _;
 
 use opentelemetry::{KeyValue, Value};
+
+use crate::text::MessageValue;
+
+/// The most characters a value keeps inside a message; a longer one keeps its first and last 62 around `...`.
+pub const MESSAGE_VALUE_LIMIT: usize = crate::text::MESSAGE_VALUE_LIMIT;
 
 /// Renders `template` with the values of `attributes`.
 ///
@@ -93,19 +100,19 @@ fn render_hole(out: &mut String, hole: &str, attributes: &[KeyValue]) {
     write_value(out, value, spec);
 }
 
+/// Writes one value, bounded as every value in a message is (see `text::MessageValue`).
 fn write_value(out: &mut String, value: &Value, spec: Option<&str>) {
     let precision = spec
         .and_then(|spec| spec.rsplit_once('.'))
         .and_then(|(_, digits)| digits.trim_end_matches(['f', 'e', '?']).parse::<usize>().ok());
+    let mut bounded = MessageValue::new(out);
     // Writing into a String cannot fail.
     let _ = match (value, precision) {
-        (Value::F64(f), Some(precision)) => write!(out, "{f:.precision$}"),
-        (Value::String(s), _) => {
-            out.push_str(s.as_str());
-            Ok(())
-        }
-        (value, _) => write!(out, "{value}"),
+        (Value::F64(f), Some(precision)) => write!(bounded, "{f:.precision$}"),
+        (Value::String(s), _) => bounded.write_str(s.as_str()),
+        (value, _) => write!(bounded, "{value}"),
     };
+    let _ = bounded.finish();
 }
 
 #[cfg(test)]

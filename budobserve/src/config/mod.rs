@@ -9,6 +9,8 @@
 //! | `BUD_OBSERVE_SERVICE_VERSION` | [`service_version`](ConfigBuilder::service_version) | none |
 //! | `BUD_OBSERVE_ENVIRONMENT` | [`environment`](ConfigBuilder::environment) | none |
 //! | `BUD_OBSERVE_RESOURCE_ATTRIBUTES` (then `OTEL_RESOURCE_ATTRIBUTES`), `k=v,k=v` | [`resource_attribute`](ConfigBuilder::resource_attribute) | none |
+//! | `BUD_OBSERVE_RESOURCE_DETECTION` (`true`/`false`) | [`resource_detection`](ConfigBuilder::resource_detection) | on (see `resource`) |
+//! | `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, … (see [`limits`](crate::limits)) | [`span_limits`](ConfigBuilder::span_limits) | the OpenTelemetry defaults |
 //! | `BUD_OBSERVE_CONSOLE` (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`) | [`console`](ConfigBuilder::console) | on |
 //! | `BUD_OBSERVE_MIN_LEVEL` (`trace` … `fatal`) | [`min_level`](ConfigBuilder::min_level) | `trace` (everything) |
 //! | `BUD_OBSERVE_SAMPLE_RATE` (`0` … `1`) | [`sample_rate`](ConfigBuilder::sample_rate) | `1` (every trace) |
@@ -45,6 +47,8 @@ use crate::exporters::console::ConsoleOptions;
 use crate::exporters::otlp::{OtlpConfig, OtlpOptions};
 use crate::exporters::processor::{PendingSpans, SpanStage};
 use crate::level::Level;
+use crate::limits::SpanLimits;
+use crate::resource;
 use crate::scrubbing::{Scrubber, ScrubbingConfig};
 use crate::tail::TailSampling;
 
@@ -89,6 +93,8 @@ pub struct ConfigBuilder {
     service_version: Option<String>,
     environment: Option<String>,
     resource_attributes: Vec<KeyValue>,
+    resource_detection: Option<bool>,
+    span_limits: Option<SpanLimits>,
     console: Option<bool>,
     console_options: Option<ConsoleOptions>,
     min_level: Option<Level>,
@@ -145,6 +151,19 @@ impl ConfigBuilder {
     /// An extra resource attribute (overrides one of the same key from the environment).
     pub fn resource_attribute(mut self, attribute: KeyValue) -> Self {
         self.resource_attributes.push(attribute);
+        self
+    }
+
+    /// Whether the resource is completed with what is detected about the host, process, container and Kubernetes
+    /// pod (default on; see [`resource`](crate::resource)). Also `BUD_OBSERVE_RESOURCE_DETECTION`.
+    pub fn resource_detection(mut self, enabled: bool) -> Self {
+        self.resource_detection = Some(enabled);
+        self
+    }
+
+    /// The span limits (see [`SpanLimits`]); those not set here come from the `OTEL_*_LIMIT` variables.
+    pub fn span_limits(mut self, limits: SpanLimits) -> Self {
+        self.span_limits = Some(limits);
         self
     }
 
@@ -368,6 +387,11 @@ impl ConfigBuilder {
             true => Some(console_options(self.console_options.unwrap_or_default(), env)?),
             false => None,
         };
+        let detected = match settings::RESOURCE_DETECTION.resolve(self.resource_detection, env)? {
+            Some(false) => Vec::new(),
+            _ => resource::detect(env)?,
+        };
+        let span_limits = SpanLimits::resolve(self.span_limits, env)?;
         let scrubber = Scrubber::new(&self.scrubbing.unwrap_or_default())?.map(Arc::new);
         let mut span_processors = self.span_processors;
         let mut metric_readers = self.metric_readers;
@@ -381,6 +405,8 @@ impl ConfigBuilder {
             service_version: settings::SERVICE_VERSION.resolve(self.service_version, env)?,
             environment: settings::ENVIRONMENT.resolve(self.environment, env)?,
             resource_attributes,
+            detected,
+            span_limits,
             console,
             min_level: settings::MIN_LEVEL.resolve(self.min_level, env)?.unwrap_or(Level::Trace),
             sample_rate: settings::SAMPLE_RATE.resolve_checked(
@@ -421,6 +447,8 @@ pub struct BudObserveConfig {
     service_version: Option<String>,
     environment: Option<String>,
     resource_attributes: Vec<KeyValue>,
+    detected: Vec<KeyValue>,
+    pub(crate) span_limits: SpanLimits,
     pub(crate) console: Option<ConsoleOptions>,
     pub(crate) min_level: Level,
     pub(crate) sample_rate: Option<f64>,
@@ -480,9 +508,16 @@ impl BudObserveConfig {
         self.sample_rate
     }
 
-    /// The resource every span, metric and log is sent with.
+    /// The span limits.
+    pub fn span_limits(&self) -> &SpanLimits {
+        &self.span_limits
+    }
+
+    /// The resource every span, metric and log is sent with: what was detected, the service and the SDK, then the
+    /// attributes given (a key given replaces the same key detected).
     pub fn resource(&self) -> Resource {
-        let mut attributes = vec![
+        let mut attributes = self.detected.clone();
+        attributes.extend([
             KeyValue::new(constants::SERVICE_NAME, self.service_name.clone()),
             KeyValue::new(opentelemetry_semantic_conventions::attribute::TELEMETRY_SDK_NAME, constants::SCOPE_NAME),
             KeyValue::new(opentelemetry_semantic_conventions::attribute::TELEMETRY_SDK_LANGUAGE, "rust"),
@@ -490,7 +525,7 @@ impl BudObserveConfig {
                 opentelemetry_semantic_conventions::attribute::TELEMETRY_SDK_VERSION,
                 constants::SCOPE_VERSION,
             ),
-        ];
+        ]);
         if let Some(version) = &self.service_version {
             attributes.push(KeyValue::new(constants::SERVICE_VERSION, version.clone()));
         }

@@ -23,6 +23,9 @@ pub(crate) const RESOURCE_ATTRIBUTES: Setting<Vec<opentelemetry::KeyValue>> = Se
     parse: key_values,
 };
 
+pub(crate) const RESOURCE_DETECTION: Setting<bool> =
+    Setting { option: "resource_detection", variables: &[env::RESOURCE_DETECTION], parse: boolean };
+
 pub(crate) const CONSOLE: Setting<bool> = Setting { option: "console", variables: &[env::CONSOLE], parse: boolean };
 
 pub(crate) const CONSOLE_COLORS: Setting<ColorChoice> =

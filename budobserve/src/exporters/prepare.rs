@@ -1,6 +1,7 @@
-//! The one step every exit takes before it shows an ended span: scrubbed first, so that a message rendered on
-//! completion shows the redactions, then completed from its callsite (code location, template, message; see
-//! `callsite`). The export worker, the pipeline (for processors given as such) and the console all call
+//! The one step every exit takes before it shows an ended span: its keys made unique (`unique`), then scrubbed, so
+//! that a message rendered on completion shows the redactions, then completed from its callsite (code location,
+//! template, message; see `callsite`), then held to the span limits (`limits`), which never drop BudObserve's own
+//! keys, and its JSON schema kept to the JSON values that are left. The export worker, the pipeline (for processors given as such) and the console all call
 //! [`Preparation::apply`]; none scrubs or renders on its own, so each shows exactly what the others do.
 
 use std::sync::Arc;
@@ -8,17 +9,21 @@ use std::sync::Arc;
 use opentelemetry_sdk::trace::SpanData;
 
 use crate::callsite;
+use crate::limits::{self, SpanLimits};
 use crate::scrubbing::Scrubber;
+use crate::unique;
 
-/// How spans are prepared for the exits of one configuration: with its scrubber, if scrubbing is on.
+/// How spans are prepared for the exits of one configuration: with its scrubber, if scrubbing is on, and its span
+/// limits.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Preparation {
     scrubber: Option<Arc<Scrubber>>,
+    limits: SpanLimits,
 }
 
 impl Preparation {
-    pub(crate) fn new(scrubber: Option<Arc<Scrubber>>) -> Preparation {
-        Preparation { scrubber }
+    pub(crate) fn new(scrubber: Option<Arc<Scrubber>>, limits: SpanLimits) -> Preparation {
+        Preparation { scrubber, limits }
     }
 
     /// Whether spans are scrubbed (and so may gain `budobserve_scrubbed`).
@@ -26,12 +31,25 @@ impl Preparation {
         self.scrubber.is_some()
     }
 
-    /// Scrubs, then completes, `span` in place.
+    /// Makes keys unique, scrubs, completes and limits `span` in place.
     pub(crate) fn apply(&self, span: &mut SpanData) {
+        let mut changed = unique::unique(&mut span.attributes);
+        for event in &mut span.events.events {
+            unique::unique(&mut event.attributes);
+        }
+        for link in &mut span.links.links {
+            unique::unique(&mut link.attributes);
+        }
         if let Some(scrubber) = &self.scrubber {
             scrubber.scrub_span(span);
         }
         callsite::complete(&mut span.attributes);
+        let dropped = span.dropped_attributes_count;
+        limits::apply(span, &self.limits);
+        changed |= span.dropped_attributes_count != dropped;
+        if changed {
+            unique::prune_schema(&mut span.attributes);
+        }
     }
 
     /// A prepared copy of `span`, for an exit that shows it while it goes on to others.

@@ -168,7 +168,11 @@ impl Pipeline {
     fn send_pending(&self, span: &Span) {
         let Some(mut record) = span.exported_data() else { return };
         let types = record.attributes.iter().find(|kv| kv.key.as_str() == constants::SPAN_TYPE);
-        if types.is_none_or(|kv| kv.value.as_str() != SpanType::Span.as_str()) {
+        let is_span = |kv: &KeyValue| {
+            let value = kv.value.as_str();
+            value == SpanType::Span.as_str() || value == SpanType::Integration.as_str()
+        };
+        if !types.is_some_and(is_span) {
             return;
         }
         let real = record.span_context.clone();

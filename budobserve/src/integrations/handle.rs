@@ -5,11 +5,18 @@
 #[cfg(any(feature = "axum", feature = "reqwest", feature = "redis", feature = "sqlx"))]
 use opentelemetry::metrics::Histogram;
 
+use crate::launch::Origin;
 use crate::observe::{BudObserve, Settings};
 
-/// `observe`'s handle under the instrumentation scope `scope`.
-fn scoped_handle(observe: &BudObserve, scope: &'static str) -> BudObserve {
-    observe.with_settings(Settings::new().scope(scope))
+/// `observe`'s handle under the instrumentation scope `scope`, writing as `origin`.
+fn scoped_handle(observe: &BudObserve, scope: &'static str, origin: Origin) -> BudObserve {
+    observe.with_settings(Settings::new().scope(scope).origin(origin))
+}
+
+/// `observe`'s handle for an integration: under its instrumentation scope, its spans typed `integration`.
+#[cfg(feature = "dapr")]
+pub(crate) fn integration(observe: &BudObserve, scope: &'static str) -> BudObserve {
+    scoped_handle(observe, scope, Origin::Integration)
 }
 
 /// An integration's handle on `observe`, under its instrumentation scope, and its histogram of durations (seconds,
@@ -21,7 +28,7 @@ pub(crate) fn scoped(
     name: &'static str,
     description: &'static str,
 ) -> (BudObserve, Histogram<f64>) {
-    let observe = scoped_handle(observe, scope);
+    let observe = scoped_handle(observe, scope, Origin::Integration);
     let histogram = observe
         .histogram(name)
         .with_unit("s")
@@ -51,7 +58,7 @@ impl ScopedHandle {
 
     /// Always writes to `observe`.
     pub(crate) fn fixed(scope: &'static str, observe: &BudObserve) -> ScopedHandle {
-        ScopedHandle { scope, fixed: Some(scoped_handle(observe, scope)), global: std::sync::OnceLock::new() }
+        ScopedHandle { scope, fixed: Some(scoped_handle(observe, scope, Origin::Bridge)), global: std::sync::OnceLock::new() }
     }
 
     pub(crate) fn with<R>(&self, f: impl FnOnce(&BudObserve) -> R) -> R {
@@ -60,9 +67,9 @@ impl ScopedHandle {
         }
         crate::with_current(|current| {
             if current.is_global() {
-                f(self.global.get_or_init(|| scoped_handle(current, self.scope)))
+                f(self.global.get_or_init(|| scoped_handle(current, self.scope, Origin::Bridge)))
             } else {
-                f(&scoped_handle(current, self.scope))
+                f(&scoped_handle(current, self.scope, Origin::Bridge))
             }
         })
     }

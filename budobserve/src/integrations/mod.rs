@@ -24,7 +24,8 @@ pub mod dapr;
     feature = "redis",
     feature = "sqlx",
     feature = "tracing",
-    feature = "log"
+    feature = "log",
+    feature = "dapr"
 ))]
 mod handle;
 #[cfg(any(feature = "axum", feature = "reqwest"))]

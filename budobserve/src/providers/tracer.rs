@@ -137,11 +137,18 @@ impl opentelemetry::trace::Tracer for ProxyTracer {
     }
 }
 
-/// Appends the bud context entries of `parent`'s baggage to the span's attributes.
+/// Appends the bud context entries of `parent`'s baggage to the span's attributes, but for keys the span starts
+/// with: an explicit attribute wins over the context's value.
 #[inline(never)]
 fn add_bud_context(builder: &mut SpanBuilder, parent: &Context) {
     if let Some(extra) = crate::baggage::span_attributes(parent) {
-        builder.attributes.get_or_insert_with(Vec::new).extend(extra);
+        let attributes = builder.attributes.get_or_insert_with(Vec::new);
+        let given = attributes.len();
+        for kv in extra {
+            if !attributes[..given].iter().any(|existing| existing.key == kv.key) {
+                attributes.push(kv);
+            }
+        }
     }
 }
 

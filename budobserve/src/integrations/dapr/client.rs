@@ -15,7 +15,7 @@ use crate::config::setting::{Setting, text};
 use crate::constants::{self, dapr as keys};
 use crate::error::ConfigError;
 use crate::integrations::http::HeaderInjector;
-use crate::observe::{BudObserve, Settings};
+use crate::observe::BudObserve;
 use crate::span::BudSpan;
 
 /// The sidecar's HTTP port when neither `DAPR_HTTP_ENDPOINT` nor `DAPR_HTTP_PORT` says otherwise.
@@ -137,7 +137,7 @@ impl DaprClient {
     /// events it publishes have the source `unknown_service` until [`app_id`](Self::app_id) names the app.
     pub fn new(address: &str) -> Result<DaprClient, DaprError> {
         let base = sidecar_url(address).map_err(|_| DaprError::Address(address.to_owned()))?;
-        let observe = crate::current().with_settings(Settings::new().scope(SCOPE));
+        let observe = crate::integrations::handle::integration(&crate::current(), SCOPE);
         let app_id = "unknown_service".to_owned();
         Ok(DaprClient {
             inner: Arc::new(Inner {
@@ -184,7 +184,7 @@ impl DaprClient {
 
     /// Writes to `observe` instead of the instance current when the client was made.
     pub fn for_instance(mut self, observe: &BudObserve) -> DaprClient {
-        self.inner_mut().observe = observe.with_settings(Settings::new().scope(SCOPE));
+        self.inner_mut().observe = crate::integrations::handle::integration(&observe, SCOPE);
         self
     }
 

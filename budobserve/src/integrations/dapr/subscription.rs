@@ -17,7 +17,7 @@ use tower_service::Service;
 use super::client::SCOPE;
 use crate::constants::{self, dapr as keys};
 use crate::level::Level;
-use crate::observe::{BudObserve, Settings};
+use crate::observe::BudObserve;
 use crate::span::BudSpan;
 
 /// The largest request or handler answer the subscription layer reads (a CloudEvent, a bulk envelope).
@@ -57,7 +57,7 @@ impl SubscriptionLayer {
 
     /// The layer writing to `observe`.
     pub fn for_instance(observe: &BudObserve) -> SubscriptionLayer {
-        SubscriptionLayer { observe: observe.with_settings(Settings::new().scope(SCOPE)) }
+        SubscriptionLayer { observe: crate::integrations::handle::integration(observe, SCOPE) }
     }
 }
 
