@@ -144,10 +144,8 @@ pub(crate) fn capture(
         };
         // Each value is formatted with its own spec, then bounded (`__private::Bounded`): the rule of every
         // message, however long the value.
-        let spec = LitStr::new(
-            &if hole.spec.is_empty() { "{}".to_owned() } else { format!("{{:{}}}", hole.spec) },
-            hole.span,
-        );
+        let spec =
+            LitStr::new(&if hole.spec.is_empty() { "{}".to_owned() } else { format!("{{:{}}}", hole.spec) }, hole.span);
         format_args.push(quote!(#arg_name = ::budobserve::__private::Bounded(::std::format_args!(#spec, #shown))));
         let literal = named_index(&key).and_then(|i| named[i].literal.as_ref());
         let defers = match (hole.trait_kind, hole.spec.as_str(), literal) {

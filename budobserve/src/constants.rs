@@ -241,12 +241,6 @@ pub mod dapr {
 /// starts with more attributes than the limit; the pipeline adds it to the span's dropped count and removes it).
 pub const DROPPED_ATTRIBUTES: &str = "budobserve_dropped_attributes";
 
-/// Whether `key` is one of BudObserve's own (`budobserve_*`), a code location (`code.*`) or the bud context
-/// (`bud.*`): the keys attribute limits never drop.
-pub fn is_own_key(key: &str) -> bool {
-    key.starts_with("budobserve_") || key.starts_with("code.") || key.starts_with("bud.")
-}
-
 /// `service.name` (resource).
 pub const SERVICE_NAME: &str = semconv::SERVICE_NAME;
 /// `service.version` (resource).

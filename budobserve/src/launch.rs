@@ -33,6 +33,7 @@ pub(crate) struct Writer<'a> {
 }
 
 /// Who writes through a handle.
+#[allow(dead_code, reason = "integrations and bridges, which write as such, are each behind a feature")]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Origin {
     /// The service's own code: spans are `span`s, and the method API records where it was called.
@@ -311,7 +312,18 @@ impl<'a> Writer<'a> {
     /// The common path of the option-built spans and logs.
     fn start(self, options: SpanOptions<'_>, span_type: SpanType) -> BudSpan {
         let SpanOptions {
-            template, name, message, level, mut attributes, tags, parent, links, kind, callsite, location, ..
+            template,
+            name,
+            message,
+            level,
+            mut attributes,
+            tags,
+            parent,
+            links,
+            kind,
+            callsite,
+            location,
+            ..
         } = options;
         if !self.is_enabled(level) || !self.tracer.is_active() {
             return non_recording(&parent);

@@ -24,7 +24,7 @@ use crate::exporters::processor::Pipeline;
 use crate::observe::BudObserve;
 use crate::panic;
 use crate::providers::lock;
-use crate::scrubbing::ScrubbingLogProcessor;
+use crate::records::RecordPreparation;
 
 impl ConfigBuilder {
     /// Configures the global instance (the one the macros and free functions use) and returns the guard that
@@ -96,11 +96,10 @@ impl BudObserve {
         // span, and fall behind a fast producer (a third of the spans dropped at full speed, against ~3% now).
         // Scrubbing may add its note: `budobserve_scrubbed` and `budobserve_scrubbed_rules`.
         let room = if pipeline.has_stages() { COMPLETION_ROOM + 2 * usize::from(preparation.scrubs()) } else { 0 };
-        let mut tracer_builder =
-            SdkTracerProvider::builder()
-                .with_resource(resource.clone())
-                .with_span_limits(span_limits.sdk())
-                .with_span_processor(pipeline);
+        let mut tracer_builder = SdkTracerProvider::builder()
+            .with_resource(resource.clone())
+            .with_span_limits(span_limits.sdk())
+            .with_span_processor(pipeline);
         if let Some(generator) = config.id_generator {
             tracer_builder = tracer_builder.with_id_generator(BoxedIdGenerator(generator));
         }
@@ -112,10 +111,8 @@ impl BudObserve {
             meter_builder = step(meter_builder);
         }
         let mut logger_builder = SdkLoggerProvider::builder().with_resource(resource);
-        if let Some(scrubber) = scrubber {
-            // First: every log processor after it sees scrubbed records.
-            logger_builder = logger_builder.with_log_processor(ScrubbingLogProcessor::new(scrubber));
-        }
+        // First: every log processor after it sees records with unique keys, scrubbed.
+        logger_builder = logger_builder.with_log_processor(RecordPreparation::new(scrubber));
         for step in config.log_processors {
             logger_builder = step(logger_builder);
         }

@@ -192,17 +192,23 @@ const LINK_ATTRIBUTE_COUNT: Setting<u32> = Setting {
     parse: count,
 };
 
+/// Whether `key` is one of BudObserve's own (`budobserve_*`), a code location (`code.*`) or the bud context
+/// (`bud.*`): the keys attribute limits never drop.
+pub(crate) fn is_own_key(key: &str) -> bool {
+    key.starts_with("budobserve_") || key.starts_with("code.") || key.starts_with("bud.")
+}
+
 /// Keeps at most `limit` attributes: every one of BudObserve's own, then the user's in order until the limit.
 /// Returns how many were dropped. The one rule of which attributes go, wherever a count is kept.
 pub(crate) fn keep_within(attributes: &mut Vec<KeyValue>, limit: usize) -> usize {
     if attributes.len() <= limit {
         return 0;
     }
-    let own = attributes.iter().filter(|kv| constants::is_own_key(kv.key.as_str())).count();
+    let own = attributes.iter().filter(|kv| is_own_key(kv.key.as_str())).count();
     let mut room = limit.saturating_sub(own);
     let before = attributes.len();
     attributes.retain(|kv| {
-        if constants::is_own_key(kv.key.as_str()) {
+        if is_own_key(kv.key.as_str()) {
             return true;
         }
         let keep = room > 0;
@@ -223,7 +229,7 @@ pub(crate) fn apply(span: &mut SpanData, limits: &SpanLimits) {
     }
     if let Some(max) = limits.attribute_value_length {
         let max = max as usize;
-        for kv in span.attributes.iter_mut().filter(|kv| !constants::is_own_key(kv.key.as_str())) {
+        for kv in span.attributes.iter_mut().filter(|kv| !is_own_key(kv.key.as_str())) {
             cut_value(&mut kv.value, max);
         }
         for event in &mut span.events.events {

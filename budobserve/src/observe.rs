@@ -1,9 +1,9 @@
 //! [`BudObserve`]: the handle that writes logs, spans, exceptions and metrics.
 
 use std::borrow::Cow;
-use std::panic::Location;
 use std::error::Error;
 use std::fmt;
+use std::panic::Location;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -136,6 +136,7 @@ impl Settings {
 
     /// Who writes through the handle: an integration's spans are typed `integration`, and neither an integration
     /// nor a bridge records its own code location.
+    #[allow(dead_code, reason = "used by the integrations and bridges, each behind a feature")]
     pub(crate) fn origin(mut self, origin: Origin) -> Settings {
         self.origin = Some(origin);
         self

@@ -59,9 +59,10 @@ pub(crate) fn detect(env: &EnvSource) -> Result<Vec<KeyValue>, ConfigError> {
     };
     let namespace = match first(env, &env::K8S_NAMESPACE_NAME)? {
         Some(namespace) => Some(namespace),
-        None if in_kubernetes => {
-            std::fs::read_to_string(K8S_NAMESPACE_FILE).ok().map(|text| text.trim().to_owned()).filter(|n| !n.is_empty())
-        }
+        None if in_kubernetes => std::fs::read_to_string(K8S_NAMESPACE_FILE)
+            .ok()
+            .map(|text| text.trim().to_owned())
+            .filter(|n| !n.is_empty()),
         None => None,
     };
     let kubernetes = [
@@ -187,10 +188,7 @@ mod tests {
     fn container_ids_are_found_in_cgroups_and_mounts() {
         assert_eq!(container_id(&format!("0::/system.slice/docker-{ID}.scope\n"), ""), Some(ID.to_owned()));
         assert_eq!(container_id(&format!("12:pids:/kubepods/besteffort/pod1/{ID}\n"), ""), Some(ID.to_owned()));
-        assert_eq!(
-            container_id(&format!("0::/kubepods.slice/cri-containerd-{ID}.scope"), ""),
-            Some(ID.to_owned())
-        );
+        assert_eq!(container_id(&format!("0::/kubepods.slice/cri-containerd-{ID}.scope"), ""), Some(ID.to_owned()));
         let mountinfo = format!("736 712 0:61 /var/lib/docker/containers/{ID}/hostname /etc/hostname rw - ext4 rw\n");
         assert_eq!(container_id("0::/\n", &mountinfo), Some(ID.to_owned()));
         assert_eq!(container_id("0::/user.slice/session-2.scope\n", "25 1 8:1 / / rw - ext4 rw\n"), None);

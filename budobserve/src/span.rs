@@ -159,7 +159,7 @@ impl BudSpan {
             && let Some(kept) = self.late.iter_mut().find(|kv| kv.key == attribute.key)
         {
             kept.value = attribute.value;
-        } else if self.late.len() < self.attribute_limit as usize || constants::is_own_key(attribute.key.as_str()) {
+        } else if self.late.len() < self.attribute_limit as usize || crate::limits::is_own_key(attribute.key.as_str()) {
             self.late.push(attribute);
         } else {
             self.dropped = self.dropped.saturating_add(1);

@@ -87,7 +87,8 @@ fn render_hole(out: &mut String, hole: &str, attributes: &[KeyValue]) {
         Some(name) => (name.trim(), true),
         None => (name.trim(), false),
     };
-    let Some(value) = attributes.iter().find(|kv| kv.key.as_str() == name).map(|kv| &kv.value) else {
+    // The last value of a key is the one a span keeps (see `unique`).
+    let Some(value) = attributes.iter().rev().find(|kv| kv.key.as_str() == name).map(|kv| &kv.value) else {
         out.push('{');
         out.push_str(hole);
         out.push('}');

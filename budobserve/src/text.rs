@@ -1,5 +1,6 @@
 //! Text helpers shared by exporters and integrations.
 
+#[cfg(any(feature = "clickhouse", feature = "redis", feature = "sqlx"))]
 use std::borrow::Cow;
 use std::fmt;
 
@@ -72,6 +73,7 @@ fn write_message_value(out: &mut (impl fmt::Write + ?Sized), value: &dyn fmt::Di
 }
 
 /// `text` cut to at most `max` bytes on a character boundary, `…` marking the cut.
+#[cfg(any(feature = "clickhouse", feature = "redis", feature = "sqlx"))]
 pub(crate) fn truncate(text: &str, max: usize) -> Cow<'_, str> {
     if text.len() <= max {
         return Cow::Borrowed(text);
@@ -116,6 +118,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "clickhouse", feature = "redis", feature = "sqlx"))]
     fn truncation_keeps_characters_whole() {
         assert_eq!(truncate("SELECT 1", 20), "SELECT 1");
         assert_eq!(truncate("SELECT 1", 6), "SELECT…");

@@ -8,7 +8,9 @@
 
 use std::collections::HashSet;
 
+use opentelemetry::logs::AnyValue;
 use opentelemetry::{Key, KeyValue, Value};
+use opentelemetry_sdk::logs::SdkLogRecord;
 
 use crate::constants;
 use crate::json_schema;
@@ -19,30 +21,46 @@ const PAIRWISE: usize = 24;
 /// Makes `attributes`' keys unique, the last value of each key kept (at its place). Returns whether anything was
 /// removed.
 pub(crate) fn unique(attributes: &mut Vec<KeyValue>) -> bool {
-    if !has_duplicates(attributes) {
+    if !has_duplicates(attributes, |kv| kv.key.as_str()) {
         return false;
     }
     merge_schemas(attributes);
-    let mut seen: HashSet<Key> = HashSet::with_capacity(attributes.len());
-    let mut keep: Vec<bool> = vec![false; attributes.len()];
-    for (index, kv) in attributes.iter().enumerate().rev() {
-        keep[index] = seen.insert(kv.key.clone());
-    }
-    let mut keep = keep.into_iter();
-    attributes.retain(|_| keep.next().unwrap_or(true));
+    keep_last(attributes, |kv| &kv.key);
     true
 }
 
-/// Whether two attributes share a key.
-fn has_duplicates(attributes: &[KeyValue]) -> bool {
-    if attributes.len() < 2 {
+/// A log record's attributes with unique keys, the last value of each kept; `None` when they already are.
+pub(crate) fn unique_record(record: &SdkLogRecord) -> Option<Vec<(Key, AnyValue)>> {
+    let pairs: Vec<(&Key, &AnyValue)> = record.attributes_iter().map(|(key, value)| (key, value)).collect();
+    if !has_duplicates(&pairs, |(key, _)| key.as_str()) {
+        return None;
+    }
+    let mut pairs: Vec<(Key, AnyValue)> = pairs.into_iter().map(|(key, value)| (key.clone(), value.clone())).collect();
+    keep_last(&mut pairs, |(key, _)| key);
+    Some(pairs)
+}
+
+/// Removes every item whose key a later item has.
+fn keep_last<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &Key) {
+    let mut seen: HashSet<Key> = HashSet::with_capacity(items.len());
+    let mut keep: Vec<bool> = vec![false; items.len()];
+    for (index, item) in items.iter().enumerate().rev() {
+        keep[index] = seen.insert(key(item).clone());
+    }
+    let mut keep = keep.into_iter();
+    items.retain(|_| keep.next().unwrap_or(true));
+}
+
+/// Whether two items share a key.
+fn has_duplicates<T>(items: &[T], key: impl Fn(&T) -> &str) -> bool {
+    if items.len() < 2 {
         return false;
     }
-    if attributes.len() <= PAIRWISE {
-        return attributes.iter().enumerate().any(|(i, kv)| attributes[i + 1..].iter().any(|other| other.key == kv.key));
+    if items.len() <= PAIRWISE {
+        return items.iter().enumerate().any(|(i, item)| items[i + 1..].iter().any(|other| key(other) == key(item)));
     }
-    let mut seen: HashSet<&str> = HashSet::with_capacity(attributes.len());
-    attributes.iter().any(|kv| !seen.insert(kv.key.as_str()))
+    let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
+    items.iter().any(|item| !seen.insert(key(item)))
 }
 
 /// Several `budobserve_json_schema` attributes are merged into the last one.
@@ -68,9 +86,8 @@ fn merge_schemas(attributes: &mut [KeyValue]) {
 pub(crate) fn prune_schema(attributes: &mut Vec<KeyValue>) {
     let Some(position) = attributes.iter().position(|kv| kv.key.as_str() == constants::JSON_SCHEMA) else { return };
     let text = attributes[position].value.as_str().into_owned();
-    let holds_json = |key: &str| {
-        attributes.iter().any(|kv| kv.key.as_str() == key && matches!(kv.value, Value::String(_)))
-    };
+    let holds_json =
+        |key: &str| attributes.iter().any(|kv| kv.key.as_str() == key && matches!(kv.value, Value::String(_)));
     match json_schema::retain(&text, holds_json) {
         Some(schema) if schema != text => attributes[position].value = Value::from(schema),
         Some(_) => {}
@@ -132,7 +149,8 @@ mod tests {
             schema,
             serde_json::json!({"type": "object", "properties": {"order": {"type": "object"}, "return": {"type": "object"}}})
         );
-        let mut plain = vec![KeyValue::new("n", 1), KeyValue::new(constants::JSON_SCHEMA, r#"{"properties":{"n":{}}}"#)];
+        let mut plain =
+            vec![KeyValue::new("n", 1), KeyValue::new(constants::JSON_SCHEMA, r#"{"properties":{"n":{}}}"#)];
         prune_schema(&mut plain);
         assert_eq!(plain, [KeyValue::new("n", 1)]);
     }

@@ -143,6 +143,8 @@ fn round_trip(format: InsertFormat) {
             .service_name("budapp")
             .service_version("1.4.0")
             .resource_attribute(KeyValue::new("bud.cluster_id", "c-9"))
+            // The row's exact shape: the detected resource (host, process) is checked in `exact_spans`.
+            .resource_detection(false)
             .clickhouse(ClickHouseOptions::new(&url).database(&database).format(format))
     });
     request(&capture);

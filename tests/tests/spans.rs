@@ -193,6 +193,7 @@ fn in_scope_and_enter_make_a_span_current_without_ending_it() {
 fn exported_json_is_stable() {
     let capture = testing::capture();
     let obs = capture.observe();
+    let line = line!() + 2;
     {
         let _outer = obs.with_tags(["api"]).span("outer {n}", [KeyValue::new("n", 1)]).entered();
         obs.warn("inside", [KeyValue::new("k", "v")]);
@@ -212,7 +213,9 @@ fn exported_json_is_stable() {
                 "budobserve_msg": "outer 1",
                 "budobserve_tags": ["api"],
                 "n": 1,
-                "budobserve_level_num": 9
+                "budobserve_level_num": 9,
+                "code.filepath": file!(),
+                "code.lineno": line
             },
             "events": [],
             "links": [],
@@ -231,7 +234,9 @@ fn exported_json_is_stable() {
                 "budobserve_level_num": 13,
                 "budobserve_msg_template": "inside",
                 "budobserve_msg": "inside",
-                "k": "v"
+                "k": "v",
+                "code.filepath": file!(),
+                "code.lineno": line + 1
             },
             "events": [],
             "links": [],

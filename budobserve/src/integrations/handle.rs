@@ -58,7 +58,11 @@ impl ScopedHandle {
 
     /// Always writes to `observe`.
     pub(crate) fn fixed(scope: &'static str, observe: &BudObserve) -> ScopedHandle {
-        ScopedHandle { scope, fixed: Some(scoped_handle(observe, scope, Origin::Bridge)), global: std::sync::OnceLock::new() }
+        ScopedHandle {
+            scope,
+            fixed: Some(scoped_handle(observe, scope, Origin::Bridge)),
+            global: std::sync::OnceLock::new(),
+        }
     }
 
     pub(crate) fn with<R>(&self, f: impl FnOnce(&BudObserve) -> R) -> R {

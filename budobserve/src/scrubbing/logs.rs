@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use opentelemetry::Key;
 use opentelemetry::logs::{AnyValue, LogRecord as _};
@@ -38,33 +37,7 @@ impl Scrubber {
             return;
         }
         if replaced {
-            let mut fresh = blank.clone();
-            if let Some(name) = record.event_name() {
-                fresh.set_event_name(name);
-            }
-            if let Some(target) = record.target() {
-                fresh.set_target(target.clone());
-            }
-            if let Some(time) = record.timestamp() {
-                fresh.set_timestamp(time);
-            }
-            if let Some(time) = record.observed_timestamp() {
-                fresh.set_observed_timestamp(time);
-            }
-            if let Some(text) = record.severity_text() {
-                fresh.set_severity_text(text);
-            }
-            if let Some(number) = record.severity_number() {
-                fresh.set_severity_number(number);
-            }
-            if let Some(body) = record.body() {
-                fresh.set_body(body.clone());
-            }
-            if let Some(context) = record.trace_context() {
-                fresh.set_trace_context(context.trace_id, context.span_id, context.trace_flags);
-            }
-            fresh.add_attributes(attributes);
-            *record = fresh;
+            *record = crate::records::rebuilt(record, blank, attributes);
         }
         if let Some(body) = body {
             record.set_body(body);
@@ -130,33 +103,6 @@ impl Scrubber {
             // Numbers, booleans and bytes carry no text to match.
             _ => None,
         }
-    }
-}
-
-/// Scrubs every OpenTelemetry log record before the log processors after it see it.
-#[derive(Debug)]
-pub(crate) struct ScrubbingLogProcessor {
-    scrubber: Arc<Scrubber>,
-    /// An empty record to rebuild records from.
-    blank: SdkLogRecord,
-}
-
-impl ScrubbingLogProcessor {
-    pub(crate) fn new(scrubber: Arc<Scrubber>) -> ScrubbingLogProcessor {
-        use opentelemetry::logs::{Logger as _, LoggerProvider as _};
-        let blank =
-            opentelemetry_sdk::logs::SdkLoggerProvider::builder().build().logger("budobserve").create_log_record();
-        ScrubbingLogProcessor { scrubber, blank }
-    }
-}
-
-impl opentelemetry_sdk::logs::LogProcessor for ScrubbingLogProcessor {
-    fn emit(&self, record: &mut SdkLogRecord, _scope: &opentelemetry::InstrumentationScope) {
-        self.scrubber.scrub_log(record, &self.blank);
-    }
-
-    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        Ok(())
     }
 }
 

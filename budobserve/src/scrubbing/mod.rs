@@ -29,7 +29,6 @@ mod options;
 mod patterns;
 mod scrubber;
 
-pub(crate) use self::logs::ScrubbingLogProcessor;
 pub use self::options::{
     ALWAYS_REDACTED_HEADERS, SAFE_KEYS, ScrubAction, ScrubCallback, ScrubMatch, ScrubbingConfig, header_value,
 };
