@@ -18,7 +18,7 @@
 //! | `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` (then `OTEL_ATTRIBUTE_COUNT_LIMIT`) | [`link_attribute_count`](SpanLimits::link_attribute_count) | 128 |
 //!
 //! A value of the builder wins over the variable; a variable that is not a whole number is a
-//! [`ConfigError`](crate::ConfigError) naming it.
+//! [`ConfigError`] naming it.
 
 use std::borrow::Cow;
 

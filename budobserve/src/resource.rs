@@ -170,7 +170,7 @@ mod tests {
 
     const ID: &str = "3f4a9e2b1c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
 
-    fn value<'a>(attributes: &'a [KeyValue], key: &str) -> Option<String> {
+    fn value(attributes: &[KeyValue], key: &str) -> Option<String> {
         attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.as_str().into_owned())
     }
 

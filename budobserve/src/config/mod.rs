@@ -155,7 +155,7 @@ impl ConfigBuilder {
     }
 
     /// Whether the resource is completed with what is detected about the host, process, container and Kubernetes
-    /// pod (default on; see [`resource`](crate::resource)). Also `BUD_OBSERVE_RESOURCE_DETECTION`.
+    /// pod (default on; see [`resource`]). Also `BUD_OBSERVE_RESOURCE_DETECTION`.
     pub fn resource_detection(mut self, enabled: bool) -> Self {
         self.resource_detection = Some(enabled);
         self

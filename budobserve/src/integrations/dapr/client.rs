@@ -184,7 +184,7 @@ impl DaprClient {
 
     /// Writes to `observe` instead of the instance current when the client was made.
     pub fn for_instance(mut self, observe: &BudObserve) -> DaprClient {
-        self.inner_mut().observe = crate::integrations::handle::integration(&observe, SCOPE);
+        self.inner_mut().observe = crate::integrations::handle::integration(observe, SCOPE);
         self
     }
 
