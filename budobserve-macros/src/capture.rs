@@ -96,6 +96,7 @@ pub(crate) fn capture(
     // Holes: one binding per distinct path, one attribute per distinct key.
     let mut path_bindings: Vec<(String, Ident)> = Vec::new();
     let mut format_args = Vec::new();
+    let mut bounded_args = Vec::new();
     // Whether the export side renders the message exactly as `format!` would here: each hole's attribute must
     // display as the value does (no format spec; `{x:?}` records the `Debug` text itself). `None`: it cannot.
     let mut deferrable: Option<Vec<(Ident, TokenStream)>> = Some(Vec::new());
@@ -142,11 +143,14 @@ pub(crate) fn capture(
             }
             FmtTrait::Debug | FmtTrait::Other => quote!(#binding),
         };
-        // Each value is formatted with its own spec, then bounded (`__private::Bounded`): the rule of every
-        // message, however long the value.
-        let spec =
-            LitStr::new(&if hole.spec.is_empty() { "{}".to_owned() } else { format!("{{:{}}}", hole.spec) }, hole.span);
-        format_args.push(quote!(#arg_name = ::budobserve::__private::Bounded(::std::format_args!(#spec, #shown))));
+        format_args.push(quote!(#arg_name = #shown));
+        // For a message longer than a value may be in one: each value formatted with its own spec, then bounded
+        // (`__private::Bounded`), the rule of every message.
+        let spec = LitStr::new(
+            &if hole.spec.is_empty() { "{}".to_owned() } else { format!("{{:{}}}", hole.spec) },
+            hole.span,
+        );
+        bounded_args.push(quote!(#arg_name = ::budobserve::__private::Bounded(::std::format_args!(#spec, #shown))));
         let literal = named_index(&key).and_then(|i| named[i].literal.as_ref());
         let defers = match (hole.trait_kind, hole.spec.as_str(), literal) {
             _ if !same_form => None,
@@ -216,8 +220,19 @@ pub(crate) fn capture(
         let text = unescaped(literal, template);
         quote!(::std::borrow::Cow::<'static, str>::Borrowed(#text))
     } else {
-        let format_string = LitStr::new(&template.message_format, literal.span());
-        quote!(::std::borrow::Cow::<'static, str>::Owned(::std::format!(#format_string #(, #format_args)*)))
+        // A message no longer than a value may be holds no value to cut: formatted once, as `format!` would. A
+        // longer one is formatted again with each value bounded.
+        let format_string = LitStr::new(&template.format_string, literal.span());
+        let message_format = LitStr::new(&template.message_format, literal.span());
+        let message = internal("__bud_message");
+        quote!({
+            let #message = ::std::format!(#format_string #(, #format_args)*);
+            ::std::borrow::Cow::<'static, str>::Owned(if #message.len() <= ::budobserve::__private::MESSAGE_VALUE_LIMIT {
+                #message
+            } else {
+                ::std::format!(#message_format #(, #bounded_args)*)
+            })
+        })
     };
     // Whether the message is left to the export side is known at compile time (the checks are constants once the
     // kinds are resolved), so the formatting branch not taken is compiled out.

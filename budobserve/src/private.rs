@@ -30,6 +30,10 @@ pub const ADDED_ATTRIBUTES: usize = 3;
 
 pub use crate::instance::Current;
 
+/// The most characters a value keeps in a message: a message no longer than this (in bytes) needs no cut.
+#[doc(hidden)]
+pub const MESSAGE_VALUE_LIMIT: usize = crate::text::MESSAGE_VALUE_LIMIT;
+
 /// One value of a message a macro formats on the caller's thread, formatted with its spec and bounded as every
 /// value in a message is (see `text::MessageValue`).
 #[doc(hidden)]
@@ -444,10 +448,16 @@ impl<T: Serialize + ?Sized> fmt::Display for ShowJson<'_, T> {
 )]
 pub trait Showable {}
 
+// Copy: a message may be formatted twice (the second time with its values bounded).
+#[derive(Clone, Copy)]
 pub struct DisplayTag;
+#[derive(Clone, Copy)]
 pub struct NativeShowTag;
+#[derive(Clone, Copy)]
 pub struct FieldsShowTag;
+#[derive(Clone, Copy)]
 pub struct JsonShowTag;
+#[derive(Clone, Copy)]
 pub struct UnsupportedShowTag;
 
 impl DisplayTag {

@@ -46,6 +46,11 @@ impl<W: fmt::Write + ?Sized> fmt::Write for MessageValue<'_, W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         if self.head < MESSAGE_VALUE_HALF && self.rest.is_empty() {
             let room = MESSAGE_VALUE_HALF - self.head;
+            // No more bytes than room: no more characters either.
+            if text.len() <= room {
+                self.head += if text.is_ascii() { text.len() } else { text.chars().count() };
+                return self.out.write_str(text);
+            }
             // The byte where the head's room ends, or the whole text when it fits.
             let split = match text.char_indices().nth(room) {
                 Some((index, _)) => index,
