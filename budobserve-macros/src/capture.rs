@@ -146,10 +146,8 @@ pub(crate) fn capture(
         format_args.push(quote!(#arg_name = #shown));
         // For a message longer than a value may be in one: each value formatted with its own spec, then bounded
         // (`__private::Bounded`), the rule of every message.
-        let spec = LitStr::new(
-            &if hole.spec.is_empty() { "{}".to_owned() } else { format!("{{:{}}}", hole.spec) },
-            hole.span,
-        );
+        let spec =
+            LitStr::new(&if hole.spec.is_empty() { "{}".to_owned() } else { format!("{{:{}}}", hole.spec) }, hole.span);
         bounded_args.push(quote!(#arg_name = ::budobserve::__private::Bounded(::std::format_args!(#spec, #shown))));
         let literal = named_index(&key).and_then(|i| named[i].literal.as_ref());
         let defers = match (hole.trait_kind, hole.spec.as_str(), literal) {

@@ -247,6 +247,10 @@ pub(crate) fn apply(span: &mut SpanData, limits: &SpanLimits) {
 
 /// Removes the marker of attributes dropped on the caller's thread; its count (0 without one).
 fn take_dropped_marker(attributes: &mut Vec<KeyValue>) -> usize {
+    // Read first: most spans have no marker, and this runs on every one.
+    if !attributes.iter().any(|kv| kv.key.as_str() == constants::DROPPED_ATTRIBUTES) {
+        return 0;
+    }
     let mut dropped = 0;
     attributes.retain(|kv| {
         if kv.key.as_str() != constants::DROPPED_ATTRIBUTES {

@@ -15,7 +15,7 @@ use opentelemetry_sdk::logs::SdkLogRecord;
 use crate::constants;
 use crate::json_schema;
 
-/// Up to this many attributes, duplicates are looked for pairwise (no allocation); beyond, with a set.
+/// Up to this many attributes, duplicates are confirmed pairwise (no allocation); beyond, with a set.
 const PAIRWISE: usize = 24;
 
 /// Makes `attributes`' keys unique, the last value of each key kept (at its place). Returns whether anything was
@@ -51,9 +51,24 @@ fn keep_last<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &Key) {
     items.retain(|_| keep.next().unwrap_or(true));
 }
 
-/// Whether two items share a key.
+/// Whether two items share a key. Each key sets one bit of 128, from its length and two of its bytes; only when two
+/// keys set the same bit are keys compared (on the export worker, per span: a span without duplicates, the usual
+/// one, costs a pass of a few instructions per key).
 fn has_duplicates<T>(items: &[T], key: impl Fn(&T) -> &str) -> bool {
     if items.len() < 2 {
+        return false;
+    }
+    let mut bits: u128 = 0;
+    let mut collided = false;
+    for item in items {
+        let key = key(item).as_bytes();
+        let (first, last) = (key.first().copied().unwrap_or(0), key.last().copied().unwrap_or(0));
+        let mixed = (key.len() as u32).wrapping_mul(0x9e37_79b9) ^ u32::from(first).wrapping_mul(31) ^ u32::from(last);
+        let bit = 1u128 << (mixed.wrapping_mul(0x85eb_ca6b) >> 25);
+        collided |= bits & bit != 0;
+        bits |= bit;
+    }
+    if !collided {
         return false;
     }
     if items.len() <= PAIRWISE {
@@ -117,6 +132,16 @@ mod tests {
         assert!(unique(&mut attributes));
         assert_eq!(keys(&attributes), ["b=2", "c=4", "a=5"]);
         assert!(!unique(&mut attributes));
+    }
+
+    #[test]
+    fn keys_that_only_look_alike_are_not_duplicates() {
+        // Same length, first and last bytes: the prefilter collides, the comparison tells them apart.
+        let mut attributes = vec![KeyValue::new("ab_c", 1), KeyValue::new("ax_c", 2), KeyValue::new("ab_c ", 3)];
+        assert!(!unique(&mut attributes));
+        assert_eq!(attributes.len(), 3);
+        let distinct: Vec<KeyValue> = (0..200).map(|i| KeyValue::new(format!("key_{i}"), i)).collect();
+        assert!(!has_duplicates(&distinct, |kv| kv.key.as_str()));
     }
 
     #[test]
