@@ -336,7 +336,10 @@ impl<'a> Writer<'a> {
         if let Some(dropped) = dropped_span(decision, &parent) {
             return dropped;
         }
-        if let (Some(location), None) = (location, callsite) {
+        // A location given as attributes (a bridge's record, a caller's own) is kept.
+        if let (Some(location), None) = (location, callsite)
+            && !attributes.iter().any(|kv| kv.key.as_str() == constants::CODE_FILEPATH)
+        {
             attributes.extend([
                 KeyValue::new(constants::CODE_FILEPATH, location.file()),
                 KeyValue::new(constants::CODE_LINENO, i64::from(location.line())),

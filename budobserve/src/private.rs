@@ -16,12 +16,12 @@ use serde::Serialize;
 
 pub use crate::attributes::{AttributeList, BudAttributes, NativeValue, field_key, fmt_fields};
 pub use crate::callsite::{Callsite, CallsiteId};
+pub use crate::instrumented::{InstrumentedFn, instrument_fn};
 use crate::launch::{self, Launch, Parent, SpanOptions, Tags, Text};
 use crate::level::Level;
 use crate::level::SpanType;
 use crate::observe::BudObserve;
 use crate::span::{BudSpan, EnteredSpan};
-pub use crate::span::{InstrumentedFn, instrument_fn};
 use crate::{gate, instance};
 
 /// How many attributes every macro span adds to its recorded values on the caller's thread: the span type, the

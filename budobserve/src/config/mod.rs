@@ -21,6 +21,7 @@
 //! The OTLP variables (`BUD_OBSERVE_ENDPOINT`, …) are listed in `exporters::otlp`; with an OTLP endpoint or a
 //! ClickHouse URL configured, the console is off unless asked for.
 
+mod backends;
 pub(crate) mod setting;
 mod settings;
 
@@ -42,7 +43,7 @@ use crate::constants;
 pub use crate::error::ConfigError;
 use crate::exporters::batch::BatchOptions;
 #[cfg(feature = "clickhouse")]
-use crate::exporters::budmetrics::{self, BudMetricsExporter, ClickHouseOptions};
+use crate::exporters::budmetrics::ClickHouseOptions;
 use crate::exporters::console::ConsoleOptions;
 use crate::exporters::otlp::{OtlpConfig, OtlpOptions};
 use crate::exporters::processor::{PendingSpans, SpanStage};
@@ -365,9 +366,9 @@ impl ConfigBuilder {
         let env = &self.env;
         let backend = self.otlp.resolve(env)?;
         #[cfg(feature = "clickhouse")]
-        let clickhouse = resolve_clickhouse(self.clickhouse, env)?;
+        let clickhouse = backends::resolve_clickhouse(self.clickhouse, env)?;
         #[cfg(not(feature = "clickhouse"))]
-        let clickhouse = resolve_clickhouse(env)?;
+        let clickhouse = backends::resolve_clickhouse(env)?;
         let mut resource_attributes = settings::RESOURCE_ATTRIBUTES.read_env(env)?.unwrap_or_default();
         for attribute in self.resource_attributes {
             resource_attributes.retain(|kv: &KeyValue| kv.key != attribute.key);
@@ -397,9 +398,9 @@ impl ConfigBuilder {
         let mut metric_readers = self.metric_readers;
         let mut log_processors = self.log_processors;
         if let Some(backend) = &backend {
-            add_backend(backend, &mut span_processors, &mut metric_readers, &mut log_processors)?;
+            backends::add_otlp(backend, &mut span_processors, &mut metric_readers, &mut log_processors)?;
         }
-        let clickhouse_url = clickhouse.map(|exporter| add_clickhouse(exporter, &mut span_processors));
+        let clickhouse_url = clickhouse.map(|exporter| backends::add_clickhouse(exporter, &mut span_processors));
         Ok(BudObserveConfig {
             service_name,
             service_version: settings::SERVICE_VERSION.resolve(self.service_version, env)?,
@@ -567,75 +568,6 @@ fn console_options(mut options: ConsoleOptions, env: &EnvSource) -> Result<Conso
         options = options.style(style);
     }
     Ok(options)
-}
-
-/// The ClickHouse exporter, when a URL is configured (builder, then environment).
-#[cfg(feature = "clickhouse")]
-fn resolve_clickhouse(
-    given: Option<ClickHouseOptions>,
-    env: &EnvSource,
-) -> Result<Option<BudMetricsExporter>, ConfigError> {
-    budmetrics::resolve(given, env)?.map(BudMetricsExporter::new).transpose()
-}
-
-/// The ClickHouse exporter behind its own batch processor (its batch options, else the configuration's); its URL.
-#[cfg(feature = "clickhouse")]
-fn add_clickhouse(exporter: BudMetricsExporter, span_processors: &mut Vec<SpanStage>) -> String {
-    let url = exporter.url().to_owned();
-    let batch = exporter.batch_options().cloned();
-    span_processors.push(SpanStage::exporter(exporter, batch));
-    url
-}
-
-/// Without the `clickhouse` feature, a ClickHouse URL in the environment is an error, not ignored.
-#[cfg(not(feature = "clickhouse"))]
-fn resolve_clickhouse(env: &EnvSource) -> Result<Option<std::convert::Infallible>, ConfigError> {
-    const URL: setting::Setting<std::convert::Infallible> = setting::Setting {
-        option: "clickhouse",
-        variables: &[crate::constants::env::CLICKHOUSE_URL],
-        parse: |_| Err("no value: writing spans to ClickHouse needs BudObserve's `clickhouse` feature".into()),
-    };
-    URL.read_env(env).map(|_| None)
-}
-
-#[cfg(not(feature = "clickhouse"))]
-fn add_clickhouse(exporter: std::convert::Infallible, _: &mut Vec<SpanStage>) -> String {
-    match exporter {}
-}
-
-/// The exporters of `backend`: spans behind BudObserve's batch processor, metrics behind a periodic reader, logs
-/// behind the SDK's batch log processor.
-#[cfg(feature = "otlp")]
-fn add_backend(
-    otlp: &OtlpConfig,
-    span_processors: &mut Vec<SpanStage>,
-    metric_readers: &mut Vec<MeterStep>,
-    log_processors: &mut Vec<LoggerStep>,
-) -> Result<(), ConfigError> {
-    let spans = otlp.span_exporter()?;
-    let metrics = otlp.metric_exporter()?;
-    let logs = otlp.log_exporter()?;
-    span_processors.push(SpanStage::exporter(spans, None));
-    let reader = PeriodicReader::builder(metrics).with_interval(otlp.metrics_interval).build();
-    metric_readers.push(Box::new(move |builder| builder.with_reader(reader)));
-    let processor = opentelemetry_sdk::logs::BatchLogProcessor::builder(logs).build();
-    log_processors.push(Box::new(move |builder| builder.with_log_processor(processor)));
-    Ok(())
-}
-
-/// Without the `otlp` feature no endpoint is accepted (see `exporters::otlp`), so there is no backend to add.
-#[cfg(not(feature = "otlp"))]
-fn add_backend(
-    backend: &OtlpConfig,
-    _: &mut Vec<SpanStage>,
-    _: &mut Vec<MeterStep>,
-    _: &mut Vec<LoggerStep>,
-) -> Result<(), ConfigError> {
-    Err(ConfigError::Exporter {
-        signal: "spans",
-        endpoint: backend.endpoint().to_owned(),
-        reason: "OTLP export needs BudObserve's `otlp` feature".to_owned(),
-    })
 }
 
 #[cfg(test)]
