@@ -251,8 +251,11 @@ pub fn inject_headers(cx: &Context) -> HashMap<String, String> {
 /// let cx = budobserve::baggage::extract(&headers);            // the caller's span as parent, its bud context
 /// assert_eq!(BudContext::from_context(&cx).project_id.as_deref(), Some("proj-1"));
 /// ```
+///
+/// Headers are checked strictly first (W3C Trace Context and Baggage): a malformed `traceparent` is no parent — the
+/// request starts a fresh trace — and a malformed baggage member is skipped alone.
 pub fn extract(carrier: &dyn Extractor) -> Context {
-    propagator().extract(carrier)
+    propagator().extract(&crate::inbound::Checked::new(carrier))
 }
 
 #[cfg(test)]

@@ -413,6 +413,6 @@ pub mod metrics {
     /// `http.client.request.duration` (histogram, seconds; semantic conventions).
     pub const HTTP_CLIENT_REQUEST_DURATION: &str =
         opentelemetry_semantic_conventions::metric::HTTP_CLIENT_REQUEST_DURATION;
-    /// Why: `queue_full` or `export_failed`.
+    /// Why: `queue_full`, `export_failed`, `callback_failed` or `shutdown_deadline`.
     pub const REASON: &str = "reason";
 }

@@ -3,19 +3,21 @@
 //! by the [`ShutdownGuard`].
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::{IdGenerator, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::callsite::COMPLETION_ROOM;
 use crate::clock::Clock;
 use crate::config::{BudObserveConfig, ConfigBuilder};
+use crate::contained::{ContainedIdGenerator, ContainedSampler};
 use crate::error::{ConfigError, LifecycleError};
 use crate::exporters::batch::{DEFAULT_FLUSH_TIMEOUT, with_flush_timeout};
 use crate::exporters::console::ConsoleProcessor;
@@ -79,7 +81,7 @@ impl BudObserve {
         let scrubber = config.scrubber;
         instance.scrubber.store(scrubber.clone());
         let span_limits = config.span_limits;
-        let preparation = Preparation::new(scrubber.clone(), span_limits);
+        let preparation = Preparation::new(scrubber.clone(), span_limits, Arc::clone(&instance.export_counters));
         let console = config.console.map(|options| ConsoleProcessor::new(options).preparation(preparation.clone()));
         let pipeline = Pipeline::new(
             console,
@@ -100,11 +102,13 @@ impl BudObserve {
             .with_resource(resource.clone())
             .with_span_limits(span_limits.sdk())
             .with_span_processor(pipeline);
+        let counters = &instance.export_counters;
         if let Some(generator) = config.id_generator {
-            tracer_builder = tracer_builder.with_id_generator(BoxedIdGenerator(generator));
+            tracer_builder =
+                tracer_builder.with_id_generator(ContainedIdGenerator::new(generator, Arc::clone(counters)));
         }
         if let Some(sampler) = config.sampler {
-            tracer_builder = tracer_builder.with_sampler(sampler);
+            tracer_builder = tracer_builder.with_sampler(ContainedSampler::new(sampler, Arc::clone(counters)));
         }
         let mut meter_builder = SdkMeterProvider::builder().with_resource(resource.clone());
         for step in config.metric_readers {
@@ -114,7 +118,7 @@ impl BudObserve {
         // First: every log processor after it sees records with unique keys, scrubbed.
         logger_builder = logger_builder.with_log_processor(RecordPreparation::new(scrubber));
         for step in config.log_processors {
-            logger_builder = step(logger_builder);
+            logger_builder = step(logger_builder, counters);
         }
 
         self.store_min_level(config.min_level);
@@ -137,15 +141,15 @@ impl BudObserve {
         self.force_flush_with_timeout(DEFAULT_FLUSH_TIMEOUT)
     }
 
-    /// [`force_flush`](Self::force_flush), waiting at most `timeout` for each span exporter's queue (default 30 s);
-    /// an export still running then goes on in the background and the flush reports a timeout. Metrics and logs
-    /// flush through the SDK's reader and log processor, with their own timeouts.
+    /// [`force_flush`](Self::force_flush), returning within `timeout` (default 30 s): traces, metrics and logs
+    /// flush at once, and an export still running then goes on in the background while the flush reports a
+    /// timeout.
     pub fn force_flush_with_timeout(&self, timeout: Duration) -> Result<(), LifecycleError> {
-        let providers = self.current_providers();
-        with_flush_timeout(timeout, || providers.force_flush())
+        self.current_providers().force_flush(timeout)
     }
 
-    /// [`shutdown`](Self::shutdown), giving each provider at most `timeout` (default 5 s) to export what it holds.
+    /// [`shutdown`](Self::shutdown), returning within `timeout` (default 5 s): traces, metrics and logs shut down at
+    /// once, each given `timeout` to export what it holds; one still busy then is reported as timed out.
     pub fn shutdown_with_timeout(&self, timeout: Duration) -> Result<(), LifecycleError> {
         let instance = &self.instance;
         let _configuring = lock(&instance.configure_lock);
@@ -185,37 +189,81 @@ struct Providers {
     logs: Option<SdkLoggerProvider>,
 }
 
+/// What one provider is asked: a flush or a shutdown, given the time it has.
+type Action<P> = fn(&P, Duration) -> Result<(), OTelSdkError>;
+
 impl Providers {
-    /// Runs `action` on every provider, returning the first error after trying them all.
-    fn each(
+    /// Runs `action` on every provider at once, each on a thread of its own, and waits for them at most `timeout`
+    /// in all: a provider still busy then goes on in the background and is reported as timed out. (The SDK's
+    /// meter provider ignores the timeout it is given; run one after another, three providers would take up to
+    /// three times the timeout.) Returns the first error, in the order traces, metrics, logs.
+    fn each_within(
         &self,
         action: &'static str,
-        traces: impl Fn(&SdkTracerProvider) -> Result<(), OTelSdkError>,
-        metrics: impl Fn(&SdkMeterProvider) -> Result<(), OTelSdkError>,
-        logs: impl Fn(&SdkLoggerProvider) -> Result<(), OTelSdkError>,
+        timeout: Duration,
+        traces: Action<SdkTracerProvider>,
+        metrics: Action<SdkMeterProvider>,
+        logs: Action<SdkLoggerProvider>,
     ) -> Result<(), LifecycleError> {
-        let results = [
-            ("traces", self.traces.as_ref().map(traces)),
-            ("metrics", self.metrics.as_ref().map(metrics)),
-            ("logs", self.logs.as_ref().map(logs)),
-        ];
-        for (signal, result) in results {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let mut pending: Vec<&'static str> = Vec::new();
+        // The providers get a little less than the whole, so that one that keeps its own deadline reports (and
+        // counts what it lost) before this stops waiting.
+        let whole = timeout;
+        let timeout = whole.saturating_sub((whole / 10).min(Duration::from_millis(100)));
+        fn run<P: Clone + Send + 'static>(
+            signal: &'static str,
+            provider: Option<&P>,
+            f: Action<P>,
+            timeout: Duration,
+            sender: &std::sync::mpsc::Sender<(&'static str, Result<(), OTelSdkError>)>,
+            pending: &mut Vec<&'static str>,
+        ) {
+            let Some(provider) = provider.cloned() else { return };
+            pending.push(signal);
+            let sender = sender.clone();
+            let task = move || {
+                let _ = sender.send((signal, f(&provider, timeout)));
+            };
+            // Without a thread (the system refused one), the provider is asked here, unbounded.
+            if std::thread::Builder::new().name(format!("budobserve-{signal}")).spawn(task.clone()).is_err() {
+                task();
+            }
+        }
+        run("traces", self.traces.as_ref(), traces, timeout, &sender, &mut pending);
+        run("metrics", self.metrics.as_ref(), metrics, timeout, &sender, &mut pending);
+        run("logs", self.logs.as_ref(), logs, timeout, &sender, &mut pending);
+        drop(sender);
+        let deadline = Instant::now() + whole;
+        let mut results: Vec<(&'static str, Result<(), OTelSdkError>)> = Vec::with_capacity(pending.len());
+        while results.len() < pending.len() {
+            match receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(result) => results.push(result),
+                Err(_) => break,
+            }
+        }
+        for signal in ["traces", "metrics", "logs"] {
+            if !pending.contains(&signal) {
+                continue;
+            }
+            let result = results.iter().position(|(s, _)| *s == signal).map(|i| results.swap_remove(i).1);
             match result {
-                Some(Err(OTelSdkError::AlreadyShutdown)) | Some(Ok(())) | None => {}
-                Some(Err(source)) => {
-                    return Err(LifecycleError { signal, action, source });
-                }
+                Some(Err(OTelSdkError::AlreadyShutdown)) | Some(Ok(())) => {}
+                Some(Err(source)) => return Err(LifecycleError { signal, action, source }),
+                None => return Err(LifecycleError { signal, action, source: OTelSdkError::Timeout(timeout) }),
             }
         }
         Ok(())
     }
 
-    fn force_flush(&self) -> Result<(), LifecycleError> {
-        self.each(
+    /// Flushes every provider within `timeout` in all (each span exporter's queue waits at most that long).
+    fn force_flush(&self, timeout: Duration) -> Result<(), LifecycleError> {
+        self.each_within(
             "flush",
-            SdkTracerProvider::force_flush,
-            SdkMeterProvider::force_flush,
-            SdkLoggerProvider::force_flush,
+            timeout,
+            |p, timeout| with_flush_timeout(timeout, || p.force_flush()),
+            |p, _| p.force_flush(),
+            |p, _| p.force_flush(),
         )
     }
 
@@ -224,11 +272,12 @@ impl Providers {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> Result<(), LifecycleError> {
-        self.each(
+        self.each_within(
             "shut down",
-            |p| p.shutdown_with_timeout(timeout),
-            |p| p.shutdown_with_timeout(timeout),
-            |p| p.shutdown_with_timeout(timeout),
+            timeout,
+            |p, timeout| p.shutdown_with_timeout(timeout),
+            |p, timeout| p.shutdown_with_timeout(timeout),
+            |p, timeout| p.shutdown_with_timeout(timeout),
         )
     }
 }
@@ -284,19 +333,5 @@ impl Drop for ShutdownGuard {
 impl fmt::Debug for ShutdownGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ShutdownGuard").field("generation", &self.generation).finish()
-    }
-}
-
-/// An id generator chosen at configuration time.
-#[derive(Debug)]
-struct BoxedIdGenerator(Box<dyn IdGenerator>);
-
-impl IdGenerator for BoxedIdGenerator {
-    fn new_trace_id(&self) -> opentelemetry::TraceId {
-        self.0.new_trace_id()
-    }
-
-    fn new_span_id(&self) -> opentelemetry::SpanId {
-        self.0.new_span_id()
     }
 }

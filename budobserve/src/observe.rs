@@ -18,7 +18,7 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
 use crate::clock::Clock;
 use crate::constants;
-use crate::exporters::batch::{ExportCounters, ExportStats};
+use crate::exporters::loss::{ExportCounters, ExportStats};
 use crate::gate;
 use crate::launch::{Origin, SpanOptions, Writer};
 use crate::level::Level;
@@ -177,7 +177,11 @@ impl BudObserve {
     /// export queue was full, and lost in failed exports. The same counts are the `budobserve.spans.dropped`
     /// metric.
     pub fn export_stats(&self) -> ExportStats {
-        self.instance.export_counters.stats()
+        let mut stats = self.instance.export_counters.stats();
+        if let Some(scrubber) = self.instance.scrubber.load().as_deref() {
+            stats.callback_failures += scrubber.callback_failures();
+        }
+        stats
     }
 
     /// See `Instance::completion_room`.
@@ -498,8 +502,9 @@ fn budobserve_scope(name: Cow<'static, str>) -> InstrumentationScope {
     InstrumentationScope::builder(name).with_version(constants::SCOPE_VERSION).build()
 }
 
-/// `budobserve.spans.dropped`: spans an exporter never got (`reason` = `queue_full`) or lost in a failed export
-/// (`export_failed`).
+/// `budobserve.spans.dropped`: spans an exporter never got (`reason` = `queue_full`), lost in a failed export
+/// (`export_failed`), dropped for a user callback that panicked (`callback_failed`) or still queued when a
+/// shutdown's deadline passed (`shutdown_deadline`).
 fn register_export_metrics(meter: &Meter, counters: &Arc<ExportCounters>) {
     let counters = Arc::clone(counters);
     let _dropped = meter
@@ -510,6 +515,14 @@ fn register_export_metrics(meter: &Meter, counters: &Arc<ExportCounters>) {
             let stats = counters.stats();
             observer.observe(stats.spans_dropped, &[KeyValue::new(constants::metrics::REASON, "queue_full")]);
             observer.observe(stats.spans_failed, &[KeyValue::new(constants::metrics::REASON, "export_failed")]);
+            observer.observe(
+                stats.spans_callback_failed,
+                &[KeyValue::new(constants::metrics::REASON, "callback_failed")],
+            );
+            observer.observe(
+                stats.spans_lost_at_shutdown,
+                &[KeyValue::new(constants::metrics::REASON, "shutdown_deadline")],
+            );
         })
         .build();
 }

@@ -101,17 +101,44 @@ fn render_hole(out: &mut String, hole: &str, attributes: &[KeyValue]) {
     write_value(out, value, spec);
 }
 
-/// Writes one value, bounded as every value in a message is (see `text::MessageValue`).
+/// The largest precision a run-time template may ask of a number: beyond it no digit means anything, and the
+/// formatter itself panics past `u16::MAX`.
+const MAX_PRECISION: usize = 64;
+
+/// Writes one value, bounded as every value in a message is (see `text::MessageValue`). A precision out of range
+/// (`{x:.65536}`) leaves the value unformatted and says so in the message.
 fn write_value(out: &mut String, value: &Value, spec: Option<&str>) {
-    let precision = spec
+    let digits = spec
         .and_then(|spec| spec.rsplit_once('.'))
-        .and_then(|(_, digits)| digits.trim_end_matches(['f', 'e', '?']).parse::<usize>().ok());
+        .map(|(_, digits)| digits.trim_end_matches(['f', 'e', '?']))
+        .filter(|digits| !digits.is_empty());
+    let precision = match digits.map(|digits| digits.parse::<usize>()) {
+        None => None,
+        Some(Ok(precision)) if precision <= MAX_PRECISION => Some(precision),
+        Some(_) => {
+            write_plain(out, value);
+            out.push_str(" [precision out of range]");
+            return;
+        }
+    };
+    match (value, precision) {
+        (Value::F64(f), Some(precision)) => {
+            let mut bounded = MessageValue::new(out);
+            // Writing into a String cannot fail.
+            let _ = write!(bounded, "{f:.precision$}");
+            let _ = bounded.finish();
+        }
+        _ => write_plain(out, value),
+    }
+}
+
+/// Writes a value as its text, bounded.
+fn write_plain(out: &mut String, value: &Value) {
     let mut bounded = MessageValue::new(out);
     // Writing into a String cannot fail.
-    let _ = match (value, precision) {
-        (Value::F64(f), Some(precision)) => write!(bounded, "{f:.precision$}"),
-        (Value::String(s), _) => bounded.write_str(s.as_str()),
-        (value, _) => write!(bounded, "{value}"),
+    let _ = match value {
+        Value::String(s) => bounded.write_str(s.as_str()),
+        value => write!(bounded, "{value}"),
     };
     let _ = bounded.finish();
 }
@@ -137,6 +164,9 @@ mod tests {
             ("{name=} and {user_id=}", "name=ada and user_id=42"),
             ("{{literal}} {name}", "{literal} ada"),
             ("ratio {ratio:.2}", "ratio 0.12"),
+            ("ratio {ratio:.65536}", "ratio 0.12345 [precision out of range]"),
+            ("ratio {ratio:.99999999999999999999999}", "ratio 0.12345 [precision out of range]"),
+            ("ratio {ratio:.64}", &format!("ratio {:.64}", 0.12345)[..]),
             ("missing {nope} stays", "missing {nope} stays"),
             ("unclosed {name", "unclosed {name"),
             ("stray } brace", "stray } brace"),

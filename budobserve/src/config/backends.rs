@@ -62,7 +62,7 @@ pub(super) fn add_otlp(
     let reader = PeriodicReader::builder(metrics).with_interval(otlp.metrics_interval).build();
     metric_readers.push(Box::new(move |builder| builder.with_reader(reader)));
     let processor = opentelemetry_sdk::logs::BatchLogProcessor::builder(logs).build();
-    log_processors.push(Box::new(move |builder| builder.with_log_processor(processor)));
+    log_processors.push(Box::new(move |builder, _| builder.with_log_processor(processor)));
     Ok(())
 }
 

@@ -39,12 +39,14 @@ use opentelemetry_sdk::trace::{IdGenerator, ShouldSample, SpanExporter, SpanProc
 pub use self::setting::EnvSource;
 use crate::clock::Clock;
 use crate::constants;
+use crate::contained::ContainedLogProcessor;
 /// Also at the crate's root; here as well, where configuration errors come from.
 pub use crate::error::ConfigError;
 use crate::exporters::batch::BatchOptions;
 #[cfg(feature = "clickhouse")]
 use crate::exporters::budmetrics::ClickHouseOptions;
 use crate::exporters::console::ConsoleOptions;
+use crate::exporters::loss::ExportCounters;
 use crate::exporters::otlp::{OtlpConfig, OtlpOptions};
 use crate::exporters::processor::{PendingSpans, SpanStage};
 use crate::level::Level;
@@ -71,7 +73,7 @@ pub fn configure() -> ConfigBuilder {
 }
 
 type MeterStep = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
-type LoggerStep = Box<dyn FnOnce(LoggerProviderBuilder) -> LoggerProviderBuilder + Send>;
+type LoggerStep = Box<dyn FnOnce(LoggerProviderBuilder, &Arc<ExportCounters>) -> LoggerProviderBuilder + Send>;
 
 /// The builder returned by [`configure`].
 ///
@@ -321,7 +323,9 @@ impl ConfigBuilder {
 
     /// Adds a processor of the OpenTelemetry logs signal (see [`ProxyLoggerProvider`](crate::ProxyLoggerProvider)).
     pub fn log_processor(mut self, processor: impl LogProcessor + 'static) -> Self {
-        self.log_processors.push(Box::new(move |builder| builder.with_log_processor(processor)));
+        self.log_processors.push(Box::new(move |builder, counters| {
+            builder.with_log_processor(ContainedLogProcessor::new(processor, Arc::clone(counters)))
+        }));
         self
     }
 

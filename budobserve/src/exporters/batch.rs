@@ -10,20 +10,21 @@
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
-use std::io::Write as _;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::thread::{self, Thread};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
+use crate::exporters::loss::{Cause, ExportCounters};
 use crate::exporters::prepare::Preparation;
 
 /// How spans are batched before export.
@@ -75,77 +76,6 @@ impl BatchOptions {
     pub fn scheduled_delay(mut self, delay: Duration) -> Self {
         self.scheduled_delay = delay;
         self
-    }
-}
-
-/// What an instance's exporters did so far (see [`BudObserve::export_stats`](crate::BudObserve::export_stats)).
-///
-/// ```
-/// let obs = budobserve::testing::capture().observe().clone();
-/// budobserve::bud_info!(obs => "one log");
-/// obs.force_flush()?;
-/// let stats = obs.export_stats();
-/// assert_eq!((stats.spans_dropped, stats.spans_failed), (0, 0));
-/// # Ok::<(), budobserve::LifecycleError>(())
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ExportStats {
-    /// Spans an exporter accepted.
-    pub spans_exported: u64,
-    /// Spans dropped because an export queue was full (the backend is slower than the spans produced, or down).
-    pub spans_dropped: u64,
-    /// Spans lost in exports that failed after the exporter's own retries.
-    pub spans_failed: u64,
-    /// Exports that failed.
-    pub failed_exports: u64,
-    /// Spans of traces the tail sampler dropped (see [`TailSampling`](crate::TailSampling)).
-    pub spans_sampled_out: u64,
-}
-
-/// The counters behind [`ExportStats`], shared by an instance's batch processors.
-#[derive(Debug, Default)]
-pub(crate) struct ExportCounters {
-    exported: AtomicU64,
-    dropped: AtomicU64,
-    failed: AtomicU64,
-    failed_exports: AtomicU64,
-    sampled_out: AtomicU64,
-    /// Seconds since the Unix epoch of the last warning written (0: none yet).
-    last_warning: AtomicU64,
-}
-
-/// The least time between two warnings on standard error.
-const WARNING_INTERVAL: Duration = Duration::from_secs(60);
-
-impl ExportCounters {
-    pub(crate) fn stats(&self) -> ExportStats {
-        ExportStats {
-            spans_exported: self.exported.load(Ordering::Relaxed),
-            spans_dropped: self.dropped.load(Ordering::Relaxed),
-            spans_failed: self.failed.load(Ordering::Relaxed),
-            failed_exports: self.failed_exports.load(Ordering::Relaxed),
-            spans_sampled_out: self.sampled_out.load(Ordering::Relaxed),
-        }
-    }
-
-    pub(crate) fn sampled_out(&self, spans: u64) {
-        if spans > 0 {
-            self.sampled_out.fetch_add(spans, Ordering::Relaxed);
-        }
-    }
-
-    /// Writes `message` to standard error unless a warning was written less than a minute ago.
-    fn warn(&self, message: impl FnOnce(ExportStats) -> String) {
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()).max(1);
-        let last = self.last_warning.load(Ordering::Relaxed);
-        if last != 0 && now.saturating_sub(last) < WARNING_INTERVAL.as_secs() {
-            return;
-        }
-        if self.last_warning.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
-            // Nowhere to report a failure to write to standard error.
-            let _ = writeln!(std::io::stderr(), "budobserve: {}", message(self.stats()));
-        }
     }
 }
 
@@ -276,7 +206,7 @@ impl SpanProcessor for BatchProcessor {
             drop(span);
             let dropped = shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             let queue = shared.options.max_queue_size;
-            shared.counters.warn(|stats| {
+            shared.counters.warn(Cause::QueueFull, |stats| {
                 format!(
                     "the span export queue is full ({queue} spans): {dropped} spans dropped so far, {} exported; \
                      the backend is slower than the spans produced or unreachable",
@@ -307,6 +237,10 @@ impl SpanProcessor for BatchProcessor {
         while !state.worker_done {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                // What is still queued will not be exported: taken from the worker, and counted.
+                let lost = std::mem::take(&mut state.queue).len() as u64;
+                drop(state);
+                self.shared.counters.lost_at_shutdown(lost, timeout);
                 return Err(OTelSdkError::Timeout(timeout));
             }
             state = self.shared.progress.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
@@ -409,9 +343,8 @@ fn run<E: SpanExporter>(shared: &Shared, mut exporter: E) {
 fn export_all<E: SpanExporter>(shared: &Shared, exporter: &E, spans: &mut Vec<SpanData>) -> OTelSdkResult {
     let counters = &shared.counters;
     let mut result = Ok(());
-    for span in spans.iter_mut() {
-        shared.preparation.apply(span);
-    }
+    // A span whose preparation failed (a user callback panicked) is dropped, and counted there.
+    spans.retain_mut(|span| shared.preparation.apply(span));
     while !spans.is_empty() {
         let batch: Vec<SpanData> = spans.drain(..spans.len().min(shared.options.max_export_batch_size)).collect();
         let count = batch.len() as u64;
@@ -424,7 +357,7 @@ fn export_all<E: SpanExporter>(shared: &Shared, exporter: &E, spans: &mut Vec<Sp
             Err(err) => {
                 counters.failed.fetch_add(count, Ordering::Relaxed);
                 counters.failed_exports.fetch_add(1, Ordering::Relaxed);
-                counters.warn(|stats| {
+                counters.warn(Cause::ExportFailed, |stats| {
                     format!(
                         "exporting {count} spans failed: {err} ({} spans lost in failed exports so far, {} exported)",
                         stats.spans_failed, stats.spans_exported
@@ -478,28 +411,6 @@ fn block_on<F: Future>(future: F) -> F::Output {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn warnings_are_rate_limited() {
-        let counters = ExportCounters::default();
-        let mut written = 0;
-        counters.warn(|_| {
-            written += 1;
-            "first".to_owned()
-        });
-        counters.warn(|_| {
-            written += 1;
-            "second".to_owned()
-        });
-        assert_eq!(written, 1);
-        // A minute later, the next one is written.
-        counters.last_warning.fetch_sub(WARNING_INTERVAL.as_secs(), Ordering::Relaxed);
-        counters.warn(|_| {
-            written += 1;
-            "third".to_owned()
-        });
-        assert_eq!(written, 2);
-    }
 
     #[test]
     fn block_on_runs_a_future_woken_from_another_thread() {

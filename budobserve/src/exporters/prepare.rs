@@ -4,11 +4,13 @@
 //! keys, and its JSON schema kept to the JSON values that are left. The export worker, the pipeline (for processors given as such) and the console all call
 //! [`Preparation::apply`]; none scrubs or renders on its own, so each shows exactly what the others do.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use opentelemetry_sdk::trace::SpanData;
 
 use crate::callsite;
+use crate::exporters::loss::ExportCounters;
 use crate::limits::{self, SpanLimits};
 use crate::scrubbing::Scrubber;
 use crate::unique;
@@ -19,11 +21,16 @@ use crate::unique;
 pub(crate) struct Preparation {
     scrubber: Option<Arc<Scrubber>>,
     limits: SpanLimits,
+    counters: Arc<ExportCounters>,
 }
 
 impl Preparation {
-    pub(crate) fn new(scrubber: Option<Arc<Scrubber>>, limits: SpanLimits) -> Preparation {
-        Preparation { scrubber, limits }
+    pub(crate) fn new(
+        scrubber: Option<Arc<Scrubber>>,
+        limits: SpanLimits,
+        counters: Arc<ExportCounters>,
+    ) -> Preparation {
+        Preparation { scrubber, limits, counters }
     }
 
     /// Whether spans are scrubbed (and so may gain `budobserve_scrubbed`).
@@ -31,8 +38,17 @@ impl Preparation {
         self.scrubber.is_some()
     }
 
-    /// Makes keys unique, scrubs, completes and limits `span` in place.
-    pub(crate) fn apply(&self, span: &mut SpanData) {
+    /// Makes keys unique, scrubs, completes and limits `span` in place. Returns false when that failed (a user
+    /// callback panicked past its own containment): the span must then not be shown anywhere, and it was counted.
+    pub(crate) fn apply(&self, span: &mut SpanData) -> bool {
+        let prepared = catch_unwind(AssertUnwindSafe(|| self.prepare(span))).is_ok();
+        if !prepared {
+            self.counters.callback_failed("preparing a span for export", 1);
+        }
+        prepared
+    }
+
+    fn prepare(&self, span: &mut SpanData) {
         let mut changed = unique::unique(&mut span.attributes);
         for event in &mut span.events.events {
             unique::unique(&mut event.attributes);
@@ -52,10 +68,9 @@ impl Preparation {
         }
     }
 
-    /// A prepared copy of `span`, for an exit that shows it while it goes on to others.
-    pub(crate) fn applied(&self, span: &SpanData) -> SpanData {
+    /// A prepared copy of `span`, for an exit that shows it while it goes on to others (`None`: see `apply`).
+    pub(crate) fn applied(&self, span: &SpanData) -> Option<SpanData> {
         let mut copy = span.clone();
-        self.apply(&mut copy);
-        copy
+        self.apply(&mut copy).then_some(copy)
     }
 }

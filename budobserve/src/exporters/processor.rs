@@ -6,6 +6,7 @@
 //! once, just before the first such stage.
 
 use std::io::Write as _;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,8 +19,9 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::trace::SpanExporter;
 
 use crate::constants;
-use crate::exporters::batch::{BatchOptions, BatchProcessor, ExportCounters};
+use crate::exporters::batch::{BatchOptions, BatchProcessor};
 use crate::exporters::console::ConsoleProcessor;
+use crate::exporters::loss::ExportCounters;
 use crate::exporters::prepare::Preparation;
 use crate::level::SpanType;
 use crate::tail::{Outcome, TailSampler, TailSampling};
@@ -146,11 +148,13 @@ impl Pipeline {
             exporter.on_end(span.clone());
         }
         let Some((last, rest)) = self.locals.split_last() else { return };
-        self.preparation.apply(&mut span);
-        for local in rest {
-            local.on_end(span.clone());
+        if !self.preparation.apply(&mut span) {
+            return;
         }
-        last.on_end(span);
+        for local in rest {
+            self.contained("a span processor's on_end", 1, || local.on_end(span.clone()));
+        }
+        self.contained("a span processor's on_end", 1, || last.on_end(span));
     }
 
     /// Releases what the tail sampler still holds (at shutdown).
@@ -196,11 +200,17 @@ impl Pipeline {
                 exporter.on_end(record.clone());
             }
         }
-        if self.pending_spans.local && !self.locals.is_empty() {
-            self.preparation.apply(&mut record);
+        if self.pending_spans.local && !self.locals.is_empty() && self.preparation.apply(&mut record) {
             for local in &self.locals {
-                local.on_end(record.clone());
+                self.contained("a span processor's on_end", 1, || local.on_end(record.clone()));
             }
+        }
+    }
+
+    /// Runs a processor of the user's, containing a panic: counted (with the `spans` it cost), never the caller's.
+    fn contained(&self, what: &str, spans: u64, f: impl FnOnce()) {
+        if catch_unwind(AssertUnwindSafe(f)).is_err() {
+            self.counters.callback_failed(what, spans);
         }
     }
 
@@ -231,7 +241,7 @@ impl SpanProcessor for Pipeline {
             console.on_start(span, cx);
         }
         for processor in self.stages() {
-            processor.on_start(span, cx);
+            self.contained("a span processor's on_start", 0, || processor.on_start(span, cx));
         }
         if (self.pending_spans.local && !self.locals.is_empty())
             || (self.pending_spans.exporters && !self.exporters.is_empty())

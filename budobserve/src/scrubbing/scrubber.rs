@@ -249,6 +249,11 @@ impl Scrubber {
         }))
     }
 
+    /// How many times the callback panicked (counted in [`ExportStats::callback_failures`](crate::ExportStats)).
+    pub(crate) fn callback_failures(&self) -> u64 {
+        self.callback_failures.load(Ordering::Relaxed)
+    }
+
     /// The replacement for a match of `pattern` at `path`, or `None` to keep the value. A callback that panics
     /// is contained here, on whichever thread scrubs: the value is redacted (scrubbing fails closed), the failure
     /// counted and reported once.

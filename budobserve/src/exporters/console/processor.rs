@@ -252,11 +252,13 @@ impl ConsoleProcessor {
     /// A span or log ended: a log's line, or a span's exceptions.
     pub(crate) fn ended(&self, data: &SpanData) {
         if is_log(&data.attributes) {
-            self.print(&self.preparation.applied(data), true);
+            if let Some(prepared) = self.preparation.applied(data) {
+                self.print(&prepared, true);
+            }
         } else if data.events.events.is_empty() {
             self.end(data);
-        } else {
-            self.end(&self.preparation.applied(data));
+        } else if let Some(prepared) = self.preparation.applied(data) {
+            self.end(&prepared);
         }
     }
 
@@ -283,8 +285,7 @@ impl ConsoleProcessor {
 impl SpanProcessor for ConsoleProcessor {
     fn on_start(&self, span: &mut Span, _cx: &Context) {
         let Some(mut data) = span.exported_data() else { return };
-        if !is_log(&data.attributes) {
-            self.preparation.apply(&mut data);
+        if !is_log(&data.attributes) && self.preparation.apply(&mut data) {
             self.print(&data, false);
         }
     }

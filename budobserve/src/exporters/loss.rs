@@ -1,0 +1,172 @@
+//! What an instance's exporters did, and why any span was lost: one counter per cause, and a warning on standard
+//! error per cause, each rate-limited on its own — a full queue under load never hides the backend's own answer,
+//! a failed callback or a shutdown deadline.
+
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// What an instance's exporters did so far (see [`BudObserve::export_stats`](crate::BudObserve::export_stats)).
+/// Every span that ended reached one of the counts, or is still queued: exported + dropped + failed + lost at
+/// shutdown + failed callbacks' + sampled out.
+///
+/// ```
+/// let obs = budobserve::testing::capture().observe().clone();
+/// budobserve::bud_info!(obs => "one log");
+/// obs.force_flush()?;
+/// let stats = obs.export_stats();
+/// assert_eq!((stats.spans_dropped, stats.spans_failed), (0, 0));
+/// # Ok::<(), budobserve::LifecycleError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExportStats {
+    /// Spans an exporter accepted.
+    pub spans_exported: u64,
+    /// Spans dropped because an export queue was full (the backend is slower than the spans produced, or down).
+    pub spans_dropped: u64,
+    /// Spans lost in exports that failed after the exporter's own retries.
+    pub spans_failed: u64,
+    /// Exports that failed.
+    pub failed_exports: u64,
+    /// Spans of traces the tail sampler dropped (see [`TailSampling`](crate::TailSampling)).
+    pub spans_sampled_out: u64,
+    /// Spans dropped because a callback of the user's panicked while they were prepared or processed (a span
+    /// processor; the scrubbing callback redacts instead: see `callback_failures`).
+    pub spans_callback_failed: u64,
+    /// User callbacks that panicked and were contained: the scrubbing callback (its value redacted), a sampler
+    /// (its span dropped), an id generator (random ids used instead), a span or log processor.
+    pub callback_failures: u64,
+    /// Spans still queued when a shutdown's deadline passed.
+    pub spans_lost_at_shutdown: u64,
+}
+
+/// Why a warning is written: each cause has its own rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cause {
+    QueueFull,
+    ExportFailed,
+    CallbackFailed,
+    ShutdownDeadline,
+}
+
+const CAUSES: usize = 4;
+
+/// The counters behind [`ExportStats`], shared by an instance's batch processors and pipeline.
+#[derive(Debug, Default)]
+pub(crate) struct ExportCounters {
+    pub(crate) exported: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) failed_exports: AtomicU64,
+    sampled_out: AtomicU64,
+    callback_failed: AtomicU64,
+    callback_failures: AtomicU64,
+    lost_at_shutdown: AtomicU64,
+    /// Per cause, seconds since the Unix epoch of the last warning written (0: none yet).
+    last_warning: [AtomicU64; CAUSES],
+}
+
+/// The least time between two warnings of one cause on standard error.
+const WARNING_INTERVAL: Duration = Duration::from_secs(60);
+
+impl ExportCounters {
+    pub(crate) fn stats(&self) -> ExportStats {
+        ExportStats {
+            spans_exported: self.exported.load(Ordering::Relaxed),
+            spans_dropped: self.dropped.load(Ordering::Relaxed),
+            spans_failed: self.failed.load(Ordering::Relaxed),
+            failed_exports: self.failed_exports.load(Ordering::Relaxed),
+            spans_sampled_out: self.sampled_out.load(Ordering::Relaxed),
+            spans_callback_failed: self.callback_failed.load(Ordering::Relaxed),
+            callback_failures: self.callback_failures.load(Ordering::Relaxed),
+            spans_lost_at_shutdown: self.lost_at_shutdown.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn sampled_out(&self, spans: u64) {
+        if spans > 0 {
+            self.sampled_out.fetch_add(spans, Ordering::Relaxed);
+        }
+    }
+
+    /// A user callback (`what`) panicked and was contained; `spans` spans were dropped for it.
+    pub(crate) fn callback_failed(&self, what: &str, spans: u64) {
+        let failures = self.callback_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if spans > 0 {
+            self.callback_failed.fetch_add(spans, Ordering::Relaxed);
+        }
+        self.warn(Cause::CallbackFailed, |stats| {
+            format!(
+                "{what} panicked; the panic was contained ({failures} callback failures so far, {} spans dropped \
+                 for them)",
+                stats.spans_callback_failed
+            )
+        });
+    }
+
+    /// `spans` spans were still queued when a shutdown's deadline passed.
+    pub(crate) fn lost_at_shutdown(&self, spans: u64, timeout: Duration) {
+        if spans == 0 {
+            return;
+        }
+        let lost = self.lost_at_shutdown.fetch_add(spans, Ordering::Relaxed) + spans;
+        self.warn(Cause::ShutdownDeadline, |_| {
+            format!("the shutdown's deadline ({timeout:?}) passed with {spans} spans still queued ({lost} lost so far)")
+        });
+    }
+
+    /// Writes `message` to standard error unless a warning of the same cause was written less than a minute ago.
+    pub(crate) fn warn(&self, cause: Cause, message: impl FnOnce(ExportStats) -> String) {
+        let slot = &self.last_warning[cause as usize];
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()).max(1);
+        let last = slot.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < WARNING_INTERVAL.as_secs() {
+            return;
+        }
+        if slot.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            // Nowhere to report a failure to write to standard error.
+            let _ = writeln!(std::io::stderr(), "budobserve: {}", message(self.stats()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_rate_limited_per_cause() {
+        let counters = ExportCounters::default();
+        let mut written = Vec::new();
+        for (cause, text) in [
+            (Cause::QueueFull, "first"),
+            (Cause::QueueFull, "second"),
+            (Cause::ExportFailed, "a backend's answer"),
+            (Cause::ExportFailed, "another"),
+        ] {
+            counters.warn(cause, |_| {
+                written.push(text);
+                text.to_owned()
+            });
+        }
+        assert_eq!(written, ["first", "a backend's answer"]);
+        // A minute later, the next one of a cause is written.
+        counters.last_warning[Cause::QueueFull as usize].fetch_sub(WARNING_INTERVAL.as_secs(), Ordering::Relaxed);
+        counters.warn(Cause::QueueFull, |_| {
+            written.push("third");
+            String::new()
+        });
+        assert_eq!(written.len(), 3);
+    }
+
+    #[test]
+    fn failures_are_counted_by_cause() {
+        let counters = ExportCounters::default();
+        counters.callback_failed("the sampler", 0);
+        counters.callback_failed("a span processor", 3);
+        counters.lost_at_shutdown(5, Duration::from_secs(1));
+        let stats = counters.stats();
+        assert_eq!((stats.callback_failures, stats.spans_callback_failed, stats.spans_lost_at_shutdown), (2, 3, 5));
+    }
+}

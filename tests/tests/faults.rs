@@ -1,0 +1,278 @@
+//! Faults and hostile input, on loopback: user callbacks that panic (sampler, id generator, span and log
+//! processors), a run-time template asking for an absurd precision, malformed `traceparent` and `baggage` headers
+//! at the HTTP server layer, and a shutdown against a backend that never answers — the caller never sees a panic,
+//! what is lost is counted by cause, and the shutdown keeps its deadline.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use budobserve::integrations::axum::ServerLayer;
+use budobserve::opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _};
+use budobserve::opentelemetry::trace::{Link, SpanKind, TraceContextExt as _, TraceId, TraceState};
+use budobserve::opentelemetry::{Context, InstrumentationScope, KeyValue, SpanId};
+use budobserve::opentelemetry_sdk::error::OTelSdkResult;
+use budobserve::opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord};
+use budobserve::opentelemetry_sdk::trace::{
+    IdGenerator, SamplingDecision, SamplingResult, ShouldSample, Span, SpanData, SpanProcessor,
+};
+use budobserve::testing::{self, attribute};
+use budobserve::{BatchOptions, BudContext, BudObserve, ConfigBuilder, EnvSource, bud_info};
+use common::http::{run, serve};
+use common::receiver::{Receiver, attr, string};
+
+fn builder(receiver: &Receiver) -> ConfigBuilder {
+    budobserve::configure()
+        .env(EnvSource::Map(HashMap::new()))
+        .service_name("faults")
+        .endpoint(receiver.endpoint())
+        .batch_options(BatchOptions::new().scheduled_delay(Duration::from_secs(60)))
+        .export_timeout(Duration::from_secs(5))
+        .metrics_interval(Duration::from_secs(3600))
+}
+
+/// Panics for spans named `sampler bug`, samples everything else.
+#[derive(Debug, Clone)]
+struct PanickingSampler;
+
+impl ShouldSample for PanickingSampler {
+    fn should_sample(
+        &self,
+        parent: Option<&Context>,
+        _: TraceId,
+        name: &str,
+        _: &SpanKind,
+        _: &[KeyValue],
+        _: &[Link],
+    ) -> SamplingResult {
+        assert_ne!(name, "sampler bug", "a sampler with a bug");
+        let trace_state = parent.map_or_else(TraceState::default, |cx| cx.span().span_context().trace_state().clone());
+        SamplingResult { decision: SamplingDecision::RecordAndSample, attributes: Vec::new(), trace_state }
+    }
+}
+
+/// Panics for every id.
+#[derive(Debug)]
+struct PanickingIds;
+
+impl IdGenerator for PanickingIds {
+    fn new_trace_id(&self) -> TraceId {
+        panic!("an id generator with a bug")
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        panic!("an id generator with a bug")
+    }
+}
+
+/// Panics on spans named `processor bug`.
+#[derive(Debug)]
+struct PanickingProcessor;
+
+impl SpanProcessor for PanickingProcessor {
+    fn on_start(&self, _: &mut Span, _: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        assert_ne!(span.name, "processor bug", "a span processor with a bug");
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// Panics on every record.
+#[derive(Debug)]
+struct PanickingLogProcessor;
+
+impl LogProcessor for PanickingLogProcessor {
+    fn emit(&self, _: &mut SdkLogRecord, _: &InstrumentationScope) {
+        panic!("a log processor with a bug")
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+#[test]
+fn panicking_callbacks_are_contained_counted_and_the_rest_goes_on() {
+    let receiver = Receiver::start();
+    let observe = BudObserve::new(
+        builder(&receiver)
+            .sampler(PanickingSampler)
+            .id_generator(PanickingIds)
+            .span_processor(PanickingProcessor)
+            .log_processor(PanickingLogProcessor)
+            .build()
+            .unwrap(),
+    );
+    budobserve::with_instance(&observe, || {
+        bud_info!("sampler bug");
+        bud_info!("processor bug");
+        bud_info!("fine");
+    });
+    let logger = observe.logger_provider().logger("faults");
+    let mut record = logger.create_log_record();
+    record.set_body("a record".into());
+    logger.emit(record);
+    observe.force_flush().unwrap();
+    let names: Vec<String> = receiver.spans().into_iter().map(|s| s.name).collect();
+    // The sampler's span is dropped; the processor's still reaches the exporter; ids are drawn at random.
+    assert_eq!(names, ["processor bug", "fine"]);
+    for span in receiver.spans() {
+        assert_eq!(span.trace_id.len(), 16);
+        assert!(span.trace_id.iter().any(|b| *b != 0) && span.span_id.iter().any(|b| *b != 0));
+    }
+    let logs: usize = receiver
+        .log_requests()
+        .into_iter()
+        .flat_map(|r| r.resource_logs)
+        .flat_map(|r| r.scope_logs)
+        .map(|s| s.log_records.len())
+        .sum();
+    assert_eq!(logs, 1, "the record still goes to the processors after the one that failed");
+    let stats = observe.export_stats();
+    // The sampler once, the id generator for each of the 3 spans' ids (trace and span ids), the processor once,
+    // the log processor once.
+    assert!(stats.callback_failures >= 4, "{stats:?}");
+    assert_eq!(stats.spans_exported, 2);
+
+    // Afterwards the instance works as before.
+    budobserve::with_instance(&observe, || bud_info!("after"));
+    observe.force_flush().unwrap();
+    assert_eq!(receiver.spans().last().map(|s| s.name.clone()).as_deref(), Some("after"));
+}
+
+#[test]
+fn a_run_time_template_with_an_absurd_precision_is_marked_not_a_panic() {
+    let receiver = Receiver::start();
+    let observe = BudObserve::new(builder(&receiver).build().unwrap());
+    budobserve::with_instance(&observe, || {
+        budobserve::info("ratio {x:.65536}", [KeyValue::new("x", 1.5)]);
+        budobserve::info("ratio {x:.99999999999999999999}", [KeyValue::new("x", 1.5)]);
+        budobserve::info("ratio {x:.2}", [KeyValue::new("x", 1.5)]);
+    });
+    observe.force_flush().unwrap();
+    let messages: Vec<_> = receiver.spans().iter().map(|s| attr(&s.attributes, "budobserve_msg").cloned()).collect();
+    assert_eq!(
+        messages,
+        [
+            Some(string("ratio 1.5 [precision out of range]")),
+            Some(string("ratio 1.5 [precision out of range]")),
+            Some(string("ratio 1.50"))
+        ]
+    );
+}
+
+const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+const SPAN: &str = "b7ad6b7169203331";
+
+#[test]
+fn malformed_trace_headers_start_a_fresh_trace_and_every_request_gets_its_span() {
+    let capture = testing::capture();
+    let valid = format!("00-{TRACE}-{SPAN}-01");
+    let headers: Vec<(String, bool)> = vec![
+        (valid.clone(), true),
+        (format!("cc-{TRACE}-{SPAN}-01-future"), true),
+        ("00-a-b-01".to_owned(), false),
+        (format!("00-{}-{SPAN}-01", TRACE.to_uppercase()), false),
+        (format!("00-{TRACE}-{SPAN}-01-extra"), false),
+        (format!("ff-{TRACE}-{SPAN}-01"), false),
+        (format!("00-{}-{SPAN}-01", "0".repeat(32)), false),
+        (format!("00-{TRACE}-{}-01", "0".repeat(16)), false),
+        (format!("00-{TRACE}-{SPAN}"), false),
+        ("garbage".to_owned(), false),
+    ];
+    let answered = run(&capture, async {
+        let app = Router::new()
+            .route("/ping", get(|| async { BudContext::current().project_id.unwrap_or_default() }))
+            .layer(ServerLayer::for_instance(capture.observe()));
+        let address = serve(app).await;
+        let client = reqwest::Client::new();
+        let mut answered = Vec::new();
+        for (header, _) in &headers {
+            let response = client
+                .get(format!("http://{address}/ping"))
+                .header("traceparent", header)
+                .header("baggage", "bud.project_id=p-1,bad key=1,bud.endpoint_id=%ZZ,bud.model_id=m-2")
+                .send()
+                .await
+                .unwrap();
+            answered.push(response.text().await.unwrap());
+        }
+        answered
+    });
+    assert_eq!(answered, vec!["p-1"; headers.len()]);
+    let spans: Vec<SpanData> = capture.spans().into_iter().filter(|s| s.span_kind == SpanKind::Server).collect();
+    assert_eq!(spans.len(), headers.len(), "every request has its server span");
+    let remote = TraceId::from_hex(TRACE).unwrap();
+    let mut fresh = Vec::new();
+    for (span, (header, valid)) in spans.iter().zip(&headers) {
+        if *valid {
+            assert_eq!(span.span_context.trace_id(), remote, "{header}");
+            assert_eq!(span.parent_span_id, SpanId::from_hex(SPAN).unwrap(), "{header}");
+        } else {
+            assert_ne!(span.span_context.trace_id(), remote, "{header}");
+            assert_eq!(span.parent_span_id, SpanId::INVALID, "{header}");
+            fresh.push(span.span_context.trace_id());
+        }
+        // Bad baggage members are skipped alone.
+        assert_eq!(attribute(span, "bud.project_id").map(|v| v.as_str().into_owned()).as_deref(), Some("p-1"));
+        assert_eq!(attribute(span, "bud.model_id").map(|v| v.as_str().into_owned()).as_deref(), Some("m-2"));
+        assert_eq!(attribute(span, "bud.endpoint_id"), None);
+    }
+    fresh.dedup();
+    assert_eq!(fresh.len(), headers.iter().filter(|(_, valid)| !valid).count(), "each a trace of its own");
+}
+
+#[test]
+fn a_shutdown_against_a_backend_that_never_answers_keeps_its_deadline_and_counts_what_it_lost() {
+    let receiver = Receiver::start();
+    receiver.stall(Some(Duration::from_secs(30)));
+    let observe = BudObserve::new(
+        builder(&receiver)
+            .batch_options(BatchOptions::new().scheduled_delay(Duration::from_secs(60)).max_export_batch_size(10))
+            .export_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap(),
+    );
+    budobserve::with_instance(&observe, || {
+        for n in 0..100 {
+            bud_info!("span {n}");
+        }
+    });
+    observe.counter("requests").build().add(1, &[]);
+    let logger = observe.logger_provider().logger("faults");
+    let mut record = logger.create_log_record();
+    record.set_body("a record".into());
+    logger.emit(record);
+
+    let started = Instant::now();
+    let result = observe.shutdown_with_timeout(Duration::from_secs(1));
+    let took = started.elapsed();
+    assert!(result.is_err(), "the backend never answered: {result:?}");
+    // Traces, metrics and logs together within the deadline (it took 6 s when the providers shut down one after
+    // another and the meter provider waited 5 s of its own).
+    assert!(took < Duration::from_millis(2500), "shutdown took {took:?}");
+    let stats = observe.export_stats();
+    assert!(stats.spans_lost_at_shutdown >= 80, "{stats:?}");
+    // The batch in flight fails at the export timeout; then every span is accounted for.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = observe.export_stats();
+        let accounted = stats.spans_exported + stats.spans_dropped + stats.spans_failed + stats.spans_lost_at_shutdown;
+        if accounted == 100 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not every span accounted for: {stats:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
