@@ -515,10 +515,8 @@ fn register_export_metrics(meter: &Meter, counters: &Arc<ExportCounters>) {
             let stats = counters.stats();
             observer.observe(stats.spans_dropped, &[KeyValue::new(constants::metrics::REASON, "queue_full")]);
             observer.observe(stats.spans_failed, &[KeyValue::new(constants::metrics::REASON, "export_failed")]);
-            observer.observe(
-                stats.spans_callback_failed,
-                &[KeyValue::new(constants::metrics::REASON, "callback_failed")],
-            );
+            observer
+                .observe(stats.spans_callback_failed, &[KeyValue::new(constants::metrics::REASON, "callback_failed")]);
             observer.observe(
                 stats.spans_lost_at_shutdown,
                 &[KeyValue::new(constants::metrics::REASON, "shutdown_deadline")],

@@ -44,18 +44,27 @@ use crate::exporters::prepare::Preparation;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchOptions {
     pub(crate) max_queue_size: usize,
+    pub(crate) max_queue_bytes: usize,
     pub(crate) max_export_batch_size: usize,
     pub(crate) scheduled_delay: Duration,
 }
 
+/// The default bound of a queue in bytes.
+const DEFAULT_MAX_QUEUE_BYTES: usize = 64 << 20;
+
 impl Default for BatchOptions {
     fn default() -> Self {
-        BatchOptions { max_queue_size: 2048, max_export_batch_size: 512, scheduled_delay: Duration::from_millis(1000) }
+        BatchOptions {
+            max_queue_size: 2048,
+            max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+            max_export_batch_size: 512,
+            scheduled_delay: Duration::from_millis(1000),
+        }
     }
 }
 
 impl BatchOptions {
-    /// Defaults: a queue of 2,048 spans, batches of up to 512, exported at least every second.
+    /// Defaults: a queue of 2,048 spans and 64 MiB, batches of up to 512, exported at least every second.
     pub fn new() -> Self {
         Self::default()
     }
@@ -63,6 +72,14 @@ impl BatchOptions {
     /// How many ended spans may wait for export; beyond it spans are dropped (and counted). At least 1.
     pub fn max_queue_size(mut self, spans: usize) -> Self {
         self.max_queue_size = spans.max(1);
+        self
+    }
+
+    /// How many bytes of span data (names, keys and values, estimated as the span is queued) may wait for export;
+    /// beyond it spans are dropped (and counted), so a burst of huge values cannot take the host's memory. Default
+    /// 64 MiB.
+    pub fn max_queue_bytes(mut self, bytes: usize) -> Self {
+        self.max_queue_bytes = bytes;
         self
     }
 
@@ -81,6 +98,8 @@ impl BatchOptions {
 
 struct State {
     queue: Vec<SpanData>,
+    /// The estimated bytes of the spans in `queue` (see `span_size`).
+    queued_bytes: usize,
     /// Flush tickets: the last requested, and the last the worker completed.
     flush_requested: u64,
     flush_done: u64,
@@ -88,6 +107,8 @@ struct State {
     last_result: OTelSdkResult,
     resource: Option<Resource>,
     shutdown: bool,
+    /// A shutdown's deadline passed (its timeout): the worker exports no further batch, and counts them lost.
+    abandoned: Option<Duration>,
     worker_done: bool,
     /// Whether the worker is running (a burst right after configuration must find it waiting for work).
     worker_started: bool,
@@ -151,11 +172,13 @@ impl BatchProcessor {
                 // Allocated once and reused (see `run`): a fresh buffer per batch would be fresh pages, faulted in
                 // by the caller's thread.
                 queue: Vec::with_capacity(options.max_queue_size),
+                queued_bytes: 0,
                 flush_requested: 0,
                 flush_done: 0,
                 last_result: Ok(()),
                 resource: None,
                 shutdown: false,
+                abandoned: None,
                 worker_done: false,
                 worker_started: false,
             }),
@@ -201,20 +224,23 @@ impl SpanProcessor for BatchProcessor {
         if state.shutdown {
             return;
         }
-        if state.queue.len() >= shared.options.max_queue_size {
+        let size = span_size(&span);
+        let options = &shared.options;
+        if state.queue.len() >= options.max_queue_size || state.queued_bytes + size > options.max_queue_bytes {
             drop(state);
             drop(span);
             let dropped = shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            let queue = shared.options.max_queue_size;
+            let (spans, bytes) = (options.max_queue_size, options.max_queue_bytes);
             shared.counters.warn(Cause::QueueFull, |stats| {
                 format!(
-                    "the span export queue is full ({queue} spans): {dropped} spans dropped so far, {} exported; \
-                     the backend is slower than the spans produced or unreachable",
+                    "the span export queue is full ({spans} spans or {bytes} bytes): {dropped} spans dropped so far, \
+                     {} exported; the backend is slower than the spans produced or unreachable",
                     stats.spans_exported
                 )
             });
             return;
         }
+        state.queued_bytes += size;
         state.queue.push(span);
         let full_batch = state.queue.len() == shared.options.max_export_batch_size;
         drop(state);
@@ -239,6 +265,8 @@ impl SpanProcessor for BatchProcessor {
             if left.is_zero() {
                 // What is still queued will not be exported: taken from the worker, and counted.
                 let lost = std::mem::take(&mut state.queue).len() as u64;
+                state.queued_bytes = 0;
+                state.abandoned = Some(timeout);
                 drop(state);
                 self.shared.counters.lost_at_shutdown(lost, timeout);
                 return Err(OTelSdkError::Timeout(timeout));
@@ -308,6 +336,7 @@ fn run<E: SpanExporter>(shared: &Shared, mut exporter: E) {
             state = shared.work.wait_timeout(state, wait).unwrap_or_else(PoisonError::into_inner).0;
         }
         std::mem::swap(&mut state.queue, &mut taken);
+        state.queued_bytes = 0;
         let flush_ticket = state.flush_requested;
         let shutdown = state.shutdown;
         let resource = state.resource.take();
@@ -346,6 +375,11 @@ fn export_all<E: SpanExporter>(shared: &Shared, exporter: &E, spans: &mut Vec<Sp
     // A span whose preparation failed (a user callback panicked) is dropped, and counted there.
     spans.retain_mut(|span| shared.preparation.apply(span));
     while !spans.is_empty() {
+        if let Some(timeout) = shared.lock().abandoned {
+            counters.lost_at_shutdown(spans.len() as u64, timeout);
+            spans.clear();
+            break;
+        }
         let batch: Vec<SpanData> = spans.drain(..spans.len().min(shared.options.max_export_batch_size)).collect();
         let count = batch.len() as u64;
         let outcome = catch_unwind(AssertUnwindSafe(|| block_on(exporter.export(batch))))
@@ -370,6 +404,28 @@ fn export_all<E: SpanExporter>(shared: &Shared, exporter: &E, spans: &mut Vec<Sp
         }
     }
     result
+}
+
+/// The bytes a span holds beyond its fixed size, estimated: its name, and the keys and values of its attributes
+/// and of its events' (strings by length, other values by their size). One pass over the attributes, on the
+/// caller's thread as the span is queued.
+fn span_size(span: &SpanData) -> usize {
+    fn attributes(attributes: &[opentelemetry::KeyValue]) -> usize {
+        attributes.iter().map(|kv| kv.key.as_str().len() + value_size(&kv.value)).sum()
+    }
+    fn value_size(value: &opentelemetry::Value) -> usize {
+        use opentelemetry::{Array, Value};
+        match value {
+            Value::String(text) => text.as_str().len(),
+            Value::Array(Array::String(items)) => items.iter().map(|item| item.as_str().len() + 16).sum(),
+            Value::Array(Array::I64(items)) => items.len() * 8,
+            Value::Array(Array::F64(items)) => items.len() * 8,
+            Value::Array(Array::Bool(items)) => items.len(),
+            _ => 16,
+        }
+    }
+    let events: usize = span.events.iter().map(|event| event.name.len() + attributes(&event.attributes)).sum();
+    std::mem::size_of::<SpanData>() + span.name.len() + attributes(&span.attributes) + events
 }
 
 /// `OTelSdkError` is not `Clone`.
@@ -411,6 +467,16 @@ fn block_on<F: Future>(future: F) -> F::Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn span_sizes_follow_their_values() {
+        let capture = crate::testing::capture();
+        capture.run(|| crate::bud_info!("a span"));
+        let mut span = capture.span("a span");
+        let small = span_size(&span);
+        span.attributes.push(opentelemetry::KeyValue::new("body", "x".repeat(10_000)));
+        assert_eq!(span_size(&span), small + 4 + 10_000);
+    }
 
     #[test]
     fn block_on_runs_a_future_woken_from_another_thread() {

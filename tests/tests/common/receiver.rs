@@ -115,6 +115,7 @@ impl Receiver {
     }
 
     /// Answers the next requests with `replies`, in order (then 200).
+    /// Replies to the next requests to `/v1/traces`, in order (then 200 again).
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         self.shared.lock().unwrap().script.extend(replies);
     }
@@ -210,7 +211,9 @@ async fn receive(
 ) -> Response {
     let (reply, stall) = {
         let mut shared = shared.lock().unwrap();
-        (shared.script.pop_front().unwrap_or(Reply::Ok), shared.stall)
+        // Scripted replies answer span exports only: metrics and logs flush at the same time.
+        let scripted = if uri.path() == "/v1/traces" { shared.script.pop_front() } else { None };
+        (scripted.unwrap_or(Reply::Ok), shared.stall)
     };
     if let Some(delay) = stall {
         tokio::time::sleep(delay).await;
