@@ -325,13 +325,16 @@ fn flush_and_shutdown_give_up_after_their_timeout() {
     // The SDK's provider reports its processors' errors as text (each provider is given the timeout less a tenth,
     // to report before the whole has passed).
     assert!(err.to_string().contains("Timeout(90ms)"), "{err}");
-    // Metrics flush through the SDK's reader (its own timeout), which waited for the stalled collector: the spans
-    // were exported meanwhile. New ones stall the shutdown.
+    // The flush returned; its export of 0..3 is still stalled. New spans queue behind it, and the shutdown's
+    // deadline passes with them queued: they are counted as lost, never exported later.
     emit(&observe, 3..6);
     let err = observe.shutdown_with_timeout(Duration::from_millis(100)).unwrap_err();
     assert_eq!((err.signal, err.action), ("traces", "shut down"));
     assert!(err.to_string().contains("Timeout(90ms)"), "{err}");
     // The stalled export completes in the background once the collector answers.
     receiver.stall(None);
-    receiver.wait_for("the stalled exports", |r| numbers(r) == [0, 1, 2, 3, 4, 5]);
+    receiver.wait_for("the stalled export", |r| numbers(r) == [0, 1, 2]);
+    let stats = observe.export_stats();
+    assert_eq!((stats.spans_lost_at_shutdown, stats.spans_failed, stats.spans_dropped), (3, 0, 0), "{stats:?}");
+    receiver.wait_for("the count of the stalled export", |_| observe.export_stats().spans_exported == 3);
 }
