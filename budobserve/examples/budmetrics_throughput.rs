@@ -97,8 +97,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .env(EnvSource::Map(HashMap::new()))
             .service_name("throughput")
             .clickhouse(
-                options
-                    .batch_options(BatchOptions::new().max_queue_size(spans as usize + 1).max_export_batch_size(batch)),
+                options.batch_options(
+                    BatchOptions::new()
+                        .max_queue_size(spans as usize + 1)
+                        .max_queue_bytes(usize::MAX)
+                        .max_export_batch_size(batch),
+                ),
             )
             .build()?;
         let observe = BudObserve::new(config);

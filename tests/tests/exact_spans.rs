@@ -516,13 +516,7 @@ fn clickhouse_rows_and_log_records_have_one_value_per_key() {
     record.add_attribute("route", "/v1/chat");
     logger.emit(record);
     observe.force_flush().unwrap();
-    let logs: Vec<_> = receiver
-        .log_requests()
-        .into_iter()
-        .flat_map(|request| request.resource_logs)
-        .flat_map(|resource| resource.scope_logs)
-        .flat_map(|scope| scope.log_records)
-        .collect();
+    let logs = receiver.log_records();
     assert_eq!(logs.len(), 1);
     assert_eq!(unique_keys(&logs[0].attributes), ["attempt", "route"]);
     assert_eq!(attr(&logs[0].attributes, "attempt"), Some(&int(2)));

@@ -172,13 +172,7 @@ fn spans_metrics_and_logs_arrive_complete() {
     );
 
     // Logs of the OpenTelemetry logs signal.
-    let records: Vec<_> = receiver
-        .log_requests()
-        .into_iter()
-        .flat_map(|r| r.resource_logs)
-        .flat_map(|rl| rl.scope_logs)
-        .flat_map(|sl| sl.log_records)
-        .collect();
+    let records = receiver.log_records();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].body.as_ref().and_then(|b| b.value.clone()), Some(string("log body")));
     assert_eq!(records[0].severity_number, Severity::Warn as i32);

@@ -249,17 +249,6 @@ fn text(value: Option<&any_value::Value>) -> String {
     }
 }
 
-/// The log records the receiver decoded.
-fn log_records(receiver: &Receiver) -> Vec<opentelemetry_proto::tonic::logs::v1::LogRecord> {
-    receiver
-        .log_requests()
-        .into_iter()
-        .flat_map(|request| request.resource_logs)
-        .flat_map(|resource| resource.scope_logs)
-        .flat_map(|scope| scope.log_records)
-        .collect()
-}
-
 /// Everything the receiver decoded: spans and log records.
 fn decoded(receiver: &Receiver) -> (Vec<opentelemetry_proto::tonic::trace::v1::Span>, String) {
     let spans: Vec<_> = receiver.trace_requests().into_iter().flat_map(spans_of).collect();
@@ -333,7 +322,7 @@ fn secrets_never_reach_the_receiver_and_each_is_named_by_its_rule() {
         checked += 8;
     }
     // The log records: each body replaced, named by its rule.
-    let records = log_records(&receiver);
+    let records = receiver.log_records();
     for (case, secret) in secrets.iter().enumerate() {
         let expected = format!("[Scrubbed due to '{}']", secret.rule);
         let of_case = |shape: bool| {
@@ -379,7 +368,7 @@ fn look_alikes_arrive_unchanged_at_the_receiver() {
         checked += 4;
     }
     assert!(!logs.contains("[Scrubbed due to '"), "{logs}");
-    let records = log_records(&receiver);
+    let records = receiver.log_records();
     for (case, value) in values.iter().enumerate() {
         let record = records.iter().find(|r| case_of(&r.attributes) == Some(case as i64));
         let body = record.and_then(|r| r.body.as_ref()).and_then(|b| b.value.as_ref());

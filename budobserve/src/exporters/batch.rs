@@ -226,7 +226,9 @@ impl SpanProcessor for BatchProcessor {
         }
         let size = span_size(&span);
         let options = &shared.options;
-        if state.queue.len() >= options.max_queue_size || state.queued_bytes + size > options.max_queue_bytes {
+        if state.queue.len() >= options.max_queue_size
+            || state.queued_bytes.saturating_add(size) > options.max_queue_bytes
+        {
             drop(state);
             drop(span);
             let dropped = shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;

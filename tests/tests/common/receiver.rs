@@ -19,6 +19,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
 use tokio::sync::oneshot;
@@ -167,6 +168,16 @@ impl Receiver {
         self.accepted("/v1/metrics")
             .iter()
             .map(|r| ExportMetricsServiceRequest::decode(r.body.as_slice()).unwrap())
+            .collect()
+    }
+
+    /// The log records of every request to `/v1/logs` answered 200, in arrival order.
+    pub fn log_records(&self) -> Vec<LogRecord> {
+        self.log_requests()
+            .into_iter()
+            .flat_map(|r| r.resource_logs)
+            .flat_map(|rl| rl.scope_logs)
+            .flat_map(|sl| sl.log_records)
             .collect()
     }
 
