@@ -297,3 +297,33 @@ fn the_queue_is_bounded_in_bytes_as_well_as_spans() {
     assert_eq!((stats.spans_exported, stats.spans_dropped, stats.spans_failed), (0, 17, 3), "{stats:?}");
     assert!(receiver.spans().is_empty());
 }
+
+#[test]
+fn each_cause_of_loss_is_printed_under_load() {
+    // A backend that refuses connections, and more spans than the queue holds: the queue fills (dropped) and every
+    // export fails (failed). Each cause has its own warning: the export's failure is printed though the full
+    // queue was reported first (one shared rate limit printed only the first).
+    let endpoint = format!("http://{}", Receiver::free_address());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_otlp_export"))
+        .args([endpoint.as_str(), "200", "10"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|line| line.starts_with("budobserve: ")).collect();
+    assert!(lines.iter().any(|l| l.contains("the span export queue is full (10 spans")), "{stderr}");
+    assert!(lines.iter().any(|l| l.contains("exporting 5 spans failed")), "{stderr}");
+    // One line per cause within the minute.
+    assert_eq!(lines.iter().filter(|l| l.contains("queue is full")).count(), 1, "{stderr}");
+    assert_eq!(lines.iter().filter(|l| l.contains("spans failed")).count(), 1, "{stderr}");
+    // Every span is accounted for.
+    let counts: HashMap<&str, u64> = stdout
+        .trim()
+        .split(' ')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k, v.parse().unwrap()))
+        .collect();
+    assert_eq!(counts["exported"], 0, "{stdout}");
+    assert_eq!(counts["dropped"] + counts["failed"] + counts["lost_at_shutdown"], 200, "{stdout}");
+}
