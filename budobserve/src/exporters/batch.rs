@@ -105,6 +105,8 @@ struct State {
     flush_done: u64,
     /// The result of the last completed flush (or export, for the shutdown).
     last_result: OTelSdkResult,
+    /// The first export failure since a flush last reported one.
+    unreported: OTelSdkResult,
     resource: Option<Resource>,
     shutdown: bool,
     /// A shutdown's deadline passed (its timeout): the worker exports no further batch, and counts them lost.
@@ -176,6 +178,7 @@ impl BatchProcessor {
                 flush_requested: 0,
                 flush_done: 0,
                 last_result: Ok(()),
+                unreported: Ok(()),
                 resource: None,
                 shutdown: false,
                 abandoned: None,
@@ -351,8 +354,15 @@ fn run<E: SpanExporter>(shared: &Shared, mut exporter: E) {
         let result = export_all(shared, &exporter, &mut taken);
 
         let mut state = shared.lock();
+        // A flush reports the first failure since the last one it reported, even when the worker exported (and
+        // lost) the spans before the flush was asked for.
+        if result.is_err() && state.unreported.is_ok() {
+            state.unreported = result;
+        }
+        if flush_ticket > state.flush_done || shutdown {
+            state.last_result = std::mem::replace(&mut state.unreported, Ok(()));
+        }
         state.flush_done = flush_ticket;
-        state.last_result = result;
         if shutdown {
             drop(state);
             let result = exporter.shutdown();
