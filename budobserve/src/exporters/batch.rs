@@ -223,11 +223,12 @@ impl SpanProcessor for BatchProcessor {
 
     fn on_end(&self, span: SpanData) {
         let shared = &*self.shared;
+        // Estimated before the lock: the caller's threads contend for it, and the estimate needs only the span.
+        let size = span_size(&span);
         let mut state = shared.lock();
         if state.shutdown {
             return;
         }
-        let size = span_size(&span);
         let options = &shared.options;
         if state.queue.len() >= options.max_queue_size
             || state.queued_bytes.saturating_add(size) > options.max_queue_bytes
