@@ -245,6 +245,26 @@ pub(crate) fn apply(span: &mut SpanData, limits: &SpanLimits) {
     }
 }
 
+/// Characters kept beyond the value length limit as a span is queued: the limit itself is applied after scrubbing
+/// (`apply`), and a secret that starts within the limit is still whole in what the queue holds, so it is found.
+const QUEUE_MARGIN: usize = 256;
+
+/// Cuts the string values far over the value length limit (limit + 256 characters) as a span is queued for export,
+/// so that a burst of huge values costs the queue at most that much each (see `BatchOptions::max_queue_bytes`).
+/// A no-op without a limit; values within it are passed over by their byte length alone.
+pub(crate) fn cut_for_queue(span: &mut SpanData, limits: &SpanLimits) {
+    let Some(max) = limits.attribute_value_length else { return };
+    let keep = max as usize + QUEUE_MARGIN;
+    for kv in span.attributes.iter_mut().filter(|kv| !is_own_key(kv.key.as_str())) {
+        cut_value(&mut kv.value, keep);
+    }
+    for event in &mut span.events.events {
+        for kv in &mut event.attributes {
+            cut_value(&mut kv.value, keep);
+        }
+    }
+}
+
 /// Removes the marker of attributes dropped on the caller's thread; its count (0 without one).
 fn take_dropped_marker(attributes: &mut Vec<KeyValue>) -> usize {
     // Read first: most spans have no marker, and this runs on every one.
@@ -290,6 +310,10 @@ fn cut_value(value: &mut Value, max: usize) {
 
 /// `text`'s first `max` characters, when it has more.
 fn cut(text: &str, max: usize) -> Option<String> {
+    // No more bytes than `max`: no more characters either.
+    if text.len() <= max {
+        return None;
+    }
     let (end, _) = text.char_indices().nth(max)?;
     Some(text[..end].to_owned())
 }

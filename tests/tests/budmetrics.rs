@@ -417,8 +417,9 @@ fn clickhouse_down_then_back_and_restarting() {
     // Down: nothing listens. The host goes on, the queue stays bounded, every span is accounted for.
     emit(&observe, 0..5_000);
     let err = observe.force_flush().unwrap_err().to_string();
-    assert!(err.contains(&format!("ClickHouse {url} ({database}.otel_traces) unreachable")), "{err}");
+    assert!(err.contains(&format!("ClickHouse {url} ({database}.otel_traces) is unreachable")), "{err}");
     let stats = observe.export_stats();
+    assert_eq!(stats.spans_unreachable, stats.spans_failed, "every failure is a refused connection: {stats:?}");
     assert_eq!(stats.spans_exported, 0);
     assert!(stats.spans_dropped > 0, "the queue holds 1,000 spans: {stats:?}");
     assert_eq!(stats.spans_dropped + stats.spans_failed, 5_000, "{stats:?}");
@@ -480,7 +481,7 @@ fn a_rejected_batch_is_reported_once_with_the_servers_message() {
     assert!(
         warnings[0].starts_with(&format!(
             "budobserve: exporting 20 spans failed: Operation failed: ClickHouse {url} ({database}.otel_traces) \
-             answered 400: Code: 117. DB::Exception: Type of 'Duration' must be String, not UInt64"
+             answered HTTP 400 Bad Request: Code: 117. DB::Exception: Type of 'Duration' must be String, not UInt64"
         )),
         "{stderr}"
     );
@@ -494,7 +495,7 @@ fn wrong_credentials_are_reported_with_the_servers_message() {
     let observe = exporting_instance(&server.url(), &database, |options| options.credentials("writer", "wrong"));
     emit(&observe, 0..3);
     let err = observe.force_flush().unwrap_err().to_string();
-    assert!(err.contains("answered 403: Code: 516."), "{err}");
+    assert!(err.contains("answered HTTP 403 Forbidden: Code: 516."), "{err}");
     assert!(err.contains("Authentication failed"), "{err}");
     assert!(!err.contains("wrong"), "the password is never printed: {err}");
 

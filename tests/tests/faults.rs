@@ -20,9 +20,11 @@ use budobserve::opentelemetry_sdk::trace::{
     IdGenerator, SamplingDecision, SamplingResult, ShouldSample, Span, SpanData, SpanProcessor,
 };
 use budobserve::testing::{self, attribute};
-use budobserve::{BatchOptions, BudContext, BudObserve, ConfigBuilder, EnvSource, bud_info};
+use budobserve::{BatchOptions, BudContext, BudObserve, ConfigBuilder, EnvSource, ExportStats, SpanLimits, bud_info};
 use common::http::{run, serve};
-use common::receiver::{Receiver, attr, string};
+use common::raw_backend::{Misbehaviour, RawBackend};
+use common::receiver::{Receiver, Reply, attr, string};
+use opentelemetry_proto::tonic::common::v1::any_value;
 
 fn builder(receiver: &Receiver) -> ConfigBuilder {
     budobserve::configure()
@@ -326,4 +328,149 @@ fn each_cause_of_loss_is_printed_under_load() {
         .collect();
     assert_eq!(counts["exported"], 0, "{stdout}");
     assert_eq!(counts["dropped"] + counts["failed"] + counts["lost_at_shutdown"], 200, "{stdout}");
+}
+
+/// Emits `spans` spans on `observe`, flushes, and returns the flush's error text and the stats.
+fn export_failing(observe: &BudObserve, spans: u32) -> (String, ExportStats) {
+    budobserve::with_instance(observe, || {
+        for n in 0..spans {
+            bud_info!("span {n}");
+        }
+    });
+    let err = observe.force_flush().expect_err("the export fails");
+    (err.to_string(), observe.export_stats())
+}
+
+#[test]
+fn a_rejection_is_counted_as_such_with_the_backends_message_scrubbed() {
+    let receiver = Receiver::start();
+    receiver.script([Reply::Reject(
+        500,
+        "storage quota of tenant t-1 exceeded (request by Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0LTEifQ.c2lnbmF0dXJlMTIz)",
+    )]);
+    let observe = BudObserve::new(builder(&receiver).build().unwrap());
+    let (err, stats) = export_failing(&observe, 3);
+    assert!(
+        err.contains(
+            "the OTLP receiver answered HTTP 500 Internal Server Error: storage quota of tenant t-1 exceeded (request \
+             by [Scrubbed due to 'bearer token'])"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("eyJzdWIiOiJ0LTEifQ"), "{err}");
+    assert_eq!(
+        (stats.spans_failed, stats.spans_rejected, stats.spans_unreachable, stats.spans_timed_out),
+        (3, 3, 0, 0)
+    );
+}
+
+#[test]
+fn a_refused_connection_is_counted_as_unreachable() {
+    let endpoint = format!("http://{}", Receiver::free_address());
+    let observe = BudObserve::new(
+        budobserve::configure()
+            .env(EnvSource::Map(HashMap::new()))
+            .endpoint(endpoint.as_str())
+            .export_timeout(Duration::from_millis(300))
+            .metrics_interval(Duration::from_secs(3600))
+            .build()
+            .unwrap(),
+    );
+    let (err, stats) = export_failing(&observe, 4);
+    assert!(err.contains("the OTLP receiver is unreachable: "), "{err}");
+    assert!(err.to_lowercase().contains("connection refused"), "{err}");
+    assert!(!err.contains(&endpoint), "no URL in the text (it may carry credentials): {err}");
+    assert_eq!(
+        (stats.spans_failed, stats.spans_unreachable, stats.spans_rejected, stats.spans_timed_out),
+        (4, 4, 0, 0)
+    );
+}
+
+#[test]
+fn a_backend_that_never_answers_is_counted_as_timed_out() {
+    let black_hole = RawBackend::start(Misbehaviour::BlackHole);
+    let observe = BudObserve::new(
+        budobserve::configure()
+            .env(EnvSource::Map(HashMap::new()))
+            .endpoint(black_hole.endpoint())
+            .export_timeout(Duration::from_millis(500))
+            .metrics_interval(Duration::from_secs(3600))
+            .build()
+            .unwrap(),
+    );
+    let (err, stats) = export_failing(&observe, 5);
+    assert!(err.contains("the OTLP receiver did not answer in time"), "{err}");
+    assert_eq!((stats.spans_failed, stats.spans_timed_out, stats.spans_unreachable), (5, 5, 0), "{stats:?}");
+    assert!(black_hole.accepted() >= 1);
+}
+
+#[test]
+fn an_answer_reset_midway_is_counted_as_unreachable() {
+    let resetting = RawBackend::start(Misbehaviour::ResetMidAnswer);
+    let observe = BudObserve::new(
+        budobserve::configure()
+            .env(EnvSource::Map(HashMap::new()))
+            .endpoint(resetting.endpoint())
+            .export_timeout(Duration::from_millis(800))
+            .metrics_interval(Duration::from_secs(3600))
+            .build()
+            .unwrap(),
+    );
+    let (err, stats) = export_failing(&observe, 6);
+    assert!(err.contains("the OTLP receiver broke off its answer: ") && err.contains("reset"), "{err}");
+    assert_eq!((stats.spans_failed, stats.spans_unreachable), (6, 6), "{err} {stats:?}");
+    // The exporter retries a broken connection within its timeout.
+    assert!(resetting.accepted() >= 2, "{}", resetting.accepted());
+}
+
+#[test]
+fn a_throttling_backend_is_waited_for_as_retry_after_says_and_nothing_is_lost() {
+    let receiver = Receiver::start();
+    receiver.script([Reply::Status(429, Some(1)), Reply::Status(503, Some(1))]);
+    let observe = BudObserve::new(builder(&receiver).build().unwrap());
+    budobserve::with_instance(&observe, || {
+        for n in 0..7 {
+            bud_info!("span {n}");
+        }
+    });
+    let started = Instant::now();
+    observe.force_flush().unwrap();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(2), "two answers said to wait a second each: {took:?}");
+    let stats = observe.export_stats();
+    assert_eq!((stats.spans_exported, stats.spans_failed), (7, 0), "{stats:?}");
+    let statuses: Vec<u16> = receiver.requests().iter().filter(|r| r.path == "/v1/traces").map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 503, 200]);
+    assert_eq!(receiver.spans().len(), 7);
+}
+
+#[test]
+fn over_long_values_are_cut_as_they_are_queued_and_scrubbed_before_the_exact_cut() {
+    let receiver = Receiver::start();
+    let observe = BudObserve::new(
+        builder(&receiver)
+            .span_limits(SpanLimits::new().attribute_value_length(1000))
+            .batch_options(BatchOptions::new().scheduled_delay(Duration::from_secs(60)).max_queue_bytes(4 << 20))
+            .build()
+            .unwrap(),
+    );
+    // A key straddling the limit: whole in what the queue holds, so it is found and redacted.
+    let value = format!("{}sk-proj-0123456789abcdefghijklmnop {}", "x".repeat(990), "y".repeat(10 << 20));
+    budobserve::with_instance(&observe, || {
+        for n in 0..20 {
+            bud_info!("huge {n}", body = value.as_str());
+        }
+    });
+    observe.force_flush().unwrap();
+    let stats = observe.export_stats();
+    // 20 values of 10 MiB into a 4 MiB queue: each was cut as it was queued, none dropped for its size.
+    assert_eq!((stats.spans_exported, stats.spans_dropped), (20, 0), "{stats:?}");
+    for span in receiver.spans() {
+        let Some(any_value::Value::StringValue(body)) = attr(&span.attributes, "body") else {
+            panic!("no body on {}", span.name)
+        };
+        assert_eq!(body.chars().count(), 1000, "cut to the limit exactly on export");
+        assert!(body.starts_with(&"x".repeat(990)), "{}", &body[..1000.min(body.len())]);
+        assert!(!body.contains("0123456789abcdef"), "the key is redacted: {body}");
+    }
 }

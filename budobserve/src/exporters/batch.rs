@@ -24,6 +24,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
+use crate::exporters::failure::{self, Failure};
 use crate::exporters::loss::{Cause, ExportCounters};
 use crate::exporters::prepare::Preparation;
 
@@ -77,7 +78,9 @@ impl BatchOptions {
 
     /// How many bytes of span data (names, keys and values, estimated as the span is queued) may wait for export;
     /// beyond it spans are dropped (and counted), so a burst of huge values cannot take the host's memory. Default
-    /// 64 MiB.
+    /// 64 MiB. With an attribute value length limit (see [`SpanLimits`](crate::SpanLimits)), a longer value is cut
+    /// as its span is queued (to the limit and a margin for scrubbing; to the limit exactly on export), so such
+    /// values cost the queue little and are not dropped for their size.
     pub fn max_queue_bytes(mut self, bytes: usize) -> Self {
         self.max_queue_bytes = bytes;
         self
@@ -221,9 +224,10 @@ impl BatchProcessor {
 impl SpanProcessor for BatchProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
         let shared = &*self.shared;
-        // Estimated before the lock: the caller's threads contend for it, and the estimate needs only the span.
+        // Cut and estimated before the lock: the caller's threads contend for it, and this needs only the span.
+        shared.preparation.cut_for_queue(&mut span);
         let size = span_size(&span);
         let mut state = shared.lock();
         if state.shutdown {
@@ -395,6 +399,8 @@ fn export_all<E: SpanExporter>(shared: &Shared, exporter: &E, spans: &mut Vec<Sp
         }
         let batch: Vec<SpanData> = spans.drain(..spans.len().min(shared.options.max_export_batch_size)).collect();
         let count = batch.len() as u64;
+        // A report left by an earlier export is not this one's.
+        let _ = failure::take();
         let outcome = catch_unwind(AssertUnwindSafe(|| block_on(exporter.export(batch))))
             .unwrap_or_else(|_| Err(OTelSdkError::InternalFailure("the exporter panicked".into())));
         match outcome {
@@ -402,16 +408,17 @@ fn export_all<E: SpanExporter>(shared: &Shared, exporter: &E, spans: &mut Vec<Sp
                 counters.exported.fetch_add(count, Ordering::Relaxed);
             }
             Err(err) => {
-                counters.failed.fetch_add(count, Ordering::Relaxed);
-                counters.failed_exports.fetch_add(1, Ordering::Relaxed);
-                counters.warn(Cause::ExportFailed, |stats| {
-                    format!(
-                        "exporting {count} spans failed: {err} ({} spans lost in failed exports so far, {} exported)",
-                        stats.spans_failed, stats.spans_exported
-                    )
-                });
+                // What the transport saw, in the backend's words (scrubbed: a backend may echo a token).
+                let failure = match failure::take() {
+                    Some(failure) => shared.preparation.scrub_failure(failure),
+                    None => Failure::Other(err.to_string()),
+                };
+                counters.export_failed(count, &failure);
                 if result.is_ok() {
-                    result = Err(err);
+                    result = Err(match failure {
+                        Failure::Other(_) => err,
+                        reported => OTelSdkError::InternalFailure(reported.to_string()),
+                    });
                 }
             }
         }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use opentelemetry_sdk::trace::SpanData;
 
 use crate::callsite;
+use crate::exporters::failure::Failure;
 use crate::exporters::loss::ExportCounters;
 use crate::limits::{self, SpanLimits};
 use crate::scrubbing::Scrubber;
@@ -65,6 +66,27 @@ impl Preparation {
         changed |= span.dropped_attributes_count != dropped;
         if changed {
             unique::prune_schema(&mut span.attributes);
+        }
+    }
+
+    /// Cuts values far over the value length limit as `span` is queued for export (see `limits::cut_for_queue`).
+    #[inline]
+    pub(crate) fn cut_for_queue(&self, span: &mut SpanData) {
+        if self.limits.attribute_value_length_limit().is_some() {
+            limits::cut_for_queue(span, &self.limits);
+        }
+    }
+
+    /// A transport's report of a failed export, its texts scrubbed like a span's message before it is printed or
+    /// returned (a backend may echo a token or a connection string).
+    pub(crate) fn scrub_failure(&self, failure: Failure) -> Failure {
+        let Some(scrubber) = &self.scrubber else { return failure };
+        let scrub = |text: String| scrubber.scrub_free_text(&text).unwrap_or(text);
+        match failure {
+            Failure::Rejected { status, message } => Failure::Rejected { status, message: scrub(message) },
+            Failure::Unreachable(reason) => Failure::Unreachable(scrub(reason)),
+            Failure::TimedOut(reason) => Failure::TimedOut(scrub(reason)),
+            Failure::Other(reason) => Failure::Other(scrub(reason)),
         }
     }
 

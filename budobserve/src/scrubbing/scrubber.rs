@@ -344,6 +344,12 @@ impl Scrubber {
         }
     }
 
+    /// Free text (a backend's error message, say) with secret material replaced where it is; `None` when nothing
+    /// changed.
+    pub(crate) fn scrub_free_text(&self, text: &str) -> Option<String> {
+        self.scrub_message(text, &Scrubbed::default())
+    }
+
     /// A formatted message with every scrubbed value replaced in it, and secret material replaced where it is
     /// (the rest of the message stays readable); `None` when nothing changed.
     fn scrub_message(&self, message: &str, done: &Scrubbed) -> Option<String> {

@@ -4,4 +4,5 @@ pub mod clickhouse;
 pub mod dapr;
 pub mod grpc_receiver;
 pub mod http;
+pub mod raw_backend;
 pub mod receiver;

@@ -33,6 +33,21 @@ pub enum Reply {
     Status(u16, Option<u64>),
     /// Waits, then answers 200.
     Stall(Duration),
+    /// This status with an OTLP error body: a `google.rpc.Status` carrying `message`, as protobuf.
+    Reject(u16, &'static str),
+}
+
+/// A `google.rpc.Status { code: 13, message }`, encoded as protobuf (field 1 varint, field 2 bytes).
+pub fn rpc_status(message: &str) -> Vec<u8> {
+    let mut body = vec![0x08, 13, 0x12];
+    let mut len = message.len();
+    while len >= 0x80 {
+        body.push((len as u8 & 0x7f) | 0x80);
+        len >>= 7;
+    }
+    body.push(len as u8);
+    body.extend_from_slice(message.as_bytes());
+    body
 }
 
 /// One request as received.
@@ -241,7 +256,7 @@ async fn receive(
         body.to_vec()
     };
     let status = match reply {
-        Reply::Status(status, _) => status,
+        Reply::Status(status, _) | Reply::Reject(status, _) => status,
         _ => 200,
     };
     shared.lock().unwrap().received.push(Received { path: uri.path().to_owned(), headers, body, gzip, status });
@@ -252,6 +267,10 @@ async fn receive(
                 Some(seconds) => (status, [(header::RETRY_AFTER, seconds.to_string())]).into_response(),
                 None => status.into_response(),
             }
+        }
+        Reply::Reject(status, message) => {
+            let status = StatusCode::from_u16(status).unwrap();
+            (status, [(header::CONTENT_TYPE, "application/x-protobuf")], rpc_status(message)).into_response()
         }
         _ => {
             ([(header::CONTENT_TYPE, "application/x-protobuf")], ExportTraceServiceResponse::default().encode_to_vec())

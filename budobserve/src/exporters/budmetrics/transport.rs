@@ -1,7 +1,6 @@
 //! ClickHouse's HTTP interface: one insert or statement per request, retried with exponential backoff while the
 //! failure is transient and time remains.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +10,7 @@ use bytes::Bytes;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 
 use super::options::Target;
+use crate::exporters::failure::{self, Failure as Reported};
 
 /// The connection to one ClickHouse table.
 #[derive(Debug)]
@@ -43,10 +43,9 @@ impl Transport {
                 // The table went away (a server restarted on empty storage, say): create it again, once.
                 self.schema_ready.store(false, Ordering::Relaxed);
                 self.create_schema(client, deadline)?;
-                self.send(client, &self.target.insert_url, &body, gzip, deadline)
-                    .map_err(|failure| self.error(&failure))
+                self.send(client, &self.target.insert_url, &body, gzip, deadline).map_err(|failure| self.error(failure))
             }
-            result => result.map_err(|failure| self.error(&failure)),
+            result => result.map_err(|failure| self.error(failure)),
         }
     }
 }
@@ -67,7 +66,7 @@ impl Transport {
         let url = format!("{}/", self.target.url);
         for statement in [&self.target.create_database, &self.target.create_table] {
             let statement = Bytes::copy_from_slice(statement.as_bytes());
-            self.send(client, &url, &statement, false, deadline).map_err(|failure| self.error(&failure))?;
+            self.send(client, &url, &statement, false, deadline).map_err(|failure| self.error(failure))?;
         }
         self.schema_ready.store(true, Ordering::Relaxed);
         Ok(())
@@ -109,7 +108,11 @@ impl Transport {
     ) -> Result<(), Failure> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Err(Failure::Transport(format!("timed out after {:?}", self.target.timeout)));
+            let timeout = self.target.timeout;
+            return Err(Failure::Transport(Reported::TimedOut(format!(
+                "{} did not answer within {timeout:?}",
+                self.who()
+            ))));
         }
         let mut request = client.post(url).timeout(remaining).body(body.clone());
         if let Some(user) = &self.target.user {
@@ -121,7 +124,7 @@ impl Transport {
         if gzip {
             request = request.header("Content-Encoding", "gzip");
         }
-        let response = request.send().map_err(|err| Failure::Transport(transport_error(&err)))?;
+        let response = request.send().map_err(|err| Failure::Transport(failure::from_reqwest(&self.who(), err)))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -131,16 +134,29 @@ impl Transport {
             .get("X-ClickHouse-Exception-Code")
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.trim().parse::<u32>().ok());
-        let text = response.text().unwrap_or_default();
-        Err(Failure::Rejected { status: status.as_u16(), code, message: server_message(&text) })
+        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = response.bytes().unwrap_or_default();
+        let message = failure::body_message(content_type.as_deref(), &body);
+        Err(Failure::Rejected { status: status.as_u16(), code, message })
     }
 
-    fn error(&self, failure: &Failure) -> OTelSdkError {
-        let target = format!("ClickHouse {} ({}.{})", self.target.url, self.target.database, self.target.table);
-        OTelSdkError::InternalFailure(match failure {
-            Failure::Transport(reason) => format!("{target} unreachable: {reason}"),
-            Failure::Rejected { status, message, .. } => format!("{target} answered {status}: {message}"),
-        })
+    /// Who a failure's text names: the server and the table.
+    fn who(&self) -> String {
+        format!("ClickHouse {} ({}.{})", self.target.url, self.target.database, self.target.table)
+    }
+
+    /// The error of a failed request, also reported to the export worker (see `exporters::failure`).
+    fn error(&self, failure: Failure) -> OTelSdkError {
+        let reported = match failure {
+            Failure::Transport(reported) => reported,
+            Failure::Rejected { status, message, .. } => {
+                let status = reqwest::StatusCode::from_u16(status).map_or(status.to_string(), |s| s.to_string());
+                Reported::Rejected { status: format!("{} answered HTTP {status}", self.who()), message }
+            }
+        };
+        let error = OTelSdkError::InternalFailure(reported.to_string());
+        failure::report(Some(reported));
+        error
     }
 }
 
@@ -168,7 +184,7 @@ const TRANSIENT_CODES: &[u32] = &[
 #[derive(Debug)]
 enum Failure {
     /// No answer: connection refused or reset, timeout.
-    Transport(String),
+    Transport(Reported),
     /// ClickHouse (or a proxy in front of it) answered with an error.
     Rejected { status: u16, code: Option<u32>, message: String },
 }
@@ -184,39 +200,10 @@ impl Failure {
     }
 }
 
-/// A reqwest error with its causes (the cause says "connection refused").
-fn transport_error(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
-}
-
-/// The server's error text, on one line and at most 1,000 characters.
-fn server_message(text: &str) -> String {
-    let message: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if message.is_empty() { "(no message)".to_owned() } else { crate::text::truncate(&message, 1000).into_owned() }
-}
-
 fn compress(body: &[u8]) -> Result<Vec<u8>, OTelSdkError> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
     encoder
         .write_all(body)
         .and_then(|()| encoder.finish())
         .map_err(|err| OTelSdkError::InternalFailure(format!("cannot compress the ClickHouse insert: {err}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_messages_are_one_bounded_line() {
-        assert_eq!(server_message("Code: 16. DB::Exception: x\n  y \n"), "Code: 16. DB::Exception: x y");
-        assert_eq!(server_message(""), "(no message)");
-        assert_eq!(server_message(&"é".repeat(900)).chars().count(), 501);
-    }
 }

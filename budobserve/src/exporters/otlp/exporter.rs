@@ -26,6 +26,7 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::SpanData;
 
+use super::client::ReportingClient;
 use super::{OtlpConfig, OtlpProtocol};
 use crate::error::ConfigError;
 
@@ -36,8 +37,10 @@ macro_rules! exporter {
         pub(crate) fn $name(&self) -> Result<Otlp<$exporter>, ConfigError> {
             match self.protocol {
                 OtlpProtocol::HttpProtobuf => {
+                    let client = ReportingClient::new(self.timeout).map_err(|err| self.error($signal, &err))?;
                     let mut builder = $exporter::builder()
                         .with_http()
+                        .with_http_client(client)
                         .with_protocol(Protocol::HttpBinary)
                         .with_endpoint(self.url($path))
                         .with_timeout(self.timeout)
@@ -189,7 +192,14 @@ impl<E> Otlp<E> {
         async move {
             match runtime {
                 #[cfg(feature = "otlp-grpc")]
-                Some(runtime) => runtime.block_on(export).unwrap_or(Err(OTelSdkError::AlreadyShutdown)),
+                Some(runtime) => {
+                    let result = runtime.block_on(export).unwrap_or(Err(OTelSdkError::AlreadyShutdown));
+                    // The gRPC client reports nothing itself: its code, read from the error.
+                    if let Err(OTelSdkError::InternalFailure(text)) = &result {
+                        crate::exporters::failure::report(crate::exporters::failure::from_grpc_error(text));
+                    }
+                    result
+                }
                 #[cfg(not(feature = "otlp-grpc"))]
                 Some(never) => match *never {},
                 None => export.await,

@@ -19,6 +19,8 @@
 //! SDK's batch log processor.
 
 #[cfg(feature = "otlp")]
+mod client;
+#[cfg(feature = "otlp")]
 mod exporter;
 mod settings;
 
