@@ -502,9 +502,10 @@ fn budobserve_scope(name: Cow<'static, str>) -> InstrumentationScope {
     InstrumentationScope::builder(name).with_version(constants::SCOPE_VERSION).build()
 }
 
-/// `budobserve.spans.dropped`: spans an exporter never got (`reason` = `queue_full`), lost in a failed export
-/// (`export_failed`), dropped for a user callback that panicked (`callback_failed`) or still queued when a
-/// shutdown's deadline passed (`shutdown_deadline`).
+/// `budobserve.spans.dropped`: spans an exporter never got (`reason` = `queue_full`), lost in a failed export —
+/// the backend answered with an error (`rejected`), could not be reached (`unreachable`), did not answer in time
+/// (`timed_out`), or otherwise (`export_failed`) — dropped for a user callback that panicked (`callback_failed`) or
+/// still queued when a shutdown's deadline passed (`shutdown_deadline`).
 fn register_export_metrics(meter: &Meter, counters: &Arc<ExportCounters>) {
     let counters = Arc::clone(counters);
     let _dropped = meter
@@ -514,7 +515,15 @@ fn register_export_metrics(meter: &Meter, counters: &Arc<ExportCounters>) {
         .with_callback(move |observer| {
             let stats = counters.stats();
             observer.observe(stats.spans_dropped, &[KeyValue::new(constants::metrics::REASON, "queue_full")]);
-            observer.observe(stats.spans_failed, &[KeyValue::new(constants::metrics::REASON, "export_failed")]);
+            let transport = stats.spans_rejected + stats.spans_unreachable + stats.spans_timed_out;
+            for (spans, reason) in [
+                (stats.spans_rejected, "rejected"),
+                (stats.spans_unreachable, "unreachable"),
+                (stats.spans_timed_out, "timed_out"),
+                (stats.spans_failed.saturating_sub(transport), "export_failed"),
+            ] {
+                observer.observe(spans, &[KeyValue::new(constants::metrics::REASON, reason)]);
+            }
             observer
                 .observe(stats.spans_callback_failed, &[KeyValue::new(constants::metrics::REASON, "callback_failed")]);
             observer.observe(

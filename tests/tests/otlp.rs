@@ -170,6 +170,18 @@ fn spans_metrics_and_logs_arrive_complete() {
             .iter()
             .all(|p| p.value == Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(0)))
     );
+    let mut reasons: Vec<String> = dropped
+        .data_points
+        .iter()
+        .filter_map(|p| match attr(&p.attributes, "reason") {
+            Some(any_value::Value::StringValue(reason)) => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    reasons.sort();
+    let expected =
+        ["callback_failed", "export_failed", "queue_full", "rejected", "shutdown_deadline", "timed_out", "unreachable"];
+    assert_eq!(reasons, expected, "one series per cause");
 
     // Logs of the OpenTelemetry logs signal.
     let records = receiver.log_records();
