@@ -2,7 +2,9 @@
 //! [`ExportStats::callback_failures`](crate::ExportStats)) and reported once a minute, and answered safely — a
 //! sampler's span dropped, an id generator's ids drawn at random instead, a log record left to the processors after
 //! the one that failed. (Span processors and exporters are contained by the pipeline and the batch processor; the
-//! scrubbing callback by the scrubber, which redacts the value.)
+//! scrubbing callback by the scrubber, which redacts the value; observable instruments' callbacks by the proxy
+//! meter, and the server layer's `request_attributes` hook where it runs — all through `ExportCounters::contain`
+//! or alike.)
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};

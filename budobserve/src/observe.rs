@@ -148,9 +148,10 @@ impl BudObserve {
     pub(crate) fn unconfigured(clock: Clock, global: bool) -> BudObserve {
         let tracer_provider = ProxyTracerProvider::new();
         let meter_provider = ProxyMeterProvider::new();
+        let export_counters = Arc::new(ExportCounters::default());
+        meter_provider.count_failures_in(Arc::clone(&export_counters));
         let tracer = tracer_provider.tracer_with_scope(budobserve_scope(constants::SCOPE_NAME.into()));
         let meter = meter_provider.meter_with_scope(budobserve_scope(constants::SCOPE_NAME.into()));
-        let export_counters = Arc::new(ExportCounters::default());
         register_export_metrics(&meter, &export_counters);
         BudObserve {
             instance: Arc::new(Instance {

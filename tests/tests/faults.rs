@@ -125,7 +125,19 @@ fn panicking_callbacks_are_contained_counted_and_the_rest_goes_on() {
     let mut record = logger.create_log_record();
     record.set_body("a record".into());
     logger.emit(record);
+    // An observable instrument whose callback panics, beside one that works.
+    let _broken = observe.counter_callback("broken", |_| panic!("a metric callback with a bug")).build();
+    let _working = observe.counter_callback("working", |observer| observer.observe(7, &[])).build();
     observe.force_flush().unwrap();
+    let metrics: Vec<String> = receiver
+        .metric_requests()
+        .into_iter()
+        .flat_map(|r| r.resource_metrics)
+        .flat_map(|rm| rm.scope_metrics)
+        .flat_map(|sm| sm.metrics)
+        .map(|m| m.name)
+        .collect();
+    assert!(metrics.contains(&"working".to_owned()), "the reader goes on past the broken callback: {metrics:?}");
     let names: Vec<String> = receiver.spans().into_iter().map(|s| s.name).collect();
     // The sampler's span is dropped; the processor's still reaches the exporter; ids are drawn at random.
     assert_eq!(names, ["processor bug", "fine"]);
@@ -137,14 +149,39 @@ fn panicking_callbacks_are_contained_counted_and_the_rest_goes_on() {
     assert_eq!(logs, 1, "the record still goes to the processors after the one that failed");
     let stats = observe.export_stats();
     // The sampler once, the id generator for each of the 3 spans' ids (trace and span ids), the processor once,
-    // the log processor once.
-    assert!(stats.callback_failures >= 4, "{stats:?}");
+    // the log processor once, the metric callback once.
+    assert!(stats.callback_failures >= 5, "{stats:?}");
     assert_eq!(stats.spans_exported, 2);
 
     // Afterwards the instance works as before.
     budobserve::with_instance(&observe, || bud_info!("after"));
     observe.force_flush().unwrap();
     assert_eq!(receiver.spans().last().map(|s| s.name.clone()).as_deref(), Some("after"));
+}
+
+#[test]
+fn a_request_attributes_hook_that_panics_costs_its_attributes_only() {
+    let capture = testing::capture();
+    let status = run(&capture, async {
+        let layer = ServerLayer::for_instance(capture.observe()).request_attributes(|parts| {
+            assert_ne!(parts.uri.path(), "/bug", "a hook with a bug");
+            vec![KeyValue::new("tenant", "t-1")]
+        });
+        let app = Router::new().route("/{path}", get(|| async { "ok" })).layer(layer);
+        let address = serve(app).await;
+        let client = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        for path in ["/bug", "/fine"] {
+            statuses.push(client.get(format!("http://{address}{path}")).send().await.unwrap().status().as_u16());
+        }
+        statuses
+    });
+    assert_eq!(status, [200, 200]);
+    let spans: Vec<SpanData> = capture.spans().into_iter().filter(|s| s.span_kind == SpanKind::Server).collect();
+    assert_eq!(spans.len(), 2, "both requests have their span");
+    assert_eq!(attribute(&spans[0], "tenant"), None);
+    assert_eq!(attribute(&spans[1], "tenant").map(|v| v.as_str().into_owned()).as_deref(), Some("t-1"));
+    assert_eq!(capture.observe().export_stats().callback_failures, 1);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! a failed callback or a shutdown deadline.
 
 use std::io::Write as _;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -144,6 +145,18 @@ impl ExportCounters {
                 stats.spans_failed, stats.spans_exported
             )
         });
+    }
+
+    /// Runs a callback of the user's (`what`) with its panic contained: counted (with `spans` spans dropped for it),
+    /// warned about, and `None` returned.
+    pub(crate) fn contain<T>(&self, what: &str, spans: u64, callback: impl FnOnce() -> T) -> Option<T> {
+        match catch_unwind(AssertUnwindSafe(callback)) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                self.callback_failed(what, spans);
+                None
+            }
+        }
     }
 
     /// `spans` spans were still queued when a shutdown's deadline passed.

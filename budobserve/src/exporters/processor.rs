@@ -6,7 +6,6 @@
 //! once, just before the first such stage.
 
 use std::io::Write as _;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -209,9 +208,7 @@ impl Pipeline {
 
     /// Runs a processor of the user's, containing a panic: counted (with the `spans` it cost), never the caller's.
     fn contained(&self, what: &str, spans: u64, f: impl FnOnce()) {
-        if catch_unwind(AssertUnwindSafe(f)).is_err() {
-            self.counters.callback_failed(what, spans);
-        }
+        self.counters.contain(what, spans, f);
     }
 
     /// Whether any stage gets spans (and so completes them, on whichever thread).

@@ -302,7 +302,11 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
     }
     config.request_headers.record(&parts.headers, &mut attributes);
     if let Some(hook) = &config.request_attributes {
-        attributes.extend(hook(&parts));
+        // A hook that panics costs its attributes only: the request and its span go on.
+        let counters = &config.observe.instance.export_counters;
+        attributes.extend(
+            counters.contain("the server layer's request_attributes hook", 0, || hook(&parts)).into_iter().flatten(),
+        );
     }
 
     // The caller's trace and baggage (read only when sent), with this request's id in the bud context.

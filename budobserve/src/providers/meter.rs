@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwapOption;
@@ -14,6 +15,7 @@ use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 
 use super::{WeakList, lock};
+use crate::exporters::loss::ExportCounters;
 
 /// A meter provider that forwards to a swappable [`SdkMeterProvider`].
 ///
@@ -38,6 +40,8 @@ pub struct ProxyMeterProvider {
 #[derive(Default)]
 struct MeterProviderState {
     provider: Option<SdkMeterProvider>,
+    /// Where the meters made from now on count a callback's panic.
+    counters: Option<Arc<ExportCounters>>,
     meters: WeakList<ProxyMeter>,
 }
 
@@ -56,6 +60,11 @@ impl ProxyMeterProvider {
             meter.repoint(state.provider.as_ref());
         }
         previous
+    }
+
+    /// Counts the panics of observable instruments' callbacks of meters made from now on in `counters`.
+    pub(crate) fn count_failures_in(&self, counters: Arc<ExportCounters>) {
+        lock(&self.shared).counters = Some(counters);
     }
 
     /// The SDK provider measurements go to now, if any.
@@ -79,6 +88,7 @@ impl opentelemetry::metrics::MeterProvider for ProxyMeterProvider {
                 instruments: Vec::new(),
             }),
             scope,
+            counters: state.counters.clone(),
         });
         state.meters.push(Arc::downgrade(&meter));
         Meter::new(meter)
@@ -88,6 +98,8 @@ impl opentelemetry::metrics::MeterProvider for ProxyMeterProvider {
 /// One meter: its scope, the real meter it forwards to and the instruments it made.
 struct ProxyMeter {
     scope: InstrumentationScope,
+    /// Where a callback's panic is counted (the instance's), when the provider has one.
+    counters: Option<Arc<ExportCounters>>,
     real: Mutex<RealMeter>,
 }
 
@@ -270,11 +282,21 @@ macro_rules! observable_instruments {
         fn $method(&self, builder: AsyncInstrumentBuilder<'_, $instrument<$t>, $t>) -> $instrument<$t> {
             let AsyncInstrumentBuilder { name, description, unit, callbacks, .. } = builder;
             let callbacks = Arc::new(callbacks);
+            let counters = self.counters.clone();
             self.observable(move |meter| {
                 let callbacks = callbacks.clone();
+                let counters = counters.clone();
                 let mut real = meter.$method(name.clone()).with_callback(move |observer: &dyn AsyncInstrument<$t>| {
                     for callback in callbacks.iter() {
-                        callback(observer);
+                        // A callback that panics loses its own observations only; the reader's thread goes on.
+                        match &counters {
+                            Some(counters) => {
+                                counters.contain("an observable instrument's callback", 0, || callback(observer));
+                            }
+                            None => {
+                                let _ = catch_unwind(AssertUnwindSafe(|| callback(observer)));
+                            }
+                        }
                     }
                 });
                 if let Some(description) = &description {
