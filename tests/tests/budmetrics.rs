@@ -480,7 +480,7 @@ fn a_rejected_batch_is_reported_once_with_the_servers_message() {
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(
         warnings[0].starts_with(&format!(
-            "budobserve: exporting 20 spans failed: Operation failed: ClickHouse {url} ({database}.otel_traces) \
+            "budobserve: exporting 20 spans failed: ClickHouse {url} ({database}.otel_traces) \
              answered HTTP 400 Bad Request: Code: 117. DB::Exception: Type of 'Duration' must be String, not UInt64"
         )),
         "{stderr}"
