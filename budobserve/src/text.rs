@@ -1,6 +1,5 @@
 //! Text helpers shared by exporters and integrations.
 
-#[cfg(any(feature = "clickhouse", feature = "redis", feature = "sqlx"))]
 use std::borrow::Cow;
 use std::fmt;
 
@@ -78,7 +77,6 @@ fn write_message_value(out: &mut (impl fmt::Write + ?Sized), value: &dyn fmt::Di
 }
 
 /// `text` cut to at most `max` bytes on a character boundary, `…` marking the cut.
-#[cfg(any(feature = "clickhouse", feature = "redis", feature = "sqlx"))]
 pub(crate) fn truncate(text: &str, max: usize) -> Cow<'_, str> {
     if text.len() <= max {
         return Cow::Borrowed(text);

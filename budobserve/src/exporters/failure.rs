@@ -7,6 +7,11 @@
 //! export — takes it ([`take`]) when the export fails, to count the loss under its cause and print the backend's
 //! own words. An exporter of the user's reports nothing: its failures are counted as [`Failure::Other`].
 
+#![cfg_attr(
+    not(any(feature = "otlp", feature = "clickhouse")),
+    allow(dead_code, reason = "the readers of backends' answers serve the OTLP and ClickHouse transports")
+)]
+
 use std::cell::RefCell;
 use std::fmt;
 
@@ -54,6 +59,7 @@ pub(crate) fn take() -> Option<Failure> {
 
 /// The gRPC code of an OTLP/gRPC exporter's error text (`… export failed with gRPC code: Unavailable: …`), as a
 /// failure: the gRPC client reports nothing itself.
+#[cfg(feature = "otlp-grpc")]
 pub(crate) fn from_grpc_error(text: &str) -> Option<Failure> {
     const WHO: &str = "the OTLP/gRPC receiver";
     let (_, rest) = text.split_once("gRPC code: ")?;
@@ -186,6 +192,7 @@ mod tests {
         assert_eq!(body_message(None, "é".repeat(2000).as_bytes()).chars().count(), 251);
     }
 
+    #[cfg(feature = "otlp-grpc")]
     #[test]
     fn grpc_codes_map_to_causes() {
         let refused =
