@@ -129,14 +129,7 @@ fn panicking_callbacks_are_contained_counted_and_the_rest_goes_on() {
     let _broken = observe.counter_callback("broken", |_| panic!("a metric callback with a bug")).build();
     let _working = observe.counter_callback("working", |observer| observer.observe(7, &[])).build();
     observe.force_flush().unwrap();
-    let metrics: Vec<String> = receiver
-        .metric_requests()
-        .into_iter()
-        .flat_map(|r| r.resource_metrics)
-        .flat_map(|rm| rm.scope_metrics)
-        .flat_map(|sm| sm.metrics)
-        .map(|m| m.name)
-        .collect();
+    let metrics: Vec<String> = receiver.metrics().into_iter().map(|m| m.name).collect();
     assert!(metrics.contains(&"working".to_owned()), "the reader goes on past the broken callback: {metrics:?}");
     let names: Vec<String> = receiver.spans().into_iter().map(|s| s.name).collect();
     // The sampler's span is dropped; the processor's still reaches the exporter; ids are drawn at random.
@@ -367,6 +360,19 @@ fn each_cause_of_loss_is_printed_under_load() {
     assert_eq!(counts["dropped"] + counts["failed"] + counts["lost_at_shutdown"], 200, "{stdout}");
 }
 
+/// An instance exporting to `endpoint` with `timeout` for each export, its metrics left alone.
+fn exporting_to(endpoint: impl Into<String>, timeout: Duration) -> BudObserve {
+    BudObserve::new(
+        budobserve::configure()
+            .env(EnvSource::Map(HashMap::new()))
+            .endpoint(endpoint.into())
+            .export_timeout(timeout)
+            .metrics_interval(Duration::from_secs(3600))
+            .build()
+            .unwrap(),
+    )
+}
+
 /// Emits `spans` spans on `observe`, flushes, and returns the flush's error text and the stats.
 fn export_failing(observe: &BudObserve, spans: u32) -> (String, ExportStats) {
     budobserve::with_instance(observe, || {
@@ -404,15 +410,7 @@ fn a_rejection_is_counted_as_such_with_the_backends_message_scrubbed() {
 #[test]
 fn a_refused_connection_is_counted_as_unreachable() {
     let endpoint = format!("http://{}", Receiver::free_address());
-    let observe = BudObserve::new(
-        budobserve::configure()
-            .env(EnvSource::Map(HashMap::new()))
-            .endpoint(endpoint.as_str())
-            .export_timeout(Duration::from_millis(300))
-            .metrics_interval(Duration::from_secs(3600))
-            .build()
-            .unwrap(),
-    );
+    let observe = exporting_to(endpoint.as_str(), Duration::from_millis(300));
     let (err, stats) = export_failing(&observe, 4);
     assert!(err.contains("the OTLP receiver is unreachable: "), "{err}");
     assert!(err.to_lowercase().contains("connection refused"), "{err}");
@@ -426,15 +424,7 @@ fn a_refused_connection_is_counted_as_unreachable() {
 #[test]
 fn a_backend_that_never_answers_is_counted_as_timed_out() {
     let black_hole = RawBackend::start(Misbehaviour::BlackHole);
-    let observe = BudObserve::new(
-        budobserve::configure()
-            .env(EnvSource::Map(HashMap::new()))
-            .endpoint(black_hole.endpoint())
-            .export_timeout(Duration::from_millis(500))
-            .metrics_interval(Duration::from_secs(3600))
-            .build()
-            .unwrap(),
-    );
+    let observe = exporting_to(black_hole.endpoint(), Duration::from_millis(500));
     let (err, stats) = export_failing(&observe, 5);
     assert!(err.contains("the OTLP receiver did not answer in time"), "{err}");
     assert_eq!((stats.spans_failed, stats.spans_timed_out, stats.spans_unreachable), (5, 5, 0), "{stats:?}");
@@ -444,15 +434,7 @@ fn a_backend_that_never_answers_is_counted_as_timed_out() {
 #[test]
 fn an_answer_reset_midway_is_counted_as_unreachable() {
     let resetting = RawBackend::start(Misbehaviour::ResetMidAnswer);
-    let observe = BudObserve::new(
-        budobserve::configure()
-            .env(EnvSource::Map(HashMap::new()))
-            .endpoint(resetting.endpoint())
-            .export_timeout(Duration::from_millis(800))
-            .metrics_interval(Duration::from_secs(3600))
-            .build()
-            .unwrap(),
-    );
+    let observe = exporting_to(resetting.endpoint(), Duration::from_millis(800));
     let (err, stats) = export_failing(&observe, 6);
     assert!(err.contains("the OTLP receiver broke off its answer: ") && err.contains("reset"), "{err}");
     assert_eq!((stats.spans_failed, stats.spans_unreachable), (6, 6), "{err} {stats:?}");

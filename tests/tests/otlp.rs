@@ -147,13 +147,7 @@ fn spans_metrics_and_logs_arrive_complete() {
     assert!(!request.gzip);
 
     // Metrics: the counter, and BudObserve's own drop counter (nothing dropped).
-    let metrics: Vec<_> = receiver
-        .metric_requests()
-        .into_iter()
-        .flat_map(|r| r.resource_metrics)
-        .flat_map(|rm| rm.scope_metrics)
-        .flat_map(|sm| sm.metrics)
-        .collect();
+    let metrics = receiver.metrics();
     let requests_metric = metrics.iter().find(|m| m.name == "requests").expect("the requests counter");
     let Some(metric::Data::Sum(sum)) = &requests_metric.data else { panic!("a sum: {requests_metric:?}") };
     assert_eq!(sum.data_points.len(), 1);

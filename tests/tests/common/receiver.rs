@@ -20,6 +20,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
 use tokio::sync::oneshot;
@@ -183,6 +184,16 @@ impl Receiver {
         self.accepted("/v1/metrics")
             .iter()
             .map(|r| ExportMetricsServiceRequest::decode(r.body.as_slice()).unwrap())
+            .collect()
+    }
+
+    /// The metrics of every request to `/v1/metrics` answered 200, in arrival order.
+    pub fn metrics(&self) -> Vec<Metric> {
+        self.metric_requests()
+            .into_iter()
+            .flat_map(|r| r.resource_metrics)
+            .flat_map(|rm| rm.scope_metrics)
+            .flat_map(|sm| sm.metrics)
             .collect()
     }
 
