@@ -228,20 +228,19 @@ pub(crate) fn apply(span: &mut SpanData, limits: &SpanLimits) {
             span.dropped_attributes_count.saturating_add(u32::try_from(dropped).unwrap_or(u32::MAX));
     }
     if let Some(max) = limits.attribute_value_length {
-        let max = max as usize;
-        for kv in span.attributes.iter_mut().filter(|kv| !is_own_key(kv.key.as_str())) {
-            cut_value(&mut kv.value, max);
-        }
-        for event in &mut span.events.events {
-            for kv in &mut event.attributes {
-                cut_value(&mut kv.value, max);
-            }
-        }
-        for link in &mut span.links.links {
-            for kv in &mut link.attributes {
-                cut_value(&mut kv.value, max);
-            }
-        }
+        cut_values(span, max as usize);
+    }
+}
+
+/// Cuts the user's string values (BudObserve's own keys aside), and those of events and links, to `max` characters.
+fn cut_values(span: &mut SpanData, max: usize) {
+    for kv in span.attributes.iter_mut().filter(|kv| !is_own_key(kv.key.as_str())) {
+        cut_value(&mut kv.value, max);
+    }
+    let events = span.events.events.iter_mut().map(|event| &mut event.attributes);
+    let links = span.links.links.iter_mut().map(|link| &mut link.attributes);
+    for kv in events.chain(links).flatten() {
+        cut_value(&mut kv.value, max);
     }
 }
 
@@ -254,15 +253,7 @@ const QUEUE_MARGIN: usize = 256;
 /// A no-op without a limit; values within it are passed over by their byte length alone.
 pub(crate) fn cut_for_queue(span: &mut SpanData, limits: &SpanLimits) {
     let Some(max) = limits.attribute_value_length else { return };
-    let keep = max as usize + QUEUE_MARGIN;
-    for kv in span.attributes.iter_mut().filter(|kv| !is_own_key(kv.key.as_str())) {
-        cut_value(&mut kv.value, keep);
-    }
-    for event in &mut span.events.events {
-        for kv in &mut event.attributes {
-            cut_value(&mut kv.value, keep);
-        }
-    }
+    cut_values(span, max as usize + QUEUE_MARGIN);
 }
 
 /// Removes the marker of attributes dropped on the caller's thread; its count (0 without one).
