@@ -493,3 +493,37 @@ fn over_long_values_are_cut_as_they_are_queued_and_scrubbed_before_the_exact_cut
         assert!(!body.contains("0123456789abcdef"), "the key is redacted: {body}");
     }
 }
+
+/// An exporter of the user's that fails, quoting the key it was refused with.
+#[derive(Debug)]
+struct RefusingExporter;
+
+impl budobserve::opentelemetry_sdk::trace::SpanExporter for RefusingExporter {
+    async fn export(&self, _: Vec<SpanData>) -> OTelSdkResult {
+        Err(budobserve::opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+            "upstream refused key sk-proj-0123456789abcdefghijklmnop".into(),
+        ))
+    }
+}
+
+#[test]
+fn a_user_exporters_failure_is_counted_and_its_text_scrubbed() {
+    let observe = BudObserve::new(
+        budobserve::configure()
+            .env(EnvSource::Map(HashMap::new()))
+            .span_exporter(RefusingExporter)
+            .console(false)
+            .metrics_interval(Duration::from_secs(3600))
+            .build()
+            .unwrap(),
+    );
+    let (err, stats) = export_failing(&observe, 2);
+    assert!(err.contains("upstream refused key [Scrubbed due to 'api key']"), "{err}");
+    assert!(!err.contains("0123456789abcdef"), "{err}");
+    assert!(!err.contains("Operation failed: Operation failed"), "{err}");
+    // No transport of BudObserve's saw it: failed, under no finer cause.
+    assert_eq!(
+        (stats.spans_failed, stats.spans_rejected, stats.spans_unreachable, stats.spans_timed_out),
+        (2, 0, 0, 0)
+    );
+}

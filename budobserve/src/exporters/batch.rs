@@ -408,16 +408,20 @@ fn export_all<E: SpanExporter>(shared: &Shared, exporter: &E, spans: &mut Vec<Sp
                 counters.exported.fetch_add(count, Ordering::Relaxed);
             }
             Err(err) => {
-                // What the transport saw, in the backend's words (scrubbed: a backend may echo a token).
-                let failure = match failure::take() {
-                    Some(failure) => shared.preparation.scrub_failure(failure),
-                    None => Failure::Other(err.to_string()),
-                };
+                // What the transport saw, in the backend's words, or the exporter's error text; scrubbed either
+                // way (a backend may echo a token, an exporter of the user's may quote one).
+                let failure = failure::take().unwrap_or_else(|| failure::from_sdk_error(&err));
+                let failure = shared.preparation.scrub_failure(failure);
                 counters.export_failed(count, &failure);
                 if result.is_ok() {
-                    result = Err(match failure {
-                        Failure::Other(_) => err,
-                        reported => OTelSdkError::InternalFailure(reported.to_string()),
+                    // The SDK's own kinds (a timeout, a shutdown) stay as they are; any text is the scrubbed one.
+                    result = Err(match err {
+                        OTelSdkError::Timeout(_) | OTelSdkError::AlreadyShutdown
+                            if matches!(failure, Failure::Other(_)) =>
+                        {
+                            err
+                        }
+                        _ => OTelSdkError::InternalFailure(failure.to_string()),
                     });
                 }
             }

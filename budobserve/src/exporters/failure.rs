@@ -57,6 +57,14 @@ pub(crate) fn take() -> Option<Failure> {
     LAST.try_with(|last| last.borrow_mut().take()).ok().flatten()
 }
 
+/// A failure no transport reported: the exporter's error text (without the SDK's "Operation failed" prefix).
+pub(crate) fn from_sdk_error(err: &opentelemetry_sdk::error::OTelSdkError) -> Failure {
+    match err {
+        opentelemetry_sdk::error::OTelSdkError::InternalFailure(text) => Failure::Other(text.clone()),
+        other => Failure::Other(other.to_string()),
+    }
+}
+
 /// The gRPC code of an OTLP/gRPC exporter's error text (`… export failed with gRPC code: Unavailable: …`), as a
 /// failure: the gRPC client reports nothing itself.
 #[cfg(feature = "otlp-grpc")]
@@ -72,13 +80,13 @@ pub(crate) fn from_grpc_error(text: &str) -> Option<Failure> {
     })
 }
 
-/// The most characters of a backend's message shown.
+/// The most bytes of a backend's message shown.
 const MESSAGE_LIMIT: usize = 500;
 
 const NO_MESSAGE: &str = "(no message)";
 
 /// The message of an error response's body: an OTLP `google.rpc.Status` (protobuf, as OTLP/HTTP answers errors),
-/// else its text; on one line, at most 500 characters.
+/// else its text; on one line, at most 500 bytes.
 pub(crate) fn body_message(content_type: Option<&str>, body: &[u8]) -> String {
     let protobuf = content_type.is_some_and(|t| t.contains("protobuf"));
     if protobuf && let Some(message) = status_message(body) {
@@ -90,7 +98,8 @@ pub(crate) fn body_message(content_type: Option<&str>, body: &[u8]) -> String {
     }
 }
 
-/// `text` on one line (runs of whitespace and control characters made one space), cut to `max` characters.
+/// `text` on one line (runs of whitespace and control characters made one space), cut to at most `max` bytes at a
+/// character boundary (`…` marking the cut).
 pub(crate) fn one_line(text: &str, max: usize) -> String {
     let line = text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty());
     let line = line.collect::<Vec<_>>().join(" ");
