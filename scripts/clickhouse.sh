@@ -6,11 +6,13 @@
 start_clickhouse() {
   local chdb_dir="$HOME/.cache/budobserve/chdb"
   chdb_python="$chdb_dir/bin/python"
-  if ! "$chdb_python" -c 'import chdb' 2>/dev/null; then
+  if ! "$chdb_python" -c 'import chdb, lz4.block, lz4.frame, zstandard' 2>/dev/null; then
     rm -rf "$chdb_dir"
     python3 -m venv "$chdb_dir"
-    # chdb-core alone: the engine and its Python binding (its optional dataframe dependencies are not used).
-    "$chdb_python" -m pip install --quiet --disable-pip-version-check --no-deps "chdb-core==26.9.0"
+    # chdb-core: the engine and its Python binding (its optional dataframe dependencies are not used); lz4 and
+    # zstandard: the codecs of request bodies clients compress.
+    "$chdb_python" -m pip install --quiet --disable-pip-version-check --no-deps "chdb-core==26.9.0" \
+      "lz4==4.4.5" "zstandard==0.25.0"
   fi
   local data out pid
   data=$(mktemp -d)

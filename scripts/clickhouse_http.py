@@ -6,11 +6,18 @@ embeds a current ClickHouse engine as a library, without a server. This script i
 the part BudObserve's exporter and its tests use, with every statement executed by the engine:
 
 - `GET /ping` and `GET /` answer `Ok.`;
-- `POST /?query=…` with a body: the query in the URL, the data in the body (an `INSERT … FORMAT <fmt>` is
-  streamed to the engine as that format, binary formats included); without `query`, the body is the query;
+- `POST /?query=…` with a body: the query in the URL, the data in the body (an `INSERT … FORMAT <fmt>`, with or
+  without a column list, is streamed to the engine as that format, binary formats included); without `query`, the
+  body is the query, or an `INSERT … FORMAT <fmt>` line followed by its data;
 - `GET /?query=…`: a read-only query;
-- `database=` selects the current database, `default_format=` the output format (TabSeparated otherwise);
-- `Content-Encoding: gzip` request bodies are decompressed;
+- `database=` selects the current database, `default_format=` the output format (TabSeparated otherwise); other
+  settings in the URL (`async_insert=1`, say) are accepted and not applied: every insert is stored before the
+  answer, which an asynchronous insert with `wait_for_async_insert=1` (the default) also guarantees;
+- request bodies as clients send them: `Content-Length` or `Transfer-Encoding: chunked`; `Content-Encoding:
+  gzip`, `deflate`, `zstd` or `lz4` (frame); `decompress=1` bodies in ClickHouse's own compressed blocks (a 16-byte
+  checksum, the method byte — 0x82 LZ4, 0x90 ZSTD, 0x02 none — the compressed and the plain sizes, the data). The
+  checksum (CityHash128) is not verified; the sizes are, and a block that does not decompress is refused as the
+  server refuses it (Code 271, CANNOT_DECOMPRESS);
 - credentials from `X-ClickHouse-User`/`X-ClickHouse-Key`, basic auth, or `user`/`password` parameters, checked
   against `--user`/`--password`;
 - failures answer ClickHouse's status and error text (`Code: N. DB::Exception: …`) with the
@@ -27,14 +34,21 @@ import base64
 import gzip
 import os
 import re
+import struct
 import sys
 import threading
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import lz4.block
+import lz4.frame
+import zstandard
 from chdb import session
 
 INSERT_WITH_FORMAT = re.compile(r"^\s*(INSERT\s+INTO\s+.*?)\s+FORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+# An insert sent in the body: its query on the first line, its data after it.
+INSERT_IN_BODY = re.compile(rb"^\s*(INSERT\s+INTO\s+[^\n]*?\s+FORMAT\s+\w+)[ \t]*\r?\n", re.IGNORECASE)
 MODIFYING = re.compile(
     r"^\s*(INSERT|CREATE|DROP|ALTER|TRUNCATE|RENAME|OPTIMIZE|ATTACH|DETACH|DELETE|UPDATE|SYSTEM|KILL|GRANT|REVOKE)\b",
     re.IGNORECASE,
@@ -51,6 +65,7 @@ STATUS = {
     62: 400,  # SYNTAX_ERROR
     81: 404,  # UNKNOWN_DATABASE
     117: 400,  # INCORRECT_DATA
+    271: 400,  # CANNOT_DECOMPRESS
     164: 403,  # READONLY
     516: 403,  # AUTHENTICATION_FAILED
 }
@@ -97,8 +112,10 @@ class Handler(BaseHTTPRequestHandler):
     def handle_query(self, read_only):
         url = urlsplit(self.path)
         params = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = self.read_body()
+        except ValueError as err:
+            return self.fail(f"Code: 33. DB::Exception: Cannot read all data: {err}. (CANNOT_READ_ALL_DATA)")
         if url.path in ("/ping", "/") and not params.get("query") and not body:
             return self.answer(200, b"Ok.\n")
         if not self.authenticated(params):
@@ -107,14 +124,22 @@ class Handler(BaseHTTPRequestHandler):
                 "with such name. (AUTHENTICATION_FAILED)".format(self.user(params))
             )
         try:
-            if self.headers.get("Content-Encoding", "").lower() == "gzip":
-                body = gzip.decompress(body)
-        except OSError as err:
+            body = decode_content(self.headers.get("Content-Encoding", ""), body)
+        except (OSError, ValueError, RuntimeError, zstandard.ZstdError) as err:
             return self.fail(f"Code: 432. DB::Exception: Cannot decompress the request body: {err}. (UNKNOWN_CODEC)")
+        if params.get("decompress") == "1":
+            try:
+                body = decompress_blocks(body)
+            except ValueError as err:
+                return self.fail(f"Code: 271. DB::Exception: {err}. (CANNOT_DECOMPRESS)")
         query = params.get("query")
         data = body
         if query is None:
-            query, data = body.decode("utf-8"), b""
+            insert = INSERT_IN_BODY.match(body)
+            if insert:
+                query, data = insert.group(1).decode("utf-8"), body[insert.end() :]
+            else:
+                query, data = body.decode("utf-8"), b""
         if read_only and MODIFYING.match(query):
             return self.fail(
                 "Code: 164. DB::Exception: Cannot execute query in readonly mode. "
@@ -128,6 +153,30 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as err:  # every engine error goes back to the client, as the server does
             return self.fail(str(err))
         return self.answer(200, output)
+
+    def read_body(self):
+        """The request body, sent with a length or in chunks."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                line = self.rfile.readline(65537)
+                if not line:
+                    raise ValueError("the chunked body ended early")
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunk = self.rfile.read(size)
+                if len(chunk) != size:
+                    raise ValueError("a chunk ended early")
+                chunks.append(chunk)
+                self.rfile.readline(3)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            raise ValueError(f"expected {length} bytes, got {len(body)}")
+        return body
 
     def user(self, params):
         header = self.headers.get("Authorization", "")
@@ -161,6 +210,58 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("X-ClickHouse-Exception-Code", str(code))
         self.end_headers()
         self.wfile.write(body)
+
+
+def decode_content(encoding, body):
+    """A body under `Content-Encoding` (gzip, deflate, zstd or an lz4 frame), decoded."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding in ("gzip", "x-gzip"):
+        return gzip.decompress(body)
+    if encoding == "deflate":
+        return zlib.decompress(body)
+    if encoding == "zstd":
+        return zstandard.ZstdDecompressor().decompressobj().decompress(body)
+    if encoding == "lz4":
+        return lz4.frame.decompress(body)
+    raise ValueError(f"unknown Content-Encoding {encoding!r}")
+
+
+# ClickHouse's compressed blocks: checksum (16), method (1), compressed size with the 9-byte header (4), plain size (4).
+BLOCK_HEADER = 25
+METHODS = {0x82: "LZ4", 0x90: "ZSTD", 0x02: "NONE"}
+
+
+def decompress_blocks(body):
+    """The data of a `decompress=1` body: its ClickHouse compressed blocks, one after another, decompressed."""
+    out = []
+    at = 0
+    while at < len(body):
+        if len(body) - at < BLOCK_HEADER:
+            raise ValueError(f"a compressed block at byte {at} is cut short")
+        method = body[at + 16]
+        compressed, plain = struct.unpack_from("<II", body, at + 17)
+        end = at + 16 + compressed
+        if compressed < 9 or end > len(body):
+            raise ValueError(f"the compressed block at byte {at} claims {compressed} bytes, the body has fewer")
+        data = body[at + BLOCK_HEADER : end]
+        try:
+            if method == 0x82:
+                block = lz4.block.decompress(data, uncompressed_size=plain)
+            elif method == 0x90:
+                block = zstandard.ZstdDecompressor().decompress(data, max_output_size=plain)
+            elif method == 0x02:
+                block = data
+            else:
+                raise ValueError(f"unknown compression method 0x{method:02x}")
+        except (lz4.block.LZ4BlockError, zstandard.ZstdError) as err:
+            raise ValueError(f"cannot decompress a {METHODS[method]} block: {err}") from err
+        if len(block) != plain:
+            raise ValueError(f"a {METHODS.get(method, '?')} block holds {len(block)} bytes, its header says {plain}")
+        out.append(block)
+        at = end
+    return b"".join(out)
 
 
 def exit_with_stdin():

@@ -349,6 +349,8 @@ pub mod env {
     pub const CLICKHOUSE_USER: &str = "BUD_OBSERVE_CLICKHOUSE_USER";
     /// The ClickHouse user's password.
     pub const CLICKHOUSE_PASSWORD: &str = "BUD_OBSERVE_CLICKHOUSE_PASSWORD";
+    /// Which collector generation's rows and schema the ClickHouse exporter follows: `0.96` or `current`.
+    pub const CLICKHOUSE_COLLECTOR: &str = "BUD_OBSERVE_CLICKHOUSE_COLLECTOR";
     /// The standard OTLP endpoint, a fallback for [`ENDPOINT`].
     pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
     /// The standard OTLP headers (values may be percent-encoded), a fallback for [`HEADERS`].

@@ -57,6 +57,18 @@ fn map(attributes: &[KeyValue]) -> Json {
     Json::Object(attributes.iter().map(|kv| (kv.key.to_string(), Json::from(collector_string(&kv.value)))).collect())
 }
 
+/// The collector's `SpanKind` text before its PR #34799 (contrib 0.96.0, the default generation): the protobuf
+/// enum names (`traceutil.SpanKindStr`).
+fn kind_0_96(kind: &SpanKind) -> &'static str {
+    match kind {
+        SpanKind::Internal => "SPAN_KIND_INTERNAL",
+        SpanKind::Server => "SPAN_KIND_SERVER",
+        SpanKind::Client => "SPAN_KIND_CLIENT",
+        SpanKind::Producer => "SPAN_KIND_PRODUCER",
+        SpanKind::Consumer => "SPAN_KIND_CONSUMER",
+    }
+}
+
 fn hex_or_empty(id: SpanId) -> String {
     if id == SpanId::INVALID { String::new() } else { id.to_string() }
 }
@@ -72,14 +84,18 @@ fn expected_row(span: &SpanData, resource: &Json) -> Json {
         "ParentSpanId": hex_or_empty(span.parent_span_id),
         "TraceState": span.span_context.trace_state().header(),
         "SpanName": span.name,
-        "SpanKind": format!("{:?}", span.span_kind),
+        "SpanKind": kind_0_96(&span.span_kind),
         "ServiceName": "budapp",
         "ResourceAttributes": resource,
         "ScopeName": span.instrumentation_scope.name(),
         "ScopeVersion": span.instrumentation_scope.version().unwrap_or(""),
         "SpanAttributes": map(&span.attributes),
         "Duration": span.end_time.duration_since(span.start_time).unwrap().as_nanos() as u64,
-        "StatusCode": match span.status { Status::Unset => "Unset", Status::Ok => "Ok", Status::Error { .. } => "Error" },
+        "StatusCode": match span.status {
+            Status::Unset => "STATUS_CODE_UNSET",
+            Status::Ok => "STATUS_CODE_OK",
+            Status::Error { .. } => "STATUS_CODE_ERROR",
+        },
         "StatusMessage": match &span.status { Status::Error { description } => description.to_string(), _ => String::new() },
         "EventNanos": events.iter().map(|e| nanos(e.timestamp)).collect::<Vec<_>>(),
         "Events.Name": events.iter().map(|e| e.name.to_string()).collect::<Vec<_>>(),
@@ -178,12 +194,12 @@ fn round_trip(format: InsertFormat) {
     assert_eq!(llm["ParentSpanId"], server["SpanId"]);
     assert_eq!(log["ParentSpanId"], server["SpanId"]);
     assert_eq!(llm["TraceId"], server["TraceId"]);
-    assert_eq!(server["SpanKind"], "Internal");
+    assert_eq!(server["SpanKind"], "SPAN_KIND_INTERNAL");
     assert_eq!(server["ScopeName"], "budobserve");
-    assert_eq!(server["StatusCode"], "Unset");
+    assert_eq!(server["StatusCode"], "STATUS_CODE_UNSET");
     assert_eq!(
         (llm["StatusCode"].as_str(), llm["StatusMessage"].as_str()),
-        (Some("Error"), Some("model server unreachable"))
+        (Some("STATUS_CODE_ERROR"), Some("model server unreachable"))
     );
     assert_eq!(llm["Events.Name"], json!(["exception"]));
     assert_eq!(llm["Events.Attributes"][0]["exception.message"], "model server unreachable");
@@ -295,8 +311,13 @@ fn the_schema_is_the_collectors_with_the_ttl_asked_for() {
             "has_ttl": 1,
         })]
     );
-    let columns =
-        rows(&url, &format!("SELECT name, type FROM system.columns WHERE database = '{database}' ORDER BY position"));
+    let columns = rows(
+        &url,
+        &format!(
+            "SELECT name, type FROM system.columns WHERE database = '{database}' AND table = 'otel_traces' \
+             ORDER BY position"
+        ),
+    );
     let columns: Vec<(String, String)> = columns
         .iter()
         .map(|c| (c["name"].as_str().unwrap().to_owned(), c["type"].as_str().unwrap().to_owned()))
@@ -314,7 +335,7 @@ fn the_schema_is_the_collectors_with_the_ttl_asked_for() {
         ("ScopeName", "String"),
         ("ScopeVersion", "String"),
         ("SpanAttributes", "Map(LowCardinality(String), String)"),
-        ("Duration", "UInt64"),
+        ("Duration", "Int64"),
         ("StatusCode", "LowCardinality(String)"),
         ("StatusMessage", "String"),
         ("Events.Timestamp", "Array(DateTime64(9))"),
@@ -330,10 +351,13 @@ fn the_schema_is_the_collectors_with_the_ttl_asked_for() {
     .collect();
     assert_eq!(columns, expected);
     let exporter = BudMetricsExporter::new(options).unwrap();
+    let statements = exporter.create_statements();
+    assert_eq!(statements[0], format!("CREATE DATABASE IF NOT EXISTS `{database}`"));
+    assert!(statements[1].starts_with(&format!("CREATE TABLE IF NOT EXISTS `{database}`.`otel_traces` (")));
+    assert!(statements[2].starts_with(&format!("CREATE TABLE IF NOT EXISTS `{database}`.`otel_traces_trace_id_ts` (")));
     assert!(
-        exporter
-            .create_table_statement()
-            .starts_with(&format!("CREATE TABLE IF NOT EXISTS `{database}`.`otel_traces`"))
+        statements[3]
+            .starts_with(&format!("CREATE MATERIALIZED VIEW IF NOT EXISTS `{database}`.`otel_traces_trace_id_ts_mv`"))
     );
 }
 
@@ -459,13 +483,13 @@ fn a_table_dropped_while_running_is_created_again() {
 }
 
 #[test]
-fn a_rejected_batch_is_reported_once_with_the_servers_message() {
+fn a_table_that_cannot_hold_the_rows_is_refused_with_one_clear_error() {
     let url = shared_url();
     let database = database("mismatch");
     query(&url, &format!("CREATE DATABASE `{database}`"));
     let ddl = BudMetricsExporter::new(ClickHouseOptions::new(&url).database(&database)).unwrap();
-    // The collector's table, but `Duration` as text: the batch's header says UInt64.
-    let mismatched = ddl.create_table_statement().replace("Duration UInt64", "Duration String");
+    // The collector's table, but `Duration` as text: no encoding of a duration fits it.
+    let mismatched = ddl.create_statements()[1].replace("Duration Int64", "Duration String");
     query(&url, &mismatched);
 
     let output = Command::new(env!("CARGO_BIN_EXE_clickhouse_export"))
@@ -480,8 +504,8 @@ fn a_rejected_batch_is_reported_once_with_the_servers_message() {
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(
         warnings[0].starts_with(&format!(
-            "budobserve: exporting 20 spans failed: ClickHouse {url} ({database}.otel_traces) \
-             answered HTTP 400 Bad Request: Code: 117. DB::Exception: Type of 'Duration' must be String, not UInt64"
+            "budobserve: exporting 20 spans failed: ClickHouse {url} ({database}.otel_traces) cannot hold \
+             BudObserve's rows: column `Duration` is String, BudObserve writes UInt64 or Int64"
         )),
         "{stderr}"
     );
@@ -513,7 +537,7 @@ fn wrong_credentials_are_reported_with_the_servers_message() {
 }
 
 #[test]
-fn span_kinds_are_named_as_the_collector_names_them() {
+fn span_kinds_are_named_as_the_deployed_collector_names_them() {
     let url = shared_url();
     let database = database("kinds");
     let capture = testing::capture_with(|builder| builder.clickhouse(ClickHouseOptions::new(&url).database(&database)));
@@ -537,11 +561,11 @@ fn span_kinds_are_named_as_the_collector_names_them() {
     assert_eq!(
         kinds,
         [
-            ("server", "Server"),
-            ("client", "Client"),
-            ("producer", "Producer"),
-            ("consumer", "Consumer"),
-            ("internal", "Internal")
+            ("server", "SPAN_KIND_SERVER"),
+            ("client", "SPAN_KIND_CLIENT"),
+            ("producer", "SPAN_KIND_PRODUCER"),
+            ("consumer", "SPAN_KIND_CONSUMER"),
+            ("internal", "SPAN_KIND_INTERNAL")
         ]
         .map(|(name, kind)| (name.to_owned(), kind.to_owned()))
     );

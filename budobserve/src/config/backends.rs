@@ -26,7 +26,8 @@ pub(super) fn resolve_clickhouse(
 pub(super) fn add_clickhouse(exporter: BudMetricsExporter, span_processors: &mut Vec<SpanStage>) -> String {
     let url = exporter.url().to_owned();
     let batch = exporter.batch_options().cloned();
-    span_processors.push(SpanStage::exporter(exporter, batch));
+    let concurrent = Some(exporter.concurrent_inserts());
+    span_processors.push(SpanStage::concurrent_exporter(exporter, batch, concurrent));
     url
 }
 

@@ -48,6 +48,7 @@ pub struct BatchOptions {
     pub(crate) max_queue_bytes: usize,
     pub(crate) max_export_batch_size: usize,
     pub(crate) scheduled_delay: Duration,
+    pub(crate) max_concurrent_exports: usize,
 }
 
 /// The default bound of a queue in bytes.
@@ -60,6 +61,7 @@ impl Default for BatchOptions {
             max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
             max_export_batch_size: 512,
             scheduled_delay: Duration::from_millis(1000),
+            max_concurrent_exports: 1,
         }
     }
 }
@@ -95,6 +97,16 @@ impl BatchOptions {
     /// How long a span waits at most before its batch is exported.
     pub fn scheduled_delay(mut self, delay: Duration) -> Self {
         self.scheduled_delay = delay;
+        self
+    }
+
+    /// How many batches may be exported at once (default 1, at least 1). When the worker finds more than one
+    /// batch waiting, it exports up to this many concurrently (the first on its own thread, the others each on a
+    /// thread of its own for that round), so a backend that stores batches concurrently is not waited on one batch
+    /// at a time. The exporter must take concurrent exports (BudObserve's do; the ClickHouse exporter is given
+    /// [`max_concurrent_inserts`](crate::exporters::budmetrics::ClickHouseOptions::max_concurrent_inserts)).
+    pub fn max_concurrent_exports(mut self, exports: usize) -> Self {
+        self.max_concurrent_exports = exports.max(1);
         self
     }
 }
@@ -385,49 +397,96 @@ fn run<E: SpanExporter>(shared: &Shared, mut exporter: E) {
     }
 }
 
-/// Completes and exports `spans` in batches, leaving it empty; the first error, after trying them all.
+/// Completes and exports `spans` in batches, up to `max_concurrent_exports` at once, leaving it empty; the first
+/// error, after trying them all.
 fn export_all<E: SpanExporter>(shared: &Shared, exporter: &E, spans: &mut Vec<SpanData>) -> OTelSdkResult {
     let counters = &shared.counters;
     let mut result = Ok(());
     // A span whose preparation failed (a user callback panicked) is dropped, and counted there.
     spans.retain_mut(|span| shared.preparation.apply(span));
+    let size = shared.options.max_export_batch_size;
     while !spans.is_empty() {
         if let Some(timeout) = shared.lock().abandoned {
             counters.lost_at_shutdown(spans.len() as u64, timeout);
             spans.clear();
             break;
         }
-        let batch: Vec<SpanData> = spans.drain(..spans.len().min(shared.options.max_export_batch_size)).collect();
-        let count = batch.len() as u64;
-        // A report left by an earlier export is not this one's.
-        let _ = failure::take();
-        let outcome = catch_unwind(AssertUnwindSafe(|| block_on(exporter.export(batch))))
-            .unwrap_or_else(|_| Err(OTelSdkError::InternalFailure("the exporter panicked".into())));
-        match outcome {
-            Ok(()) => {
-                counters.exported.fetch_add(count, Ordering::Relaxed);
-            }
-            Err(err) => {
-                // What the transport saw, in the backend's words, or the exporter's error text; scrubbed either
-                // way (a backend may echo a token, an exporter of the user's may quote one).
-                let failure = failure::take().unwrap_or_else(|| failure::from_sdk_error(&err));
-                let failure = shared.preparation.scrub_failure(failure);
-                counters.export_failed(count, &failure);
-                if result.is_ok() {
-                    // The SDK's own kinds (a timeout, a shutdown) stay as they are; any text is the scrubbed one.
-                    result = Err(match err {
-                        OTelSdkError::Timeout(_) | OTelSdkError::AlreadyShutdown
-                            if matches!(failure, Failure::Other(_)) =>
-                        {
-                            err
-                        }
-                        _ => OTelSdkError::InternalFailure(failure.to_string()),
-                    });
+        let round = spans.len().div_ceil(size).min(shared.options.max_concurrent_exports);
+        let batches: Vec<Vec<SpanData>> = (0..round).map(|_| spans.drain(..spans.len().min(size)).collect()).collect();
+        for (count, outcome) in export_round(exporter, batches) {
+            match outcome {
+                Ok(()) => {
+                    counters.exported.fetch_add(count, Ordering::Relaxed);
+                }
+                Err((err, failure)) => {
+                    // What the transport saw, in the backend's words, or the exporter's error text; scrubbed
+                    // either way (a backend may echo a token, an exporter of the user's may quote one).
+                    let failure = shared.preparation.scrub_failure(failure);
+                    counters.export_failed(count, &failure);
+                    if result.is_ok() {
+                        // The SDK's own kinds (a timeout, a shutdown) stay as they are; any text is the scrubbed one.
+                        result = Err(match err {
+                            OTelSdkError::Timeout(_) | OTelSdkError::AlreadyShutdown
+                                if matches!(failure, Failure::Other(_)) =>
+                            {
+                                err
+                            }
+                            _ => OTelSdkError::InternalFailure(failure.to_string()),
+                        });
+                    }
                 }
             }
         }
     }
     result
+}
+
+/// The outcome of one export: its span count, and its error with what the transport saw.
+type Outcome = (u64, Result<(), (OTelSdkError, Failure)>);
+
+/// Exports `batches` at once: the first on this thread, each other on a thread of its own for the round (a batch
+/// whose thread cannot be started is counted as failed, with that reason).
+fn export_round<E: SpanExporter>(exporter: &E, mut batches: Vec<Vec<SpanData>>) -> Vec<Outcome> {
+    let Some(first) = (!batches.is_empty()).then(|| batches.remove(0)) else { return Vec::new() };
+    if batches.is_empty() {
+        return vec![export_one(exporter, first)];
+    }
+    thread::scope(|scope| {
+        let helpers: Vec<(u64, std::io::Result<_>)> = batches
+            .into_iter()
+            .map(|batch| {
+                let count = batch.len() as u64;
+                let thread = thread::Builder::new().name("budobserve-export".into());
+                (count, thread.spawn_scoped(scope, move || export_one(exporter, batch)))
+            })
+            .collect();
+        let mut outcomes = vec![export_one(exporter, first)];
+        for (count, helper) in helpers {
+            let failed =
+                |reason: String| (count, Err((OTelSdkError::InternalFailure(reason.clone()), Failure::Other(reason))));
+            outcomes.push(match helper {
+                Ok(handle) => handle.join().unwrap_or_else(|_| failed("the exporter panicked".into())),
+                Err(err) => failed(format!("cannot start a thread to export on: {err}")),
+            });
+        }
+        outcomes
+    })
+}
+
+/// Exports one batch on this thread, and takes what its transport reported when it fails.
+fn export_one<E: SpanExporter>(exporter: &E, batch: Vec<SpanData>) -> Outcome {
+    let count = batch.len() as u64;
+    // A report left by an earlier export is not this one's.
+    let _ = failure::take();
+    let outcome = catch_unwind(AssertUnwindSafe(|| block_on(exporter.export(batch))))
+        .unwrap_or_else(|_| Err(OTelSdkError::InternalFailure("the exporter panicked".into())));
+    (
+        count,
+        outcome.map_err(|err| {
+            let failure = failure::take().unwrap_or_else(|| failure::from_sdk_error(&err));
+            (err, failure)
+        }),
+    )
 }
 
 /// The bytes a span holds beyond its fixed size, estimated: its name, and the keys and values of its attributes

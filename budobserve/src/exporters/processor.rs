@@ -43,8 +43,20 @@ pub(crate) enum SpanStage {
 impl SpanStage {
     /// `exporter` behind BudObserve's batch processor, with `batch` options or else the configuration's.
     pub(crate) fn exporter(exporter: impl SpanExporter + 'static, batch: Option<BatchOptions>) -> SpanStage {
+        SpanStage::concurrent_exporter(exporter, batch, None)
+    }
+
+    /// [`exporter`](Self::exporter), with `concurrent` exports at once whatever the batch options say.
+    pub(crate) fn concurrent_exporter(
+        exporter: impl SpanExporter + 'static,
+        batch: Option<BatchOptions>,
+        concurrent: Option<usize>,
+    ) -> SpanStage {
         SpanStage::Exporter(Box::new(move |options, counters, preparation| {
-            let options = batch.unwrap_or_else(|| options.clone());
+            let mut options = batch.unwrap_or_else(|| options.clone());
+            if let Some(concurrent) = concurrent {
+                options = options.max_concurrent_exports(concurrent);
+            }
             BatchProcessor::start(exporter, options, Arc::clone(counters), preparation.clone())
         }))
     }

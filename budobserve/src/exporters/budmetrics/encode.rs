@@ -1,15 +1,15 @@
 //! Spans as `otel_traces` rows: `RowBinaryWithNamesAndTypes` and `JSONEachRow`, with attribute values as the
-//! collector stringifies them.
+//! collector stringifies them (pdata's `AsString`) and kinds and status codes as its generation names them.
 
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry::{Array, KeyValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 
-use super::schema::COLUMNS;
+use super::layout::Layout;
 use crate::constants;
 
 /// The resource's columns, encoded once per resource.
@@ -63,19 +63,21 @@ struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
-    fn new(span: &'a SpanData) -> Row<'a> {
+    fn new(span: &'a SpanData, layout: &Layout) -> Row<'a> {
         let context = &span.span_context;
         Row {
             trace_id: hex_trace_id(context.trace_id()),
             span_id: hex_span_id(context.span_id()),
             parent_id: (span.parent_span_id != SpanId::INVALID).then(|| hex_span_id(span.parent_span_id)),
             trace_state: context.trace_state().header(),
-            kind: span_kind(&span.span_kind),
-            status: match &span.status {
-                Status::Unset => ("Unset", ""),
-                Status::Ok => ("Ok", ""),
-                Status::Error { description } => ("Error", description.as_ref()),
-            },
+            kind: layout.generation.span_kind(&span.span_kind),
+            status: (
+                layout.generation.status_code(&span.status),
+                match &span.status {
+                    Status::Error { description } => description.as_ref(),
+                    Status::Unset | Status::Ok => "",
+                },
+            ),
             duration: span.end_time.duration_since(span.start_time).map_or(0, |d| d.as_nanos() as u64),
         }
     }
@@ -88,19 +90,14 @@ impl<'a> Row<'a> {
 pub(super) fn encode_row_binary(
     spans: &[SpanData],
     resource: &ResourceColumns,
+    layout: &Layout,
     scratch: &mut String,
     out: &mut Vec<u8>,
 ) {
-    write_varint(out, COLUMNS.len());
-    for (name, _) in COLUMNS {
-        write_string(out, name);
-    }
-    for (_, kind) in COLUMNS {
-        write_string(out, kind);
-    }
+    out.extend_from_slice(&layout.header);
     for span in spans {
-        let row = Row::new(span);
-        out.extend_from_slice(&unix_nanos(span.start_time).to_le_bytes());
+        let row = Row::new(span, layout);
+        out.extend_from_slice(&(unix_nanos(span.start_time) / layout.time_unit).to_le_bytes());
         write_string(out, ascii(&row.trace_id));
         write_string(out, ascii(&row.span_id));
         write_string(out, row.parent_id());
@@ -118,7 +115,7 @@ pub(super) fn encode_row_binary(
         let events = &span.events.events;
         write_varint(out, events.len());
         for event in events {
-            out.extend_from_slice(&unix_nanos(event.timestamp).to_le_bytes());
+            out.extend_from_slice(&(unix_nanos(event.timestamp) / layout.event_time_unit).to_le_bytes());
         }
         write_varint(out, events.len());
         for event in events {
@@ -148,10 +145,16 @@ pub(super) fn encode_row_binary(
     }
 }
 
-pub(super) fn encode_json(spans: &[SpanData], resource: &ResourceColumns, scratch: &mut String, out: &mut Vec<u8>) {
+pub(super) fn encode_json(
+    spans: &[SpanData],
+    resource: &ResourceColumns,
+    layout: &Layout,
+    scratch: &mut String,
+    out: &mut Vec<u8>,
+) {
     let mut line = String::with_capacity(1024);
     for span in spans {
-        let row = Row::new(span);
+        let row = Row::new(span, layout);
         line.clear();
         line.push_str("{\"Timestamp\":");
         json_time(&mut line, span.start_time);
@@ -193,17 +196,6 @@ pub(super) fn encode_json(spans: &[SpanData], resource: &ResourceColumns, scratc
     }
 }
 
-/// The collector's names of span kinds.
-fn span_kind(kind: &SpanKind) -> &'static str {
-    match kind {
-        SpanKind::Internal => "Internal",
-        SpanKind::Server => "Server",
-        SpanKind::Client => "Client",
-        SpanKind::Producer => "Producer",
-        SpanKind::Consumer => "Consumer",
-    }
-}
-
 fn unix_nanos(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
@@ -232,7 +224,7 @@ fn ascii(hex: &[u8]) -> &str {
     std::str::from_utf8(hex).unwrap_or_default()
 }
 
-/// A value as the collector stringifies it (pcommon's `AsString`).
+/// A value as the collector stringifies it (pdata's `AsString`).
 fn stringify(out: &mut String, value: &Value) {
     match value {
         Value::String(text) => out.push_str(text.as_str()),
@@ -240,44 +232,88 @@ fn stringify(out: &mut String, value: &Value) {
         Value::I64(number) => {
             let _ = write!(out, "{number}");
         }
-        Value::F64(number) => float(out, *number),
-        Value::Array(array) => json_array_value(out, array),
+        Value::F64(number) if number.is_finite() => float(out, *number),
+        Value::F64(number) => {
+            // pdata's text for what JSON cannot hold, Go's `FormatFloat(f, 'g', -1, 64)` of it.
+            let name = if number.is_nan() {
+                "NaN"
+            } else if *number > 0.0 {
+                "+Inf"
+            } else {
+                "-Inf"
+            };
+            let _ = write!(out, "json: unsupported value: {name}");
+        }
+        Value::Array(array) => go_json_array(out, array),
         other => {
             let _ = write!(out, "{other}");
         }
     }
 }
 
-/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: the shortest decimal that reads back, never an exponent.
+/// A finite double as Go's `encoding/json` writes it (and pdata's `AsString`, which follows it): the shortest
+/// decimal that reads back, with an exponent below 1e-6 and from 1e21, signed and unpadded (`5e-7`, `1e+21`).
 fn float(out: &mut String, number: f64) {
-    if number.is_nan() {
-        out.push_str("NaN");
-    } else if number.is_infinite() {
-        out.push_str(if number > 0.0 { "+Inf" } else { "-Inf" });
+    let magnitude = number.abs();
+    if magnitude != 0.0 && !(1e-6..1e21).contains(&magnitude) {
+        let start = out.len();
+        // Rust's `{:e}` is the same shortest mantissa, its exponent unpadded and unsigned when positive.
+        let _ = write!(out, "{number:e}");
+        if let Some(e) = out[start..].find('e')
+            && !out[start + e + 1..].starts_with('-')
+        {
+            out.insert(start + e + 1, '+');
+        }
     } else {
         let _ = write!(out, "{number}");
     }
 }
 
-/// An array as JSON, the way the collector writes array attributes.
-fn json_array_value(out: &mut String, array: &Array) {
+/// An array as pdata's `AsString` writes it: Go's `json.Marshal` of its values. A value JSON cannot hold (NaN,
+/// an infinity) fails the whole marshalling, and pdata then writes nothing.
+fn go_json_array(out: &mut String, array: &Array) {
+    let start = out.len();
     out.push('[');
     match array {
         Array::Bool(values) => join(out, values, |out, v| out.push_str(if *v { "true" } else { "false" })),
         Array::I64(values) => join(out, values, |out, v| {
             let _ = write!(out, "{v}");
         }),
-        Array::F64(values) => {
-            join(out, values, |out, v| if v.is_finite() { float(out, *v) } else { out.push_str("null") })
+        Array::F64(values) if values.iter().all(|v| v.is_finite()) => join(out, values, |out, v| float(out, *v)),
+        Array::F64(_) => {
+            out.truncate(start);
+            return;
         }
-        Array::String(values) => join(out, values, |out, v| json_string(out, v.as_str())),
+        Array::String(values) => join(out, values, |out, v| go_json_string(out, v.as_str())),
         other => {
-            out.pop();
+            out.truncate(start);
             let _ = write!(out, "{other}");
             return;
         }
     }
     out.push(']');
+}
+
+/// `text` as a JSON string as Go's `encoding/json` writes it: HTML-safe (`<`, `>`, `&` escaped), line and
+/// paragraph separators escaped, `\b` and `\f` short (Go 1.22 and later).
+fn go_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\0'..='\u{1f}' => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 fn join<T>(out: &mut String, values: &[T], mut write: impl FnMut(&mut String, &T)) {
@@ -357,7 +393,7 @@ fn json_array<T>(out: &mut String, name: &str, items: &[T], mut write: impl FnMu
     out.push(']');
 }
 
-fn write_varint(out: &mut Vec<u8>, mut value: usize) {
+pub(super) fn write_varint(out: &mut Vec<u8>, mut value: usize) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -365,7 +401,7 @@ fn write_varint(out: &mut Vec<u8>, mut value: usize) {
     out.push(value as u8);
 }
 
-fn write_string(out: &mut Vec<u8>, text: &str) {
+pub(super) fn write_string(out: &mut Vec<u8>, text: &str) {
     write_varint(out, text.len());
     out.extend_from_slice(text.as_bytes());
 }
@@ -397,19 +433,32 @@ mod tests {
 
     #[test]
     fn values_are_stringified_as_the_collector_does() {
-        assert_eq!(text(Value::from("plain \"text\"")), "plain \"text\"");
+        assert_eq!(text(Value::from("plain \"text\" <b>")), "plain \"text\" <b>");
         assert_eq!(text(Value::Bool(true)), "true");
         assert_eq!(text(Value::Bool(false)), "false");
         assert_eq!(text(Value::I64(-42)), "-42");
         assert_eq!(text(Value::F64(1.5)), "1.5");
         assert_eq!(text(Value::F64(3.0)), "3");
-        assert_eq!(text(Value::F64(1e21)), "1000000000000000000000");
-        assert_eq!(text(Value::F64(f64::NAN)), "NaN");
-        assert_eq!(text(Value::F64(f64::NEG_INFINITY)), "-Inf");
+        assert_eq!(text(Value::F64(-0.0)), "-0");
+        assert_eq!(text(Value::F64(0.000001)), "0.000001");
+        assert_eq!(text(Value::F64(5e-7)), "5e-7");
+        assert_eq!(text(Value::F64(-1.5e-10)), "-1.5e-10");
+        assert_eq!(text(Value::F64(2.5e-300)), "2.5e-300");
+        assert_eq!(text(Value::F64(1.2345678901234568e20)), "123456789012345680000");
+        assert_eq!(text(Value::F64(1e21)), "1e+21");
+        assert_eq!(text(Value::F64(-1.7976931348623157e308)), "-1.7976931348623157e+308");
+        assert_eq!(text(Value::F64(f64::NAN)), "json: unsupported value: NaN");
+        assert_eq!(text(Value::F64(f64::INFINITY)), "json: unsupported value: +Inf");
+        assert_eq!(text(Value::F64(f64::NEG_INFINITY)), "json: unsupported value: -Inf");
         assert_eq!(text(Value::Array(Array::String(vec!["a".into(), "b\"c".into()]))), r#"["a","b\"c"]"#);
+        assert_eq!(
+            text(Value::Array(Array::String(vec!["<a&b>\u{8}\u{c}\u{1b}\u{2028}é".into()]))),
+            r#"["\u003ca\u0026b\u003e\b\f\u001b\u2028é"]"#
+        );
         assert_eq!(text(Value::Array(Array::I64(vec![1, 2]))), "[1,2]");
         assert_eq!(text(Value::Array(Array::Bool(vec![true, false]))), "[true,false]");
-        assert_eq!(text(Value::Array(Array::F64(vec![0.5, 2.0]))), "[0.5,2]");
+        assert_eq!(text(Value::Array(Array::F64(vec![0.5, 2.0, 5e-7, 1e21]))), "[0.5,2,5e-7,1e+21]");
+        assert_eq!(text(Value::Array(Array::F64(vec![0.5, f64::NAN]))), "");
         assert_eq!(text(Value::Array(Array::String(vec![]))), "[]");
     }
 

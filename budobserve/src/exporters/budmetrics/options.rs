@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
-use super::schema::create_table_statement;
+use super::schema::{CollectorGeneration, create_statements};
 use crate::config::setting::{EnvSource, Setting, base_url, text};
 use crate::constants::env;
 use crate::error::ConfigError;
@@ -74,6 +74,8 @@ pub struct ClickHouseOptions {
     pub(super) format: InsertFormat,
     pub(super) compression: bool,
     pub(super) batch: Option<BatchOptions>,
+    pub(super) generation: Option<CollectorGeneration>,
+    pub(super) concurrent_inserts: usize,
 }
 
 impl fmt::Debug for ClickHouseOptions {
@@ -91,6 +93,8 @@ impl fmt::Debug for ClickHouseOptions {
             .field("format", &self.format)
             .field("compression", &self.compression)
             .field("batch", &self.batch)
+            .field("collector", &self.generation)
+            .field("concurrent_inserts", &self.concurrent_inserts)
             .finish()
     }
 }
@@ -112,6 +116,8 @@ impl ClickHouseOptions {
             format: InsertFormat::RowBinary,
             compression: false,
             batch: None,
+            generation: None,
+            concurrent_inserts: 2,
         }
     }
 
@@ -181,6 +187,22 @@ impl ClickHouseOptions {
         self
     }
 
+    /// Which collector's rows and schema to follow (default [`CollectorGeneration::Contrib0_96`], what the platform
+    /// deploys; `BUD_OBSERVE_CLICKHOUSE_COLLECTOR` when not given here). An existing table's column types win over
+    /// it (see [`CollectorGeneration`]).
+    pub fn collector(mut self, generation: CollectorGeneration) -> Self {
+        self.generation = Some(generation);
+        self
+    }
+
+    /// How many inserts may be in flight at once (default 2, at least 1): while ClickHouse stores one batch, the
+    /// next is encoded and sent. ClickHouse runs concurrent inserts into one table (each makes its own part); more
+    /// than a few only adds parts to merge.
+    pub fn max_concurrent_inserts(mut self, inserts: usize) -> Self {
+        self.concurrent_inserts = inserts.max(1);
+        self
+    }
+
     /// The URL, as given.
     pub fn url(&self) -> &str {
         &self.url
@@ -197,9 +219,12 @@ pub(super) struct Target {
     pub(super) password: Option<String>,
     /// `{url}/?query=INSERT…` and `{url}/?query=` (for the DDL, sent in the body).
     pub(super) insert_url: String,
-    pub(super) create_database: String,
-    pub(super) create_table: String,
+    /// `CREATE DATABASE`, then the collector's table, lookup table and view.
+    pub(super) create_statements: Vec<String>,
+    /// Lists the table's columns (`name\ttype` lines).
+    pub(super) columns_query: String,
     pub(super) create_schema: bool,
+    pub(super) generation: CollectorGeneration,
     pub(super) timeout: Duration,
     pub(super) retries: u32,
     pub(super) format: InsertFormat,
@@ -246,11 +271,19 @@ impl Target {
         if options.timeout.is_zero() {
             return Err(invalid("clickhouse timeout", "0s", "a timeout above zero".into()));
         }
+        let generation = options.generation.unwrap_or_default();
         let insert = format!("INSERT INTO `{database}`.`{table}` FORMAT {}", options.format.name());
         Ok(Target {
             insert_url: format!("{url}/?query={}", percent_encode(&insert)),
-            create_database: format!("CREATE DATABASE IF NOT EXISTS `{database}`"),
-            create_table: create_table_statement(&database, &table, options.ttl),
+            create_statements: std::iter::once(format!("CREATE DATABASE IF NOT EXISTS `{database}`"))
+                .chain(create_statements(generation, &database, &table, options.ttl))
+                .collect(),
+            // The names are identifiers (checked above): nothing to quote.
+            columns_query: format!(
+                "SELECT name, type FROM system.columns WHERE database = '{database}' AND table = '{table}' \
+                 ORDER BY position FORMAT TabSeparated"
+            ),
+            generation,
             url,
             database,
             table,
@@ -271,6 +304,15 @@ const DATABASE: Setting<String> =
     Setting { option: "clickhouse database", variables: &[env::CLICKHOUSE_DATABASE], parse: database };
 const USER: Setting<String> = Setting { option: "clickhouse", variables: &[env::CLICKHOUSE_USER], parse: text };
 const PASSWORD: Setting<String> = Setting { option: "clickhouse", variables: &[env::CLICKHOUSE_PASSWORD], parse: text };
+const COLLECTOR: Setting<CollectorGeneration> =
+    Setting { option: "clickhouse collector", variables: &[env::CLICKHOUSE_COLLECTOR], parse: generation };
+
+fn generation(name: &str) -> Result<CollectorGeneration, Cow<'static, str>> {
+    CollectorGeneration::from_name(name).ok_or(Cow::Borrowed(
+        "`0.96` (collector-contrib before PR #34799: SPAN_KIND_SERVER, STATUS_CODE_ERROR, Duration Int64) or \
+         `current` (Server, Error, Duration UInt64)",
+    ))
+}
 
 fn clickhouse_url(url: &str) -> Result<String, Cow<'static, str>> {
     base_url(url, cfg!(feature = "clickhouse-tls"), "clickhouse-tls", 8123)
@@ -296,6 +338,7 @@ pub(crate) fn resolve(
     options.database = DATABASE.resolve(options.database.take(), env)?;
     options.user = USER.resolve(options.user.take(), env)?;
     options.password = PASSWORD.resolve(options.password.take(), env)?;
+    options.generation = COLLECTOR.resolve(options.generation.take(), env)?;
     Ok(Some(options))
 }
 

@@ -1,14 +1,15 @@
-//! ClickHouse's HTTP interface: one insert or statement per request, retried with exponential backoff while the
-//! failure is transient and time remains.
+//! ClickHouse's HTTP interface: the schema created and read once, then one insert per request, retried with
+//! exponential backoff while the failure is transient and time remains.
 
 use std::io::Write as _;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 
+use super::layout::Layout;
 use super::options::Target;
 use crate::exporters::failure::{self, Failure as Reported};
 
@@ -18,35 +19,43 @@ pub(super) struct Transport {
     pub(super) target: Target,
     /// Built on the first export, on the thread that exports (never in the service's async context).
     client: OnceLock<Result<reqwest::blocking::Client, String>>,
-    schema_ready: AtomicBool,
+    /// How rows are written to the table, once its columns were read (and the schema created, when asked).
+    layout: Mutex<Option<Arc<Layout>>>,
+    /// Whether the schema was created since the layout was last forgotten.
+    schema_created: AtomicBool,
 }
 
 impl Transport {
     pub(super) fn new(target: Target) -> Transport {
-        Transport { target, client: OnceLock::new(), schema_ready: AtomicBool::new(false) }
+        Transport { target, client: OnceLock::new(), layout: Mutex::new(None), schema_created: AtomicBool::new(false) }
     }
 
-    /// Sends one insert of `body` (gzip-compressed when so configured), creating the schema first when needed.
-    pub(super) fn insert(&self, body: Vec<u8>) -> OTelSdkResult {
+    /// Sends one insert of the rows `encode` writes for the table's layout (gzip-compressed when so configured),
+    /// creating the schema and reading the table's columns first when needed.
+    pub(super) fn insert(&self, encode: &dyn Fn(&Layout, &mut Vec<u8>)) -> OTelSdkResult {
         let deadline = Instant::now() + self.target.timeout;
         let client = self.client()?;
-        // Shared by every attempt without a copy.
-        let gzip = self.target.compression;
-        let body = Bytes::from(if gzip { compress(&body)? } else { body });
-        if self.target.create_schema && !self.schema_ready.load(Ordering::Relaxed) {
-            self.create_schema(client, deadline)?;
-        }
-        match self.send(client, &self.target.insert_url, &body, gzip, deadline) {
-            Err(Failure::Rejected { code: Some(UNKNOWN_TABLE | UNKNOWN_DATABASE), .. })
-                if self.target.create_schema =>
-            {
-                // The table went away (a server restarted on empty storage, say): create it again, once.
-                self.schema_ready.store(false, Ordering::Relaxed);
-                self.create_schema(client, deadline)?;
-                self.send(client, &self.target.insert_url, &body, gzip, deadline).map_err(|failure| self.error(failure))
+        let layout = self.layout(client, deadline)?;
+        let body = self.body(&layout, encode)?;
+        match self.send(client, &self.target.insert_url, &body, self.target.compression, deadline) {
+            Ok(_) => Ok(()),
+            Err(Failure::Rejected { code: Some(code), .. }) if RELAYOUT_CODES.contains(&code) => {
+                // The table went away (a server restarted on empty storage, say) or was altered since its columns
+                // were read: create it again when asked, read its columns again, and send once more.
+                self.forget_layout();
+                let again = self.layout(client, deadline)?;
+                let body = if again == layout { body } else { self.body(&again, encode)? };
+                self.send(client, &self.target.insert_url, &body, self.target.compression, deadline)
+                    .map(drop)
+                    .map_err(|failure| self.error(failure))
             }
-            result => result.map_err(|failure| self.error(failure)),
+            Err(failure) => Err(self.error(failure)),
         }
+    }
+
+    /// The layout the next insert uses, once known.
+    fn known_layout(&self) -> Option<Arc<Layout>> {
+        self.layout.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 
@@ -62,14 +71,44 @@ impl Transport {
         client.as_ref().map_err(|err| OTelSdkError::InternalFailure(err.clone()))
     }
 
-    fn create_schema(&self, client: &reqwest::blocking::Client, deadline: Instant) -> OTelSdkResult {
-        let url = format!("{}/", self.target.url);
-        for statement in [&self.target.create_database, &self.target.create_table] {
-            let statement = Bytes::copy_from_slice(statement.as_bytes());
-            self.send(client, &url, &statement, false, deadline).map_err(|failure| self.error(failure))?;
+    fn forget_layout(&self) {
+        *self.layout.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.schema_created.store(false, Ordering::Relaxed);
+    }
+
+    /// The table's layout: known, or read now (after creating the schema, when asked).
+    fn layout(&self, client: &reqwest::blocking::Client, deadline: Instant) -> Result<Arc<Layout>, OTelSdkError> {
+        if let Some(layout) = self.known_layout() {
+            return Ok(layout);
         }
-        self.schema_ready.store(true, Ordering::Relaxed);
-        Ok(())
+        let url = format!("{}/", self.target.url);
+        if self.target.create_schema && !self.schema_created.load(Ordering::Relaxed) {
+            for statement in &self.target.create_statements {
+                let statement = Bytes::copy_from_slice(statement.as_bytes());
+                self.send(client, &url, &statement, false, deadline).map_err(|failure| self.error(failure))?;
+            }
+            self.schema_created.store(true, Ordering::Relaxed);
+        }
+        let query = Bytes::copy_from_slice(self.target.columns_query.as_bytes());
+        let columns = self.send(client, &url, &query, false, deadline).map_err(|failure| self.error(failure))?;
+        let columns = String::from_utf8_lossy(&columns);
+        let layout = Layout::of_table(self.target.generation, &columns).map_err(|problems| {
+            let who = self.who();
+            self.error(Failure::Transport(Reported::Rejected {
+                status: format!("{who} cannot hold BudObserve's rows"),
+                message: problems,
+            }))
+        })?;
+        let layout = Arc::new(layout);
+        *self.layout.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&layout));
+        Ok(layout)
+    }
+
+    /// The body of one insert: the rows `encode` writes for `layout`, compressed when so configured.
+    fn body(&self, layout: &Layout, encode: &dyn Fn(&Layout, &mut Vec<u8>)) -> Result<Bytes, OTelSdkError> {
+        let mut rows = Vec::new();
+        encode(layout, &mut rows);
+        Ok(Bytes::from(if self.target.compression { compress(&rows)? } else { rows }))
     }
 
     /// Sends one request, retrying transient failures with exponential backoff until `deadline`.
@@ -80,12 +119,12 @@ impl Transport {
         body: &Bytes,
         gzip: bool,
         deadline: Instant,
-    ) -> Result<(), Failure> {
+    ) -> Result<Bytes, Failure> {
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 0;
         loop {
             let failure = match self.attempt(client, url, body, gzip, deadline) {
-                Ok(()) => return Ok(()),
+                Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
             };
             let now = Instant::now();
@@ -105,7 +144,7 @@ impl Transport {
         body: &Bytes,
         gzip: bool,
         deadline: Instant,
-    ) -> Result<(), Failure> {
+    ) -> Result<Bytes, Failure> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             let timeout = self.target.timeout;
@@ -127,7 +166,7 @@ impl Transport {
         let response = request.send().map_err(|err| Failure::Transport(failure::from_reqwest(&self.who(), err)))?;
         let status = response.status();
         if status.is_success() {
-            return Ok(());
+            return response.bytes().map_err(|err| Failure::Transport(failure::from_reqwest(&self.who(), err)));
         }
         let code = response
             .headers()
@@ -160,8 +199,10 @@ impl Transport {
     }
 }
 
-const UNKNOWN_TABLE: u32 = 60;
-const UNKNOWN_DATABASE: u32 = 81;
+/// The answers after which the table's columns are read again (and the schema created again, when asked):
+/// NO_SUCH_COLUMN_IN_TABLE, UNKNOWN_TABLE, UNKNOWN_DATABASE, INCORRECT_DATA (a type in the header that the table
+/// no longer has).
+const RELAYOUT_CODES: &[u32] = &[16, 60, 81, 117];
 
 /// ClickHouse error codes worth a retry: the server is busy, short of memory, or lost a connection.
 const TRANSIENT_CODES: &[u32] = &[
