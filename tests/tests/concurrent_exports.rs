@@ -53,7 +53,8 @@ impl SpanExporter for SlowExporter {
         self.0.wait_open();
         std::thread::sleep(Duration::from_millis(50));
         self.0.now.fetch_sub(1, Ordering::SeqCst);
-        let failing = |span: &SpanData| span.attributes.iter().any(|kv| kv.key.as_str() == "name" && kv.value.as_str() == "fail");
+        let failing =
+            |span: &SpanData| span.attributes.iter().any(|kv| kv.key.as_str() == "name" && kv.value.as_str() == "fail");
         if batch.iter().any(failing) {
             self.0.refused.fetch_add(batch.len(), Ordering::SeqCst);
             return Err(OTelSdkError::InternalFailure("a batch refused by the backend".into()));
@@ -128,7 +129,11 @@ fn each_concurrent_batch_is_counted_on_its_own() {
     let refused = flight.refused.load(Ordering::SeqCst) as u64;
     assert!((1..=10).contains(&refused), "{refused}");
     let stats = observe.export_stats();
-    assert_eq!((stats.spans_exported, stats.spans_failed, stats.failed_exports), (40 - refused, refused, 1), "{stats:?}");
+    assert_eq!(
+        (stats.spans_exported, stats.spans_failed, stats.failed_exports),
+        (40 - refused, refused, 1),
+        "{stats:?}"
+    );
 }
 
 #[derive(Clone, Default)]
@@ -138,7 +143,11 @@ struct Inserts {
     rows: Arc<AtomicUsize>,
 }
 
-async fn clickhouse(State(inserts): State<Inserts>, RawQuery(query): RawQuery, body: axum::body::Bytes) -> &'static str {
+async fn clickhouse(
+    State(inserts): State<Inserts>,
+    RawQuery(query): RawQuery,
+    body: axum::body::Bytes,
+) -> &'static str {
     if !query.is_some_and(|query| query.starts_with("query=INSERT")) {
         // The schema's statements and the columns' listing (none listed: the exporter's own layout).
         return "";
@@ -160,8 +169,9 @@ fn the_clickhouse_exporter_keeps_two_inserts_in_flight() {
     let app = axum::Router::new().route("/", post(clickhouse)).with_state(inserts.clone());
     runtime.spawn(async move { axum::serve(listener, app).await });
 
-    let options = ClickHouseOptions::new(&url)
-        .batch_options(BatchOptions::new().max_export_batch_size(100).max_queue_size(10_000).scheduled_delay(Duration::from_secs(60)));
+    let options = ClickHouseOptions::new(&url).batch_options(
+        BatchOptions::new().max_export_batch_size(100).max_queue_size(10_000).scheduled_delay(Duration::from_secs(60)),
+    );
     let config = budobserve::configure().env(EnvSource::Map(HashMap::new())).clickhouse(options).build().unwrap();
     let observe = BudObserve::new(config);
     budobserve::with_instance(&observe, || {

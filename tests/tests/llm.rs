@@ -660,44 +660,10 @@ mod async_openai_client {
         assert_eq!(message.value.as_str(), "Rate limit reached for gpt-4o on requests per min");
     }
 
-    /// The LiteLLM proxy `scripts/test.sh` starts (its models answer with LiteLLM's mock responses); without it
-    /// (`cargo test` alone), one this test binary starts with `scripts/litellm.sh`, stopped when the binary exits.
+    /// The LiteLLM proxy (see `common::litellm`), as the OpenAI client's configuration.
     fn litellm() -> OpenAIConfig {
-        static PROXY: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
-        let (url, key) = PROXY.get_or_init(|| match std::env::var("BUD_OBSERVE_TEST_LITELLM_URL") {
-            Ok(url) if !url.is_empty() => (url, std::env::var("BUD_OBSERVE_TEST_LITELLM_KEY").unwrap_or_default()),
-            _ => start_litellm(),
-        });
-        OpenAIConfig::new().with_api_base(url.clone()).with_api_key(key.clone())
-    }
-
-    /// Starts a proxy through `scripts/litellm.sh` in a shell that stops it when its standard input closes (when
-    /// this test binary exits); returns its URL and key.
-    fn start_litellm() -> (String, String) {
-        use std::io::BufRead as _;
-        use std::process::{Command, Stdio};
-
-        // Kept for the life of the test binary: its exit closes the shell's standard input.
-        static SHELL: std::sync::Mutex<Option<std::process::Child>> = std::sync::Mutex::new(None);
-        let script = concat!(
-            "cleanup=(); trap 'for c in \"${cleanup[@]}\"; do eval \"$c\"; done' EXIT; ",
-            "source scripts/litellm.sh; start_litellm; wait_for_litellm >&2; ",
-            "echo \"$litellm_url $litellm_key\"; read -r _"
-        );
-        let mut child = Command::new("bash")
-            .args(["-c", script])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        *SHELL.lock().unwrap() = Some(child);
-        let (url, key) =
-            line.trim().split_once(' ').unwrap_or_else(|| panic!("the LiteLLM proxy did not start: {line:?}"));
-        (url.to_owned(), key.to_owned())
+        let (url, key) = common::litellm::proxy();
+        OpenAIConfig::new().with_api_base(url).with_api_key(key)
     }
 
     #[test]

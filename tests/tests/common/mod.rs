@@ -5,5 +5,6 @@ pub mod collector_ddl;
 pub mod dapr;
 pub mod grpc_receiver;
 pub mod http;
+pub mod litellm;
 pub mod raw_backend;
 pub mod receiver;
