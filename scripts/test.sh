@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit, integration, doc and UI (trybuild) tests, and builds the examples.
 # The OTLP tests start their own receiver on loopback (a real HTTP server in the test process); the OTLP example
-# runs against a real collector (rotel-agent, fetched from PyPI on first use and cached), started here on loopback.
+# runs against a real collector (rotel-agent, fetched from PyPI on first use and cached), started here on loopback;
+# the ClickHouse comparison test starts its own rotel-agent with its ClickHouse exporter.
 # The BudMetrics tests and example run against a ClickHouse engine (PyPI's chdb-core, installed on first use into
 # a cached virtualenv) behind ClickHouse's HTTP interface (scripts/clickhouse_http.py), started here on loopback.
 # The LLM tests and example also go through a LiteLLM proxy (PyPI's litellm in a cached virtualenv, its models
@@ -62,6 +63,18 @@ fi
 export BUD_OBSERVE_TEST_POSTGRES_URL="${BUD_OBSERVE_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/test}"
 echo "PostgreSQL at ${BUD_OBSERVE_TEST_POSTGRES_URL//:postgres@/:***@}"
 
+step "rotel-agent (PyPI's rotel wheel, a collector with OTLP receivers and a ClickHouse exporter), cached"
+rotel_dir="$HOME/.cache/budobserve/rotel"
+rotel="$rotel_dir/rotel/rotel-agent"
+if [[ ! -x "$rotel" ]]; then
+  mkdir -p "$rotel_dir"
+  python3 -m pip download --quiet --no-deps --dest "$rotel_dir" "rotel==0.0.1a15"
+  python3 -m zipfile -e "$(ls "$rotel_dir"/rotel-*.whl | head -n 1)" "$rotel_dir"
+  chmod +x "$rotel"
+fi
+export BUD_OBSERVE_TEST_ROTEL="$rotel"
+"$rotel" --version
+
 step "the LiteLLM proxy answers"
 wait_for_litellm
 
@@ -115,14 +128,6 @@ grep -q "^[0-9:.]*   Chat Completion with gpt-4o-mini \[LLM\]$" <<<"$output"
 grep -q "^/users/1/greeting -> 200 OK Hello from the LiteLLM proxy!$" <<<"$output"
 
 step "the OTLP example against a real collector (rotel-agent on loopback)"
-rotel_dir="$HOME/.cache/budobserve/rotel"
-rotel="$rotel_dir/rotel/rotel-agent"
-if [[ ! -x "$rotel" ]]; then
-  mkdir -p "$rotel_dir"
-  python3 -m pip download --quiet --no-deps --dest "$rotel_dir" rotel
-  python3 -m zipfile -e "$(ls "$rotel_dir"/rotel-*.whl | head -n 1)" "$rotel_dir"
-  chmod +x "$rotel"
-fi
 rotel_log=$(mktemp)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$rotel" start --exporter blackhole --debug-log traces \
