@@ -1,5 +1,6 @@
 //! Throughput into ClickHouse: spans per second through BudObserve's batch processor into a ClickHouse server's
-//! `otel_traces`, for each wire format, with and without gzip; and how fast the exporter encodes rows by itself.
+//! `otel_traces`, for each wire format, with and without gzip, one insert in flight or two; and how fast the
+//! exporter encodes rows by itself.
 //!
 //! ```sh
 //! cargo run --release --features clickhouse --example budmetrics_throughput -- http://localhost:8123 100000
@@ -8,7 +9,7 @@
 //! Needs a ClickHouse HTTP interface (`scripts/bench.sh` starts the local one). Each run writes to databases of
 //! its own (`bench_*`, dropped at the end) and checks that every span was stored. Prints one tab-separated line per
 //! configuration (wire format, spans per insert): name, spans, end-to-end spans/s, encoded spans/s, bytes per span
-//! on the wire.
+//! on the wire, inserts in flight at most.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -56,18 +57,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = reqwest::blocking::Client::new();
     let sample = sample_spans();
     let mut out = String::new();
-    for (name, format, gzip, batch) in [
-        ("RowBinary, 512 per insert", InsertFormat::RowBinary, false, 512),
-        ("JSONEachRow, 512 per insert", InsertFormat::JsonEachRow, false, 512),
-        ("RowBinary + gzip, 512 per insert", InsertFormat::RowBinary, true, 512),
-        ("JSONEachRow + gzip, 512 per insert", InsertFormat::JsonEachRow, true, 512),
-        ("RowBinary, 4,096 per insert", InsertFormat::RowBinary, false, 4096),
+    for (name, format, gzip, batch, in_flight) in [
+        ("RowBinary, 512 per insert", InsertFormat::RowBinary, false, 512, 1),
+        ("RowBinary, 512 per insert", InsertFormat::RowBinary, false, 512, 2),
+        ("JSONEachRow, 512 per insert", InsertFormat::JsonEachRow, false, 512, 2),
+        ("RowBinary + gzip, 512 per insert", InsertFormat::RowBinary, true, 512, 2),
+        ("JSONEachRow + gzip, 512 per insert", InsertFormat::JsonEachRow, true, 512, 2),
+        ("RowBinary, 4,096 per insert", InsertFormat::RowBinary, false, 4096, 1),
+        ("RowBinary, 4,096 per insert", InsertFormat::RowBinary, false, 4096, 2),
     ] {
         let database = format!("bench_{}_{}", out.lines().count(), std::process::id());
         let options = ClickHouseOptions::new(&url)
             .database(&database)
             .format(format)
             .compression(gzip)
+            .max_concurrent_inserts(in_flight)
             .timeout(Duration::from_secs(60));
 
         // Encoding alone, on this thread, 512 spans at a time.
@@ -125,7 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("{name}: stored {stored} of {} spans ({stats:?})", spans + 1).into());
         }
         sql(&client, &url, &format!("DROP DATABASE `{database}`"))?;
-        out.push_str(&format!("{name}\t{spans}\t{end_to_end:.0}\t{encoded:.0}\t{bytes_per_span:.0}\n"));
+        out.push_str(&format!("{name}\t{spans}\t{end_to_end:.0}\t{encoded:.0}\t{bytes_per_span:.0}\t{in_flight}\n"));
     }
     std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes())?;
     Ok(())
