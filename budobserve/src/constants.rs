@@ -145,6 +145,8 @@ pub mod gen_ai {
     pub const USAGE_CACHE_READ_INPUT_TOKENS: &str = semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS;
     /// `gen_ai.usage.cost`: the call's price in US dollars (not in the conventions; Logfire's key).
     pub const USAGE_COST: &str = "gen_ai.usage.cost";
+    /// `gen_ai.inference_cost`: the same price, under the key BudMetrics' inference views read.
+    pub const INFERENCE_COST: &str = "gen_ai.inference_cost";
     /// `gen_ai.token.type`: `input` or `output` (on the token usage histogram).
     pub const TOKEN_TYPE: &str = semconv::GEN_AI_TOKEN_TYPE;
     /// `gen_ai.usage.total_tokens` (not in the conventions; what the providers report as total).

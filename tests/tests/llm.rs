@@ -246,6 +246,7 @@ fn a_chat_completion_records_parameters_usage_and_shape_not_content() {
     assert_eq!(attribute(&span, gen_ai::RESPONSE_TIME_TO_FIRST_CHUNK), None, "not a stream");
     // gpt-4o: $2.50 per million input tokens, $1.25 cached, $10 output: 8 × 2.5 + 4 × 1.25 + 5 × 10 per million.
     let cost = float(&span, gen_ai::USAGE_COST).expect("a known model has a cost");
+    assert_eq!(float(&span, gen_ai::INFERENCE_COST), Some(cost), "the same price under BudMetrics' key");
     assert!((cost - 0.000_075).abs() < 1e-12, "{cost}");
 
     // The gateway continues the caller's trace, bud context included.
@@ -419,6 +420,7 @@ fn unknown_models_have_no_cost_unless_priced() {
     assert_eq!(spans.len(), 2);
     assert_eq!(text(&spans[0], gen_ai::RESPONSE_MODEL).as_deref(), Some("bud-custom-7b"));
     assert_eq!(attribute(&spans[0], gen_ai::USAGE_COST), None, "never a made-up price");
+    assert_eq!(attribute(&spans[0], gen_ai::INFERENCE_COST), None, "never a made-up price");
     let priced = float(&spans[1], gen_ai::USAGE_COST).unwrap();
     assert!((priced - (8.0 * 1.0 + 4.0 * 0.5 + 5.0 * 2.0) / 1e6).abs() < 1e-12, "{priced}");
 }

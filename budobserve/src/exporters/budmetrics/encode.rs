@@ -10,6 +10,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 
 use super::layout::Layout;
+use super::wire::{write_string, write_varint};
 use crate::constants;
 
 /// The resource's columns, encoded once per resource.
@@ -393,19 +394,6 @@ fn json_array<T>(out: &mut String, name: &str, items: &[T], mut write: impl FnMu
     out.push(']');
 }
 
-pub(super) fn write_varint(out: &mut Vec<u8>, mut value: usize) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-pub(super) fn write_string(out: &mut Vec<u8>, text: &str) {
-    write_varint(out, text.len());
-    out.extend_from_slice(text.as_bytes());
-}
-
 fn binary_map(out: &mut Vec<u8>, scratch: &mut String, attributes: &[KeyValue]) {
     write_varint(out, attributes.len());
     for attribute in attributes {
@@ -468,15 +456,5 @@ mod tests {
         json_string(&mut out, "a\"b\\c\nd\u{1}é");
         assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
         assert_eq!(serde_json::from_str::<String>(&out).ok().as_deref(), Some("a\"b\\c\nd\u{1}é"));
-    }
-
-    #[test]
-    fn varints_are_leb128() {
-        let mut out = Vec::new();
-        write_varint(&mut out, 0);
-        write_varint(&mut out, 127);
-        write_varint(&mut out, 128);
-        write_varint(&mut out, 300);
-        assert_eq!(out, [0, 127, 0x80, 1, 0xac, 2]);
     }
 }

@@ -1,8 +1,8 @@
 //! The table that exists: its columns' types, read at start, decide the header an insert sends and the precision
 //! of its times — or why BudObserve's rows cannot go there, named column by column.
 
-use super::encode::{write_string, write_varint};
 use super::schema::{COLUMNS, CollectorGeneration, Shape};
+use super::wire::{write_string, write_varint};
 
 /// How rows are written to one table.
 #[derive(Debug, Clone, PartialEq, Eq)]

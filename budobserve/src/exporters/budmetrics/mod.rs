@@ -70,6 +70,7 @@ mod options;
 mod schema;
 mod transport;
 mod usage;
+mod wire;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

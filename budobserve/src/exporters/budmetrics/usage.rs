@@ -12,7 +12,7 @@ const SQL: &str = include_str!("usage.sql");
 /// The statements that make BudMetrics count the LLM calls BudObserve services make themselves, for BudMetrics'
 /// `database` (where `otel_traces` and `InferenceFact` live): a materialized view from `otel_traces` into
 /// `InferenceFact`, so BudMetrics' rollups (`InferenceMetrics5m`, `1h`, `1d`) and every query over them count each
-/// call — requests, tokens, cost from `gen_ai.usage.cost`, latency — under the project, endpoint, model, API key and
+/// call — requests, tokens, cost from `gen_ai.inference_cost`, latency — under the project, endpoint, model, API key and
 /// user of its bud context (`bud.project_id`, …).
 ///
 /// A call made through budgateway (an [`LlmMiddleware`](crate::integrations::llm::LlmMiddleware) with
@@ -58,7 +58,7 @@ mod tests {
             bud::API_KEY_ID,
             bud::API_KEY_PROJECT_ID,
             bud::USER_ID,
-            gen_ai::USAGE_COST,
+            gen_ai::INFERENCE_COST,
             gen_ai::USAGE_INPUT_TOKENS,
             gen_ai::USAGE_OUTPUT_TOKENS,
             gen_ai::RESPONSE_MODEL,

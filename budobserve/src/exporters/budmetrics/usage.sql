@@ -4,7 +4,7 @@
 -- materialized views fill from it (`InferenceMetrics5m`, `1h`, `1d`). Gateway inferences reach `InferenceFact`
 -- through BudMetrics' own view over the gateway's `inference_handler_observability` spans. This view adds one
 -- row for each LLM call a BudObserve service made itself (`budobserve.llm` client spans), so the same rollups and
--- queries count it: requests, tokens, cost (`gen_ai.usage.cost`, in USD), latency, per project, endpoint, model
+-- queries count it: requests, tokens, cost (`gen_ai.inference_cost`, in USD), latency, per project, endpoint, model
 -- and API key (the `bud.*` attributes of the bud context).
 --
 -- A call made through budgateway (`LlmMiddleware::provider("budgateway")`) is not folded: the gateway's own
@@ -32,7 +32,7 @@ SELECT
     toDateTime64(s.Timestamp, 3) AS request_arrival_time,
     toDateTime64(s.Timestamp, 3) AS request_forward_time,
     s.StatusCode NOT IN ('Error', 'STATUS_CODE_ERROR') AS is_success,
-    toFloat64OrNull(s.SpanAttributes['gen_ai.usage.cost']) AS cost,
+    toFloat64OrNull(s.SpanAttributes['gen_ai.inference_cost']) AS cost,
     toUInt16OrNull(s.SpanAttributes['http.response.status_code']) AS status_code,
     nullIf(s.SpanAttributes['error.type'], '') AS error_code,
     nullIf(s.StatusMessage, '') AS error_message,

@@ -156,6 +156,7 @@ impl Call {
         let model = seen.model.clone().unwrap_or_else(|| self.request_model.clone());
         if let Some(cost) = self.cost(&model, &seen) {
             attributes.push(KeyValue::new(keys::USAGE_COST, cost));
+            attributes.push(KeyValue::new(keys::INFERENCE_COST, cost));
         }
         self.record_metrics(seen.model.as_deref(), &seen, None);
         if self.api != Api::Embeddings {

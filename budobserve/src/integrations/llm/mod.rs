@@ -33,7 +33,8 @@
 //! what was seen, `budobserve_llm_stream_incomplete = true` and level warn.
 //!
 //! **Cost**: `gen_ai.usage.cost` (US dollars) from the price data of `genai-prices` (Pydantic's, the same Logfire
-//! uses), or from a [price](LlmMiddleware::price) configured for a model; a model neither knows gets no cost
+//! uses), or from a [price](LlmMiddleware::price) configured for a model, and the same figure as
+//! `gen_ai.inference_cost`, the key BudMetrics' inference views read; a model neither knows gets no cost
 //! attribute — never a made-up price. `gen_ai.client.operation.duration` (seconds) and `gen_ai.client.token.usage`
 //! (tokens, by `gen_ai.token.type`) are recorded per call.
 //!
