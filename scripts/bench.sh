@@ -19,6 +19,12 @@ rm -rf "$criterion_dir"
 BUDOBSERVE_BENCH_ALLOCATIONS="$allocations" BUDOBSERVE_BENCH_PAIRED="$paired" \
   cargo bench --locked -p budobserve --bench overhead -- "$@"
 
+# The recorded-span scenario paced (blocks of 1,024, flushed between) and counted (exported = produced for every
+# implementation), with dynamic values and caller percentiles.
+paced=$(mktemp)
+cleanup+=("rm -f $paced")
+cargo run --release --locked -p budobserve --example paced_spans -- "${BUDOBSERVE_BENCH_PACED_BLOCKS:-400}" > "$paced"
+
 source scripts/clickhouse.sh
 start_clickhouse
 cargo run --release --locked -p budobserve --features clickhouse --example budmetrics_throughput -- \
@@ -52,5 +58,6 @@ cargo run --release --locked -p budobserve --features sqlx,redis --example db_be
   "${BUD_OBSERVE_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/test}" \
   "${BUD_OBSERVE_TEST_REDIS_URL:-redis://127.0.0.1:6379/3}" > "$queries"
 
-python3 scripts/bench_report.py "$criterion_dir" "$allocations" "$paired" "$throughput" "$http" "$queries" > BENCHMARKS.md
+python3 scripts/bench_report.py "$criterion_dir" "$allocations" "$paired" "$throughput" "$http" "$queries" "$paced" \
+  > BENCHMARKS.md
 cat BENCHMARKS.md
