@@ -25,6 +25,13 @@ paced=$(mktemp)
 cleanup+=("rm -f $paced")
 cargo run --release --locked -p budobserve --example paced_spans -- "${BUDOBSERVE_BENCH_PACED_BLOCKS:-400}" > "$paced"
 
+# OTLP/HTTP end to end against a receiver on loopback that decodes every request: BudObserve and the raw SDK with
+# opentelemetry-otlp sending the same data.
+otlp=$(mktemp)
+cleanup+=("rm -f $otlp")
+cargo run --release --locked -p budobserve --features otlp --example otlp_throughput -- \
+  "${BUDOBSERVE_BENCH_OTLP_BLOCKS:-200}" > "$otlp"
+
 source scripts/clickhouse.sh
 start_clickhouse
 cargo run --release --locked -p budobserve --features clickhouse --example budmetrics_throughput -- \
@@ -59,5 +66,5 @@ cargo run --release --locked -p budobserve --features sqlx,redis --example db_be
   "${BUD_OBSERVE_TEST_REDIS_URL:-redis://127.0.0.1:6379/3}" > "$queries"
 
 python3 scripts/bench_report.py "$criterion_dir" "$allocations" "$paired" "$throughput" "$http" "$queries" "$paced" \
-  > BENCHMARKS.md
+  "$otlp" > BENCHMARKS.md
 cat BENCHMARKS.md
