@@ -16,13 +16,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use budobserve::opentelemetry::KeyValue;
 use budobserve::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use budobserve::opentelemetry_sdk::trace::SdkTracerProvider;
 use budobserve::{EnvSource, bud_span};
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
+
+#[path = "../benches/common/mod.rs"]
+#[allow(dead_code, reason = "the benchmarks' shared code; this program takes the attributes alone")]
+mod common;
+use common::same_attributes;
 
 const BLOCK: u64 = 1_024;
 
@@ -104,21 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Instant::now();
         for n in first..first + BLOCK {
             let (a, b, c) = (n, words[(n % 4) as usize].as_str(), n as f64 * 0.5);
-            let mut span = tracer
-                .span_builder("work")
-                .with_attributes([
-                    KeyValue::new("a", a as i64),
-                    KeyValue::new("b", b.to_owned()),
-                    KeyValue::new("c", c),
-                    KeyValue::new("code.filepath", file!()),
-                    KeyValue::new("code.lineno", i64::from(line!())),
-                    KeyValue::new("code.namespace", module_path!()),
-                    KeyValue::new("budobserve_span_type", "span"),
-                    KeyValue::new("budobserve_level_num", 9),
-                    KeyValue::new("budobserve_msg_template", "work"),
-                    KeyValue::new("budobserve_msg", "work"),
-                ])
-                .start(&tracer);
+            let mut span = tracer.span_builder("work").with_attributes(same_attributes(a as i64, b, c)).start(&tracer);
             span.end();
         }
         provider.force_flush()?;

@@ -24,23 +24,26 @@ impl SpanExporter for DropEverything {
 /// The raw SDK's span with the attributes BudObserve writes for `bud_span!("work", a = 1, b = "text", c = 2.5)`
 /// (the three given, the code location and BudObserve's own): the SDK's floor for what the macro records.
 pub(crate) fn raw_span_same_attributes(tracer: &SdkTracer) {
-    let mut span = tracer
-        .span_builder("work")
-        .with_attributes([
-            KeyValue::new("a", 1),
-            KeyValue::new("b", "text"),
-            KeyValue::new("c", 2.5),
-            KeyValue::new("code.filepath", file!()),
-            KeyValue::new("code.lineno", i64::from(line!())),
-            KeyValue::new("code.namespace", module_path!()),
-            KeyValue::new("budobserve_span_type", "span"),
-            KeyValue::new("budobserve_level_num", 9),
-            KeyValue::new("budobserve_msg_template", "work"),
-            KeyValue::new("budobserve_msg", "work"),
-        ])
-        .start(tracer);
+    let mut span = tracer.span_builder("work").with_attributes(same_attributes(1, "text", 2.5)).start(tracer);
     black_box(&span);
     span.end();
+}
+
+/// The attributes `bud_span!("work", a, b, c)` writes, with these values: the three given, the code location and
+/// BudObserve's own.
+pub(crate) fn same_attributes(a: i64, b: &str, c: f64) -> [KeyValue; 10] {
+    [
+        KeyValue::new("a", a),
+        KeyValue::new("b", b.to_owned()),
+        KeyValue::new("c", c),
+        KeyValue::new("code.filepath", file!()),
+        KeyValue::new("code.lineno", i64::from(line!())),
+        KeyValue::new("code.namespace", module_path!()),
+        KeyValue::new("budobserve_span_type", "span"),
+        KeyValue::new("budobserve_level_num", 9),
+        KeyValue::new("budobserve_msg_template", "work"),
+        KeyValue::new("budobserve_msg", "work"),
+    ]
 }
 
 /// A request span with ten attributes, two of them secrets by name (the scrubbing scenario).
