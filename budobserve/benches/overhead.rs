@@ -4,6 +4,10 @@
 //! batches from a worker thread into an exporter that drops everything — BudObserve through its own batch processor
 //! (`span_exporter`, as a service configures it), the others through the SDK's, with the same queue and batch
 //! sizes; allocations are counted on the calling thread, once per implementation, beside the timings.
+//!
+//! Every timed producer is paced: calls run in blocks of at most 1,024 (half the queue) with the implementation's
+//! flush between blocks, outside the measured time, so that no pipeline drops spans at its queue and does less work
+//! than the others (`examples/paced_spans.rs` also counts what each exporter received).
 
 // The counting allocator is the one place in the workspace that needs `unsafe`: `GlobalAlloc` is an unsafe trait.
 #![allow(unsafe_code)]
@@ -97,31 +101,68 @@ fn record_allocations(id: &str, f: impl FnMut()) {
 
 static PAIRED_TABLE: Mutex<BTreeMap<String, f64>> = Mutex::new(BTreeMap::new());
 
-/// Times `a` and `b` in alternating blocks (many rounds, so drift, frequency changes and the other core's load hit
-/// both alike) and records each one's median ns per call under `group/a_name` and `group/b_name`.
-fn paired(group: &str, (a_name, mut a): (&str, impl FnMut()), (b_name, mut b): (&str, impl FnMut())) {
-    const BLOCK: u32 = 20_000;
-    const ROUNDS: usize = 41;
-    let time_block = |f: &mut dyn FnMut()| {
+/// A pipeline's flush, run between timed blocks and never timed.
+type Flush<'a> = &'a dyn Fn();
+
+/// The calls of one timed block: half the batch queue, so that a flush between blocks keeps every span.
+const PACED_BLOCK: u64 = 1_024;
+
+/// Nothing to flush: the implementation exports nothing (a disabled log, formatting alone).
+fn nothing() {}
+
+/// The global BudObserve instance's flush.
+fn flush_budobserve() {
+    let _ = budobserve::force_flush();
+}
+
+/// Runs `f` `iters` times in paced blocks, flushing between them; the time of the calls alone.
+fn paced(iters: u64, f: &mut impl FnMut(), flush: Flush<'_>) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut remaining = iters;
+    while remaining > 0 {
+        let n = remaining.min(PACED_BLOCK);
         let start = Instant::now();
-        for _ in 0..BLOCK {
+        for _ in 0..n {
             f();
         }
-        start.elapsed().as_nanos() as f64 / f64::from(BLOCK)
+        total += start.elapsed();
+        flush();
+        remaining -= n;
+    }
+    total
+}
+
+/// Times `a` and `b` in alternating paced blocks (many rounds, so drift, frequency changes and the other core's
+/// load hit both alike), each followed by its own flush, and records each one's median ns per call under
+/// `group/a_name` and `group/b_name`.
+fn paired(
+    group: &str,
+    (a_name, mut a, flush_a): (&str, impl FnMut(), Flush<'_>),
+    (b_name, mut b, flush_b): (&str, impl FnMut(), Flush<'_>),
+) {
+    const ROUNDS: usize = 401;
+    let time_block = |f: &mut dyn FnMut(), flush: Flush<'_>| {
+        let start = Instant::now();
+        for _ in 0..PACED_BLOCK {
+            f();
+        }
+        let per_call = start.elapsed().as_nanos() as f64 / PACED_BLOCK as f64;
+        flush();
+        per_call
     };
     for _ in 0..3 {
-        time_block(&mut a);
-        time_block(&mut b);
+        time_block(&mut a, flush_a);
+        time_block(&mut b, flush_b);
     }
     let (mut times_a, mut times_b) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
     for round in 0..ROUNDS {
         // Alternate which goes first, so neither always follows the other's garbage.
         if round % 2 == 0 {
-            times_a.push(time_block(&mut a));
-            times_b.push(time_block(&mut b));
+            times_a.push(time_block(&mut a, flush_a));
+            times_b.push(time_block(&mut b, flush_b));
         } else {
-            times_b.push(time_block(&mut b));
-            times_a.push(time_block(&mut a));
+            times_b.push(time_block(&mut b, flush_b));
+            times_a.push(time_block(&mut a, flush_a));
         }
     }
     let median = |times: &mut Vec<f64>| {
@@ -134,10 +175,11 @@ fn paired(group: &str, (a_name, mut a): (&str, impl FnMut()), (b_name, mut b): (
     }
 }
 
-/// Measures `f` under `group/name` and counts its allocations.
-fn bench(c: &mut Criterion, group: &str, name: &str, mut f: impl FnMut()) {
+/// Measures `f` under `group/name`, paced with `flush`, and counts its allocations.
+fn bench(c: &mut Criterion, group: &str, name: &str, flush: Flush<'_>, mut f: impl FnMut()) {
     record_allocations(&format!("{group}/{name}"), &mut f);
-    c.benchmark_group(group).bench_function(name, |b| b.iter(&mut f));
+    flush();
+    c.benchmark_group(group).bench_function(name, |b| b.iter_custom(|iters| paced(iters, &mut f, flush)));
 }
 
 // ---- the setups ----
@@ -202,22 +244,25 @@ fn span_with_three_attributes(c: &mut Criterion) {
     const GROUP: &str = "span_3_attributes";
     {
         let _guard = install_budobserve(Level::Trace, 1.0);
-        bench(c, GROUP, "budobserve", || {
+        bench(c, GROUP, "budobserve", &flush_budobserve, || {
             let span = bud_span!("work", a = 1, b = "text", c = 2.5);
             black_box(&span);
         });
     }
     let provider = sdk_provider(Sampler::AlwaysOn);
+    let flush_sdk = || {
+        let _ = provider.force_flush();
+    };
     let tracer = provider.tracer("bench");
-    bench(c, GROUP, "raw_sdk", || {
+    bench(c, GROUP, "raw_sdk", &flush_sdk, || {
         raw_span(&tracer);
     });
     // The same span with the same attributes BudObserve writes (its schema and code location): the SDK's floor for
     // what `bud_span!` records.
-    bench(c, GROUP, "raw_sdk_same_attributes", || raw_span_same_attributes(&tracer));
+    bench(c, GROUP, "raw_sdk_same_attributes", &flush_sdk, || raw_span_same_attributes(&tracer));
     let dispatch = tracing_dispatch(&provider);
     tracing::dispatcher::with_default(&dispatch, || {
-        bench(c, GROUP, "tracing_otel", || {
+        bench(c, GROUP, "tracing_otel", &flush_sdk, || {
             let span = tracing::info_span!("work", a = 1, b = "text", c = 2.5);
             let _entered = span.enter();
             black_box(&span);
@@ -228,11 +273,15 @@ fn span_with_three_attributes(c: &mut Criterion) {
         let _guard = install_budobserve(Level::Trace, 1.0);
         paired(
             GROUP,
-            ("budobserve", || {
-                let span = bud_span!("work", a = 1, b = "text", c = 2.5);
-                black_box(&span);
-            }),
-            ("raw_sdk_same_attributes", || raw_span_same_attributes(&tracer)),
+            (
+                "budobserve",
+                || {
+                    let span = bud_span!("work", a = 1, b = "text", c = 2.5);
+                    black_box(&span);
+                },
+                &flush_budobserve,
+            ),
+            ("raw_sdk_same_attributes", || raw_span_same_attributes(&tracer), &flush_sdk),
         );
     }
     // fastrace collects local spans under a root and submits them when the root ends (and caps how many one root
@@ -259,7 +308,9 @@ fn span_with_three_attributes(c: &mut Criterion) {
                 }
                 drop(parent);
                 drop(root);
-                start.elapsed()
+                let elapsed = start.elapsed();
+                fastrace::flush();
+                elapsed
             })
         });
     });
@@ -270,7 +321,7 @@ fn disabled_log(c: &mut Criterion) {
     {
         let _guard = install_budobserve(Level::Info, 1.0);
         let user_id = 42;
-        bench(c, GROUP, "budobserve", || bud_debug!("user {user_id} did something", extra = black_box(1)));
+        bench(c, GROUP, "budobserve", &nothing, || bud_debug!("user {user_id} did something", extra = black_box(1)));
     }
     let provider = sdk_provider(Sampler::AlwaysOn);
     let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
@@ -279,7 +330,9 @@ fn disabled_log(c: &mut Criterion) {
     );
     tracing::dispatcher::with_default(&dispatch, || {
         let user_id = 42;
-        bench(c, GROUP, "tracing", || tracing::debug!(user_id, extra = black_box(1), "user {} did something", user_id));
+        bench(c, GROUP, "tracing", &nothing, || {
+            tracing::debug!(user_id, extra = black_box(1), "user {} did something", user_id)
+        });
     });
 }
 
@@ -309,12 +362,15 @@ fn enabled_log(c: &mut Criterion) {
         c.benchmark_group(GROUP).bench_function("budobserve", |b| {
             b.iter_custom(|iters| {
                 time_logs_in_a_span(iters, |n| {
-                    let _parent = bud_span!("parent").entered();
+                    let parent = bud_span!("parent").entered();
                     let start = Instant::now();
                     for _ in 0..n {
                         bud_info!("user {user_id} from {ip}");
                     }
-                    start.elapsed()
+                    let elapsed = start.elapsed();
+                    drop(parent);
+                    flush_budobserve();
+                    elapsed
                 })
             });
         });
@@ -331,12 +387,16 @@ fn enabled_log(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 time_logs_in_a_span(iters, |n| {
                     let parent = tracing::info_span!("parent");
-                    let _entered = parent.enter();
+                    let entered = parent.enter();
                     let start = Instant::now();
                     for _ in 0..n {
                         tracing::info!(user_id, ip, "user {} from {}", user_id, ip);
                     }
-                    start.elapsed()
+                    let elapsed = start.elapsed();
+                    drop(entered);
+                    drop(parent);
+                    let _ = provider.force_flush();
+                    elapsed
                 })
             });
         });
@@ -359,20 +419,28 @@ fn add_by_hand(a: i64, b: i64) -> i64 {
 fn instrument_attribute(c: &mut Criterion) {
     const GROUP: &str = "instrument_2_arguments";
     let _guard = install_budobserve(Level::Trace, 1.0);
-    bench(c, GROUP, "instrument", || {
+    bench(c, GROUP, "instrument", &flush_budobserve, || {
         black_box(add(black_box(1), black_box(2)));
     });
-    bench(c, GROUP, "hand_written_span", || {
+    bench(c, GROUP, "hand_written_span", &flush_budobserve, || {
         black_box(add_by_hand(black_box(1), black_box(2)));
     });
     paired(
         GROUP,
-        ("instrument", || {
-            black_box(add(black_box(1), black_box(2)));
-        }),
-        ("hand_written_span", || {
-            black_box(add_by_hand(black_box(1), black_box(2)));
-        }),
+        (
+            "instrument",
+            || {
+                black_box(add(black_box(1), black_box(2)));
+            },
+            &flush_budobserve,
+        ),
+        (
+            "hand_written_span",
+            || {
+                black_box(add_by_hand(black_box(1), black_box(2)));
+            },
+            &flush_budobserve,
+        ),
     );
 }
 
@@ -381,10 +449,10 @@ fn formatting(c: &mut Criterion) {
     let user_id = 42_u64;
     let ip = "10.0.0.7";
     let latency = 12.3456_f64;
-    bench(c, GROUP, "budobserve", || {
+    bench(c, GROUP, "budobserve", &nothing, || {
         black_box(budobserve::__bud_format!("user {user_id} from {ip} took {latency:.2} ms"));
     });
-    bench(c, GROUP, "format", || {
+    bench(c, GROUP, "format", &nothing, || {
         black_box(format!("user {user_id} from {ip} took {latency:.2} ms"));
     });
 }
@@ -393,14 +461,17 @@ fn unsampled_span(c: &mut Criterion) {
     const GROUP: &str = "span_not_sampled";
     {
         let _guard = install_budobserve(Level::Trace, 0.0);
-        bench(c, GROUP, "budobserve", || {
+        bench(c, GROUP, "budobserve", &flush_budobserve, || {
             let span = bud_span!("work", a = 1, b = "text", c = 2.5);
             black_box(&span);
         });
     }
     let provider = sdk_provider(Sampler::TraceIdRatioBased(0.0));
+    let flush_sdk = || {
+        let _ = provider.force_flush();
+    };
     let tracer = provider.tracer("bench");
-    bench(c, GROUP, "raw_sdk", || {
+    bench(c, GROUP, "raw_sdk", &flush_sdk, || {
         raw_span(&tracer);
     });
 }
@@ -413,7 +484,7 @@ fn nested_async(c: &mut Criterion) {
     };
     {
         let _guard = install_budobserve(Level::Trace, 1.0);
-        bench(c, GROUP, "budobserve", || {
+        bench(c, GROUP, "budobserve", &flush_budobserve, || {
             runtime.block_on(
                 async {
                     async { async { black_box(1) }.instrument(bud_span!("c")).await }.instrument(bud_span!("b")).await
@@ -423,8 +494,11 @@ fn nested_async(c: &mut Criterion) {
         });
     }
     let provider = sdk_provider(Sampler::AlwaysOn);
+    let flush_sdk = || {
+        let _ = provider.force_flush();
+    };
     let tracer: SdkTracer = provider.tracer("bench");
-    bench(c, GROUP, "raw_sdk", || {
+    bench(c, GROUP, "raw_sdk", &flush_sdk, || {
         let a = Context::current_with_span(tracer.start("a"));
         runtime.block_on(
             async {
@@ -441,7 +515,7 @@ fn nested_async(c: &mut Criterion) {
     });
     let dispatch = tracing_dispatch(&provider);
     tracing::dispatcher::with_default(&dispatch, || {
-        bench(c, GROUP, "tracing_otel", || {
+        bench(c, GROUP, "tracing_otel", &flush_sdk, || {
             use tracing::Instrument as TracingInstrument;
             runtime.block_on(TracingInstrument::instrument(
                 async {
@@ -485,7 +559,7 @@ fn scrubbing(c: &mut Criterion) {
     const GROUP: &str = "span_10_attributes_scrubbing";
     for (name, scrub) in [("scrubbed", true), ("unscrubbed", false)] {
         let _guard = install(budobserve::configure().scrubbing(scrub).span_exporter(DropEverything));
-        bench(c, GROUP, name, ten_attributes);
+        bench(c, GROUP, name, &flush_budobserve, ten_attributes);
     }
     // Paired: two explicit instances, each made current the same way.
     let instance = |scrub: bool| {
@@ -501,8 +575,12 @@ fn scrubbing(c: &mut Criterion) {
     let (scrubbed, unscrubbed) = (instance(true), instance(false));
     paired(
         GROUP,
-        ("scrubbed", || budobserve::with_instance(&scrubbed, ten_attributes)),
-        ("unscrubbed", || budobserve::with_instance(&unscrubbed, ten_attributes)),
+        ("scrubbed", || budobserve::with_instance(&scrubbed, ten_attributes), &|| {
+            let _ = scrubbed.force_flush();
+        }),
+        ("unscrubbed", || budobserve::with_instance(&unscrubbed, ten_attributes), &|| {
+            let _ = unscrubbed.force_flush();
+        }),
     );
     // Through a processor given as such (the SDK's simple processor): scrubbed on the caller's thread, the
     // scrubber's whole cost on the measured thread.
@@ -510,7 +588,7 @@ fn scrubbing(c: &mut Criterion) {
     for (name, scrub) in [("scrubbed", true), ("unscrubbed", false)] {
         let _guard =
             install(budobserve::configure().scrubbing(scrub).span_processor(SimpleSpanProcessor::new(DropEverything)));
-        bench(c, ON_CALLER, name, ten_attributes);
+        bench(c, ON_CALLER, name, &flush_budobserve, ten_attributes);
     }
 }
 

@@ -108,7 +108,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Instant::now();
         for n in first..first + BLOCK {
             let (a, b, c) = (n, words[(n % 4) as usize].as_str(), n as f64 * 0.5);
-            let mut span = tracer.span_builder("work").with_attributes(same_attributes(a as i64, b, c)).start(&tracer);
+            let mut span =
+                tracer.span_builder("work").with_attributes(same_attributes(a as i64, b.to_owned(), c)).start(&tracer);
             span.end();
         }
         provider.force_flush()?;

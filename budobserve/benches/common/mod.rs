@@ -5,8 +5,8 @@
 use std::future::Future;
 use std::hint::black_box;
 
-use budobserve::opentelemetry::KeyValue;
 use budobserve::opentelemetry::trace::{Span as _, Tracer as _};
+use budobserve::opentelemetry::{KeyValue, Value};
 use budobserve::opentelemetry_sdk::error::OTelSdkResult;
 use budobserve::opentelemetry_sdk::trace::{SdkTracer, SpanData, SpanExporter};
 
@@ -30,11 +30,11 @@ pub(crate) fn raw_span_same_attributes(tracer: &SdkTracer) {
 }
 
 /// The attributes `bud_span!("work", a, b, c)` writes, with these values: the three given, the code location and
-/// BudObserve's own.
-pub(crate) fn same_attributes(a: i64, b: &str, c: f64) -> [KeyValue; 10] {
+/// BudObserve's own. A `&'static str` for `b` is kept as it is (no allocation), as the macro keeps a literal.
+pub(crate) fn same_attributes(a: i64, b: impl Into<Value>, c: f64) -> [KeyValue; 10] {
     [
         KeyValue::new("a", a),
-        KeyValue::new("b", b.to_owned()),
+        KeyValue::new("b", b),
         KeyValue::new("c", c),
         KeyValue::new("code.filepath", file!()),
         KeyValue::new("code.lineno", i64::from(line!())),
