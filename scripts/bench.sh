@@ -24,6 +24,9 @@ BUDOBSERVE_BENCH_ALLOCATIONS="$allocations" BUDOBSERVE_BENCH_PAIRED="$paired" \
 paced=$(mktemp)
 cleanup+=("rm -f $paced")
 cargo run --release --locked -p budobserve --example paced_spans -- "${BUDOBSERVE_BENCH_PACED_BLOCKS:-400}" > "$paced"
+# logfire-rust, the same recorded span, from its own workspace (it pins another OpenTelemetry SDK).
+cargo run --release --locked --manifest-path peers/logfire/Cargo.toml -- "${BUDOBSERVE_BENCH_PACED_BLOCKS:-400}" \
+  >> "$paced"
 
 # OTLP/HTTP end to end against a receiver on loopback that decodes every request: BudObserve and the raw SDK with
 # opentelemetry-otlp sending the same data.

@@ -153,7 +153,8 @@ if paced_path:
                    "blocks timing each span alone (the clock's own cost is in them). `tracing_otel` is "
                    "`tracing-opentelemetry`'s layer with its default settings, `tracing_otel_lean` with location, "
                    "threads, inactivity, level and target off; fastrace's local spans run under a root per 256 (the "
-                   "roots not counted as spans). The criterion table above is paced the same way; these tables also "
+                   "roots not counted as spans); `logfire_rust` is Pydantic's Rust SDK 0.13.1 (`logfire::span!`, "
+                   "its pending-span records not counted), built in a workspace of its own (`peers/logfire`). The criterion table above is paced the same way; these tables also "
                    "check, implementation by implementation, that every span produced was exported.\n")
         for scenario in dict.fromkeys(row[0] for row in paced):
             rows = [row[1:] for row in paced if row[0] == scenario]
