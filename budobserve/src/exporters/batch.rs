@@ -446,14 +446,14 @@ type Outcome = (u64, Result<(), (OTelSdkError, Failure)>);
 
 /// Exports `batches` at once: the first on this thread, each other on a thread of its own for the round (a batch
 /// whose thread cannot be started is counted as failed, with that reason).
-fn export_round<E: SpanExporter>(exporter: &E, mut batches: Vec<Vec<SpanData>>) -> Vec<Outcome> {
-    let Some(first) = (!batches.is_empty()).then(|| batches.remove(0)) else { return Vec::new() };
-    if batches.is_empty() {
+fn export_round<E: SpanExporter>(exporter: &E, batches: Vec<Vec<SpanData>>) -> Vec<Outcome> {
+    let mut batches = batches.into_iter();
+    let Some(first) = batches.next() else { return Vec::new() };
+    if batches.len() == 0 {
         return vec![export_one(exporter, first)];
     }
     thread::scope(|scope| {
         let helpers: Vec<(u64, std::io::Result<_>)> = batches
-            .into_iter()
             .map(|batch| {
                 let count = batch.len() as u64;
                 let thread = thread::Builder::new().name("budobserve-export".into());

@@ -295,28 +295,6 @@ fn go_json_array(out: &mut String, array: &Array) {
     out.push(']');
 }
 
-/// `text` as a JSON string as Go's `encoding/json` writes it: HTML-safe (`<`, `>`, `&` escaped), line and
-/// paragraph separators escaped, `\b` and `\f` short (Go 1.22 and later).
-fn go_json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\0'..='\u{1f}' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 fn join<T>(out: &mut String, values: &[T], mut write: impl FnMut(&mut String, &T)) {
     for (i, value) in values.iter().enumerate() {
         if i > 0 {
@@ -326,27 +304,52 @@ fn join<T>(out: &mut String, values: &[T], mut write: impl FnMut(&mut String, &T
     }
 }
 
-/// `text` as a JSON string.
+/// `text` as a JSON string, as ClickHouse reads it (`JSONEachRow`).
 fn json_string(out: &mut String, text: &str) {
+    escape_json(out, text, false);
+}
+
+/// `text` as a JSON string as Go's `encoding/json` writes it (pdata's array values): also HTML-safe (`<`, `>`, `&`
+/// escaped), the line and paragraph separators escaped, `\b` and `\f` short (Go 1.22 and later).
+fn go_json_string(out: &mut String, text: &str) {
+    escape_json(out, text, true);
+}
+
+/// One JSON string escaper for both: copies runs of plain bytes, escapes the rest.
+fn escape_json(out: &mut String, text: &str, go: bool) {
     out.push('"');
-    let mut start = 0;
-    for (i, byte) in text.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
+    let bytes = text.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        let byte = bytes[i];
+        // The escape, and how many bytes it replaces.
+        let (short, unicode, len) = match byte {
+            b'"' => ("\\\"", 0, 1),
+            b'\\' => ("\\\\", 0, 1),
+            b'\n' => ("\\n", 0, 1),
+            b'\r' => ("\\r", 0, 1),
+            b'\t' => ("\\t", 0, 1),
+            0x08 if go => ("\\b", 0, 1),
+            0x0c if go => ("\\f", 0, 1),
+            0..=0x1f => ("", u32::from(byte), 1),
+            b'<' | b'>' | b'&' if go => ("", u32::from(byte), 1),
+            // U+2028 and U+2029, in UTF-8.
+            0xe2 if go && bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)) => {
+                ("", 0x2000 + u32::from(bytes[i + 2] - 0x80), 3)
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.push_str(&text[start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{byte:04x}");
+        if short.is_empty() {
+            let _ = write!(out, "\\u{unicode:04x}");
         } else {
-            out.push_str(escape);
+            out.push_str(short);
         }
-        start = i + 1;
+        i += len;
+        start = i;
     }
     out.push_str(&text[start..]);
     out.push('"');
@@ -453,8 +456,13 @@ mod tests {
     #[test]
     fn json_strings_escape_quotes_backslashes_and_control_characters() {
         let mut out = String::new();
-        json_string(&mut out, "a\"b\\c\nd\u{1}é");
-        assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
-        assert_eq!(serde_json::from_str::<String>(&out).ok().as_deref(), Some("a\"b\\c\nd\u{1}é"));
+        json_string(&mut out, "a\"b\\c\nd\u{1}é<&>\u{2028}");
+        assert_eq!(out, "\"a\\\"b\\\\c\\nd\\u0001é<&>\u{2028}\"", "only what JSON needs, for ClickHouse");
+        assert_eq!(serde_json::from_str::<String>(&out).ok().as_deref(), Some("a\"b\\c\nd\u{1}é<&>\u{2028}"));
+        let mut go = String::new();
+        go_json_string(&mut go, "a\"b<&>\u{2028}\u{2029}\u{2027}€\u{8}");
+        // U+2027 shares U+2028's first two UTF-8 bytes and is left as it is, as Go leaves it.
+        assert_eq!(go, "\"a\\\"b\\u003c\\u0026\\u003e\\u2028\\u2029\u{2027}€\\b\"");
+        assert_eq!(serde_json::from_str::<String>(&go).ok().as_deref(), Some("a\"b<&>\u{2028}\u{2029}\u{2027}€\u{8}"));
     }
 }
