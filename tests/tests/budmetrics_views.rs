@@ -320,3 +320,93 @@ fn budmetrics_counts_client_calls_once_with_the_deployed_collectors_tables() {
 fn budmetrics_counts_client_calls_once_with_the_current_collectors_tables() {
     budmetrics_counts_client_calls_once(CollectorGeneration::Current, &collector_ddl::CURRENT);
 }
+
+/// A client LLM span with the values a misbehaving provider or caller leaves: ids that are not UUIDs, negative and
+/// overflowing token counts, a NaN price, a status code out of range, finish reasons that are not JSON, an absurd
+/// time to first chunk, a model name with quotes and a newline. The shipped view must never fail the insert into
+/// `otel_traces` (a failing materialized view fails the insert that feeds it: the spans would be lost); what it
+/// cannot read becomes NULL.
+#[test]
+fn hostile_values_never_fail_the_insert_and_read_as_null() {
+    use budobserve::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+
+    let url = shared_url();
+    let database = format!("v{}_hostile", std::process::id());
+    collector_ddl::create(&url, &database, &collector_ddl::CONTRIB_0_96);
+    budmetrics_schema(&url, &database);
+    for statement in llm_usage_statements(&database).unwrap() {
+        query(&url, &statement);
+    }
+    let client = instance(&url, &database, "budapp", CollectorGeneration::Contrib0_96);
+    let tracer = client.tracer_provider().tracer("budobserve.llm");
+    let mut span = tracer
+        .span_builder("Chat Completion with gpt'4o")
+        .with_kind(SpanKind::Client)
+        .with_attributes([
+            KeyValue::new("gen_ai.operation.name", "chat"),
+            KeyValue::new("gen_ai.provider.name", "openai"),
+            KeyValue::new("gen_ai.request.model", "gpt\"'4o\nmini"),
+            KeyValue::new("bud.project_id", "proj-7'; DROP TABLE InferenceFact; --"),
+            KeyValue::new("bud.endpoint_id", ""),
+            KeyValue::new("gen_ai.usage.input_tokens", -5),
+            KeyValue::new("gen_ai.usage.output_tokens", 99_999_999_999_i64),
+            KeyValue::new("gen_ai.inference_cost", f64::NAN),
+            KeyValue::new("http.response.status_code", 70_000),
+            KeyValue::new("gen_ai.response.finish_reasons", "stop, not JSON"),
+            KeyValue::new("gen_ai.response.time_to_first_chunk", 1e30),
+        ])
+        .start(&tracer);
+    span.end();
+    // Beside it, the same span with sane values: the conversions that turned the others to NULL read these.
+    let mut sane = tracer
+        .span_builder("Chat Completion with gpt-4o-mini")
+        .with_kind(SpanKind::Client)
+        .with_attributes([
+            KeyValue::new("gen_ai.operation.name", "chat"),
+            KeyValue::new("gen_ai.provider.name", "openai"),
+            KeyValue::new("gen_ai.request.model", "gpt-4o-mini"),
+            KeyValue::new("bud.project_id", PROJECT_1),
+            KeyValue::new("bud.endpoint_id", ENDPOINT),
+            KeyValue::new("gen_ai.usage.input_tokens", 10),
+            KeyValue::new("gen_ai.usage.output_tokens", 20),
+            KeyValue::new("gen_ai.inference_cost", 0.0000135),
+            KeyValue::new("http.response.status_code", 200),
+            KeyValue::new("gen_ai.response.finish_reasons", r#"["length"]"#),
+            KeyValue::new("gen_ai.response.time_to_first_chunk", 0.25),
+        ])
+        .start(&tracer);
+    sane.end();
+    client.force_flush().unwrap();
+    assert_eq!(client.export_stats().spans_failed, 0);
+
+    let facts = rows(
+        &url,
+        &format!(
+            "SELECT project_id, endpoint_id, model_name, input_tokens, output_tokens, cost, status_code, \
+             finish_reason, ttft_ms, is_success FROM `{database}`.InferenceFact ORDER BY isNull(project_id)"
+        ),
+    );
+    assert_eq!(
+        facts,
+        [
+            json!({
+                "project_id": PROJECT_1, "endpoint_id": ENDPOINT, "model_name": "gpt-4o-mini", "input_tokens": 10,
+                "output_tokens": 20, "cost": 0.0000135, "status_code": 200, "finish_reason": "length",
+                "ttft_ms": 250, "is_success": true,
+            }),
+            json!({
+            "project_id": null, "endpoint_id": null, "model_name": "gpt\"'4o\nmini", "input_tokens": null,
+            "output_tokens": null, "cost": null, "status_code": null, "finish_reason": null, "ttft_ms": null,
+            "is_success": true,
+            }),
+        ]
+    );
+    // The rollups count both calls, the hostile one under no project.
+    let requests = in_database(
+        &url,
+        &database,
+        "SELECT isNull(project_id), sum(request_count) FROM InferenceMetrics1d GROUP BY project_id \
+         ORDER BY isNull(project_id) FORMAT TSV",
+    );
+    assert_eq!(requests, "0\t1\n1\t1\n");
+}

@@ -44,8 +44,10 @@ SELECT
     toUInt32OrNull(s.SpanAttributes['gen_ai.usage.input_tokens']) AS input_tokens,
     toUInt32OrNull(s.SpanAttributes['gen_ai.usage.output_tokens']) AS output_tokens,
     toUInt32(least(intDiv(s.Duration, 1000000), 4294967295)) AS response_time_ms,
-    if(s.SpanAttributes['gen_ai.response.time_to_first_chunk'] = '', CAST(NULL AS Nullable(UInt32)),
-       toUInt32(round(toFloat64OrZero(s.SpanAttributes['gen_ai.response.time_to_first_chunk']) * 1000))) AS ttft_ms,
+    -- Seconds to milliseconds; absent, unreadable or out of UInt32's range: NULL.
+    CAST(if(toFloat64OrNull(s.SpanAttributes['gen_ai.response.time_to_first_chunk']) * 1000 BETWEEN 0 AND 4294967295,
+            round(toFloat64OrNull(s.SpanAttributes['gen_ai.response.time_to_first_chunk']) * 1000), NULL)
+         AS Nullable(UInt32)) AS ttft_ms,
     false AS cached,
     CAST(multiIf(
         JSONExtractString(s.SpanAttributes['gen_ai.response.finish_reasons'], 1) = '', NULL,
