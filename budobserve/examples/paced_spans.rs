@@ -8,6 +8,7 @@
 //!
 //! ```sh
 //! cargo run --release --example paced_spans -- 200   # blocks per implementation
+//! cargo run --release --example paced_spans -- 200 budobserve   # one implementation alone (to profile it)
 //! ```
 //!
 //! Implementations, interleaved block by block: BudObserve (`bud_span!`, its own batch processor), the raw SDK
@@ -373,7 +374,12 @@ fn main() {
     let words: Vec<String> = ["alpha", "beta", "gamma", "delta"].iter().map(|w| format!("{w}-{}", w.len())).collect();
     let pipelines = Pipelines::new();
     let mut out = String::new();
-    for scenario in [pipelines.recorded_span(), pipelines.instrument()] {
+    // An optional second argument keeps only the implementations of that name (to profile one alone).
+    let only = std::env::args().nth(2);
+    for mut scenario in [pipelines.recorded_span(), pipelines.instrument()] {
+        if let Some(only) = &only {
+            scenario.retain(|implementation| implementation.name == only);
+        }
         if let Err(err) = run(scenario, blocks, &words, &mut out) {
             eprintln!("{err}");
             std::process::exit(1);

@@ -90,6 +90,20 @@ impl IdGenerator for ContainedIdGenerator {
     }
 }
 
+/// One id generator for the SDK's tracer and the direct path (see `direct`).
+#[derive(Debug, Clone)]
+pub(crate) struct SharedIdGenerator(pub(crate) Arc<dyn IdGenerator>);
+
+impl IdGenerator for SharedIdGenerator {
+    fn new_trace_id(&self) -> TraceId {
+        self.0.new_trace_id()
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        self.0.new_span_id()
+    }
+}
+
 /// A log processor of the user's.
 #[derive(Debug)]
 pub(crate) struct ContainedLogProcessor<P> {

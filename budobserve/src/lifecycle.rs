@@ -17,12 +17,13 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use crate::callsite::COMPLETION_ROOM;
 use crate::clock::Clock;
 use crate::config::{BudObserveConfig, ConfigBuilder};
-use crate::contained::{ContainedIdGenerator, ContainedSampler};
+use crate::contained::{ContainedIdGenerator, ContainedSampler, SharedIdGenerator};
+use crate::direct::DirectSettings;
 use crate::error::{ConfigError, LifecycleError};
 use crate::exporters::batch::{DEFAULT_FLUSH_TIMEOUT, with_flush_timeout};
 use crate::exporters::console::ConsoleProcessor;
 use crate::exporters::prepare::Preparation;
-use crate::exporters::processor::Pipeline;
+use crate::exporters::processor::{Pipeline, Routing};
 use crate::observe::BudObserve;
 use crate::panic;
 use crate::providers::lock;
@@ -83,15 +84,29 @@ impl BudObserve {
         let span_limits = config.span_limits;
         let preparation = Preparation::new(scrubber.clone(), span_limits, Arc::clone(&instance.export_counters));
         let console = config.console.map(|options| ConsoleProcessor::new(options).preparation(preparation.clone()));
+        let counters = &instance.export_counters;
+        let ids = config.id_generator.map(|generator| {
+            SharedIdGenerator(Arc::new(ContainedIdGenerator::new(generator, Arc::clone(counters))))
+        });
+        // A sampler of the user's is called on the caller's thread with the SDK's inputs: its spans keep the SDK's
+        // path. Otherwise the pipeline decides whether the direct path can take them.
+        let direct = config
+            .sampler
+            .is_none()
+            .then(|| DirectSettings {
+                limits: span_limits.sdk(),
+                cut: crate::limits::queue_cut(&span_limits),
+                ids: ids.as_ref().map(|ids| Arc::clone(&ids.0)),
+            });
         let pipeline = Pipeline::new(
             console,
             config.span_processors,
             &config.batch_options,
             &instance.export_counters,
-            config.pending_spans,
-            config.tail_sampling,
+            Routing { pending_spans: config.pending_spans, tail: config.tail_sampling, direct },
             preparation.clone(),
         );
+        let direct = pipeline.direct();
         // Every span is completed somewhere (on the export worker, or on the caller for processors given as such):
         // reserving the room here, in the one allocation the span makes anyway, lets the completion write in place.
         // Completing it on the worker into a vector of its own instead made the worker allocate, copy and free per
@@ -102,10 +117,8 @@ impl BudObserve {
             .with_resource(resource.clone())
             .with_span_limits(span_limits.sdk())
             .with_span_processor(pipeline);
-        let counters = &instance.export_counters;
-        if let Some(generator) = config.id_generator {
-            tracer_builder =
-                tracer_builder.with_id_generator(ContainedIdGenerator::new(generator, Arc::clone(counters)));
+        if let Some(ids) = ids {
+            tracer_builder = tracer_builder.with_id_generator(ids);
         }
         if let Some(sampler) = config.sampler {
             tracer_builder = tracer_builder.with_sampler(ContainedSampler::new(sampler, Arc::clone(counters)));
@@ -126,7 +139,7 @@ impl BudObserve {
         // Set before the provider: a span started in between gets room it does not need, never too little.
         instance.completion_room.fetch_max(room, Ordering::Relaxed);
         let replaced = Providers {
-            traces: instance.tracer_provider.set_provider(Some(tracer_builder.build())),
+            traces: instance.tracer_provider.set_backend(Some(tracer_builder.build()), direct),
             metrics: instance.meter_provider.set_provider(Some(meter_builder.build())),
             logs: instance.logger_provider.set_provider(Some(logger_builder.build())),
         };

@@ -22,6 +22,7 @@
 
 use std::borrow::Cow;
 
+use opentelemetry::trace::{Event, Link};
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 
@@ -234,11 +235,16 @@ pub(crate) fn apply(span: &mut SpanData, limits: &SpanLimits) {
 
 /// Cuts the user's string values (BudObserve's own keys aside), and those of events and links, to `max` characters.
 fn cut_values(span: &mut SpanData, max: usize) {
-    for kv in span.attributes.iter_mut().filter(|kv| !is_own_key(kv.key.as_str())) {
+    cut_values_of(&mut span.attributes, &mut span.events.events, &mut span.links.links, max);
+}
+
+/// [`cut_values`] on a span's parts.
+fn cut_values_of(attributes: &mut [KeyValue], events: &mut [Event], links: &mut [Link], max: usize) {
+    for kv in attributes.iter_mut().filter(|kv| !is_own_key(kv.key.as_str())) {
         cut_value(&mut kv.value, max);
     }
-    let events = span.events.events.iter_mut().map(|event| &mut event.attributes);
-    let links = span.links.links.iter_mut().map(|link| &mut link.attributes);
+    let events = events.iter_mut().map(|event| &mut event.attributes);
+    let links = links.iter_mut().map(|link| &mut link.attributes);
     for kv in events.chain(links).flatten() {
         cut_value(&mut kv.value, max);
     }
@@ -252,8 +258,19 @@ const QUEUE_MARGIN: usize = 256;
 /// so that a burst of huge values costs the queue at most that much each (see `BatchOptions::max_queue_bytes`).
 /// A no-op without a limit; values within it are passed over by their byte length alone.
 pub(crate) fn cut_for_queue(span: &mut SpanData, limits: &SpanLimits) {
-    let Some(max) = limits.attribute_value_length else { return };
-    cut_values(span, max as usize + QUEUE_MARGIN);
+    if let Some(max) = queue_cut(limits) {
+        cut_values(span, max);
+    }
+}
+
+/// The length values are cut to as spans are queued (the limit and the margin); `None` without a limit.
+pub(crate) fn queue_cut(limits: &SpanLimits) -> Option<usize> {
+    limits.attribute_value_length.map(|max| max as usize + QUEUE_MARGIN)
+}
+
+/// [`cut_for_queue`] on a span's parts, to `max` (see [`queue_cut`]).
+pub(crate) fn cut_parts_for_queue(attributes: &mut [KeyValue], events: &mut [Event], links: &mut [Link], max: usize) {
+    cut_values_of(attributes, events, links, max);
 }
 
 /// Removes the marker of attributes dropped on the caller's thread; its count (0 without one).

@@ -8,12 +8,10 @@
 //! The SDK's sampler is then parent-based and keeps what BudObserve kept. A custom sampler
 //! ([`ConfigBuilder::sampler`](crate::ConfigBuilder::sampler)) decides on its own, after the span is built.
 
-use std::cell::Cell;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use opentelemetry::Context;
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
+use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
 
 /// Keep everything: no check at all.
 const KEEP_ALL: u64 = u64::MAX;
@@ -82,37 +80,12 @@ impl HeadSampler {
         if parent_context.is_valid() {
             return if parent_context.is_sampled() { Decision::Record } else { Decision::DropWithParent };
         }
-        if random() < threshold {
+        if crate::random::next() < threshold {
             return Decision::Record;
         }
-        let trace_id = TraceId::from(u128::from(random()) << 64 | u128::from(random()));
-        let span_id = SpanId::from(random().max(1));
+        let (trace_id, span_id) = (crate::random::trace_id(), crate::random::span_id());
         Decision::DropRoot(SpanContext::new(trace_id, span_id, TraceFlags::default(), false, TraceState::default()))
     }
-}
-
-thread_local! {
-    static STATE: Cell<u64> = Cell::new(seed());
-}
-
-fn seed() -> u64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(std::process::id().into());
-    hasher.finish() | 1
-}
-
-/// A uniform 64-bit draw (xorshift64*), per thread: sampling needs no cryptographic quality, only speed.
-fn random() -> u64 {
-    STATE
-        .try_with(|state| {
-            let mut x = state.get();
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            state.set(x);
-            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        })
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -156,6 +156,11 @@ thread_local! {
     static FLUSH_TIMEOUT: Cell<Option<Duration>> = const { Cell::new(None) };
 }
 
+/// The timeout of the flush running on this thread, if one was given.
+pub(crate) fn flush_timeout() -> Option<Duration> {
+    FLUSH_TIMEOUT.with(Cell::get)
+}
+
 /// Runs `flush` with `timeout` as the wait of every batch processor it flushes on this thread.
 pub(crate) fn with_flush_timeout<T>(timeout: Duration, flush: impl FnOnce() -> T) -> T {
     let previous = FLUSH_TIMEOUT.with(|t| t.replace(Some(timeout)));
@@ -236,43 +241,12 @@ impl BatchProcessor {
 impl SpanProcessor for BatchProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
-    fn on_end(&self, mut span: SpanData) {
-        let shared = &*self.shared;
-        // Cut and estimated before the lock: the caller's threads contend for it, and this needs only the span.
-        shared.preparation.cut_for_queue(&mut span);
-        let size = span_size(&span);
-        let mut state = shared.lock();
-        if state.shutdown {
-            return;
-        }
-        let options = &shared.options;
-        if state.queue.len() >= options.max_queue_size
-            || state.queued_bytes.saturating_add(size) > options.max_queue_bytes
-        {
-            drop(state);
-            drop(span);
-            let dropped = shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            let (spans, bytes) = (options.max_queue_size, options.max_queue_bytes);
-            shared.counters.warn(Cause::QueueFull, |stats| {
-                format!(
-                    "the span export queue is full ({spans} spans or {bytes} bytes): {dropped} spans dropped so far, \
-                     {} exported; the backend is slower than the spans produced or unreachable",
-                    stats.spans_exported
-                )
-            });
-            return;
-        }
-        state.queued_bytes += size;
-        state.queue.push(span);
-        let full_batch = state.queue.len() == shared.options.max_export_batch_size;
-        drop(state);
-        if full_batch {
-            shared.work.notify_one();
-        }
+    fn on_end(&self, span: SpanData) {
+        enqueue(&self.shared, span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        let timeout = FLUSH_TIMEOUT.with(Cell::get).unwrap_or(DEFAULT_FLUSH_TIMEOUT);
+        let timeout = flush_timeout().unwrap_or(DEFAULT_FLUSH_TIMEOUT);
         self.force_flush_with_timeout(timeout)
     }
 
@@ -303,7 +277,65 @@ impl SpanProcessor for BatchProcessor {
     }
 }
 
+/// Queues an ended span for export, or drops and counts it when the queue is full.
+fn enqueue(shared: &Shared, mut span: SpanData) {
+    // Cut and estimated before the lock: the caller's threads contend for it, and this needs only the span.
+    shared.preparation.cut_for_queue(&mut span);
+    let size = span_size(&span);
+    let mut state = shared.lock();
+    if state.shutdown {
+        return;
+    }
+    let options = &shared.options;
+    if state.queue.len() >= options.max_queue_size || state.queued_bytes.saturating_add(size) > options.max_queue_bytes
+    {
+        drop(state);
+        drop(span);
+        count_queue_full(&shared.counters, options, 1);
+        return;
+    }
+    state.queued_bytes += size;
+    state.queue.push(span);
+    let full_batch = state.queue.len() == shared.options.max_export_batch_size;
+    drop(state);
+    if full_batch {
+        shared.work.notify_one();
+    }
+}
+
+/// Counts `spans` dropped at a full queue bounded by `options`, and warns (at most once a minute).
+pub(crate) fn count_queue_full(counters: &ExportCounters, options: &BatchOptions, spans: u64) {
+    let dropped = counters.dropped.fetch_add(spans, Ordering::Relaxed) + spans;
+    let (queue, bytes) = (options.max_queue_size, options.max_queue_bytes);
+    counters.warn(Cause::QueueFull, |stats| {
+        format!(
+            "the span export queue is full ({queue} spans or {bytes} bytes): {dropped} spans dropped so far, {} \
+             exported; the backend is slower than the spans produced or unreachable",
+            stats.spans_exported
+        )
+    });
+}
+
+/// What the direct path's collector holds of a batch processor: a way to queue spans, which does not shut the
+/// processor down when dropped.
+pub(crate) struct BatchHandle {
+    shared: Arc<Shared>,
+}
+
+impl BatchHandle {
+    /// Queues an ended span, as the processor's `on_end`.
+    #[inline]
+    pub(crate) fn push(&self, span: SpanData) {
+        enqueue(&self.shared, span);
+    }
+}
+
 impl BatchProcessor {
+    /// A handle that queues spans into this processor.
+    pub(crate) fn handle(&self) -> BatchHandle {
+        BatchHandle { shared: Arc::clone(&self.shared) }
+    }
+
     /// Exports every span queued so far; waits at most `timeout`.
     pub(crate) fn force_flush_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         let deadline = Instant::now() + timeout;
@@ -493,7 +525,12 @@ fn export_one<E: SpanExporter>(exporter: &E, batch: Vec<SpanData>) -> Outcome {
 /// and of its events' (strings by length, other values by their size). One pass over the attributes, on the
 /// caller's thread as the span is queued.
 fn span_size(span: &SpanData) -> usize {
-    fn attributes(attributes: &[opentelemetry::KeyValue]) -> usize {
+    parts_size(&span.name, &span.attributes, &span.events.events)
+}
+
+/// [`span_size`] of a span's parts: what the queue's byte bound counts.
+pub(crate) fn parts_size(name: &str, attributes: &[opentelemetry::KeyValue], events: &[opentelemetry::trace::Event]) -> usize {
+    fn of(attributes: &[opentelemetry::KeyValue]) -> usize {
         attributes.iter().map(|kv| kv.key.as_str().len() + value_size(&kv.value)).sum()
     }
     fn value_size(value: &opentelemetry::Value) -> usize {
@@ -507,8 +544,8 @@ fn span_size(span: &SpanData) -> usize {
             _ => 16,
         }
     }
-    let events: usize = span.events.iter().map(|event| event.name.len() + attributes(&event.attributes)).sum();
-    std::mem::size_of::<SpanData>() + span.name.len() + attributes(&span.attributes) + events
+    let events: usize = events.iter().map(|event| event.name.len() + of(&event.attributes)).sum();
+    std::mem::size_of::<SpanData>() + name.len() + of(attributes) + events
 }
 
 /// `OTelSdkError` is not `Clone`.

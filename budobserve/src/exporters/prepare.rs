@@ -7,9 +7,11 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::SpanData;
 
 use crate::callsite;
+use crate::constants;
 use crate::exporters::failure::Failure;
 use crate::exporters::loss::ExportCounters;
 use crate::limits::{self, SpanLimits};
@@ -94,5 +96,46 @@ impl Preparation {
     pub(crate) fn applied(&self, span: &SpanData) -> Option<SpanData> {
         let mut copy = span.clone();
         self.apply(&mut copy).then_some(copy)
+    }
+}
+
+/// A span whose level changed after it started (`set_level`, an exception) gets the new level appended when it
+/// ends, as its last attribute; it replaces the one written at start, so exporters see one level. One comparison
+/// per span when nothing changed (the level written at start is never last: the message follows it).
+pub(crate) fn replace_changed_level(attributes: &mut Vec<KeyValue>) {
+    let changed = attributes.last().is_some_and(|kv| kv.key.as_str() == constants::LEVEL_NUM);
+    if !changed {
+        return;
+    }
+    let last = attributes.len() - 1;
+    if let Some(first) = attributes[..last].iter().position(|kv| kv.key.as_str() == constants::LEVEL_NUM) {
+        attributes.swap_remove(first);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_level_replaces_the_one_written_at_start() {
+        let mut attributes = vec![
+            KeyValue::new(constants::SPAN_TYPE, "span"),
+            KeyValue::new(constants::LEVEL_NUM, 9),
+            KeyValue::new("a", 1),
+            KeyValue::new(constants::LEVEL_NUM, 17),
+        ];
+        replace_changed_level(&mut attributes);
+        assert_eq!(
+            attributes,
+            [
+                KeyValue::new(constants::SPAN_TYPE, "span"),
+                KeyValue::new(constants::LEVEL_NUM, 17),
+                KeyValue::new("a", 1)
+            ]
+        );
+        let unchanged = attributes.clone();
+        replace_changed_level(&mut attributes);
+        assert_eq!(attributes, unchanged);
     }
 }

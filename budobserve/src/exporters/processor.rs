@@ -18,10 +18,11 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::trace::SpanExporter;
 
 use crate::constants;
-use crate::exporters::batch::{BatchOptions, BatchProcessor};
+use crate::direct::{DirectEntry, DirectSettings, DirectSink};
+use crate::exporters::batch::{BatchHandle, BatchOptions, BatchProcessor, DEFAULT_FLUSH_TIMEOUT, flush_timeout};
 use crate::exporters::console::ConsoleProcessor;
 use crate::exporters::loss::ExportCounters;
-use crate::exporters::prepare::Preparation;
+use crate::exporters::prepare::{Preparation, replace_changed_level};
 use crate::level::SpanType;
 use crate::tail::{Outcome, TailSampler, TailSampling};
 
@@ -69,20 +70,6 @@ fn pending_span_id(id: SpanId) -> SpanId {
     SpanId::from_bytes(id.to_bytes().map(|b| !b))
 }
 
-/// A span whose level changed after it started (`set_level`, an exception) gets the new level appended when it
-/// ends, as its last attribute; it replaces the one written at start, so exporters see one level. One comparison
-/// per span when nothing changed (the level written at start is never last: the message follows it).
-fn replace_changed_level(attributes: &mut Vec<KeyValue>) {
-    let changed = attributes.last().is_some_and(|kv| kv.key.as_str() == constants::LEVEL_NUM);
-    if !changed {
-        return;
-    }
-    let last = attributes.len() - 1;
-    if let Some(first) = attributes[..last].iter().position(|kv| kv.key.as_str() == constants::LEVEL_NUM) {
-        attributes.swap_remove(first);
-    }
-}
-
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     /// Sees every span as it starts and ends, before tail sampling, without a copy.
@@ -96,6 +83,8 @@ pub(crate) struct Pipeline {
     /// caller's thread.
     locals: Vec<Box<dyn SpanProcessor>>,
     pending_spans: PendingSpans,
+    /// The direct path, when every stage is an exporter behind BudObserve's batch processor (see `direct`).
+    direct: Option<DirectSink>,
 }
 
 /// Which stages get `pending_span` records (see [`ConfigBuilder::pending_spans`](crate::ConfigBuilder::pending_spans)).
@@ -107,6 +96,14 @@ pub(crate) struct PendingSpans {
     pub(crate) exporters: bool,
 }
 
+/// Which way spans take besides the stages: pending-span records, tail sampling, the direct path.
+pub(crate) struct Routing {
+    pub(crate) pending_spans: PendingSpans,
+    pub(crate) tail: Option<TailSampling>,
+    /// Offered the direct path (`None`: the SDK's span on the caller's thread).
+    pub(crate) direct: Option<DirectSettings>,
+}
+
 impl Pipeline {
     /// The console (which reads macro spans as they are) first, then the stages; exporters are started with
     /// `batch` options, report to `counters` and prepare spans with `preparation`. An exporter whose worker thread cannot
@@ -116,19 +113,36 @@ impl Pipeline {
         stages: Vec<SpanStage>,
         batch: &BatchOptions,
         counters: &Arc<ExportCounters>,
-        pending_spans: PendingSpans,
-        tail: Option<TailSampling>,
+        routing: Routing,
         preparation: Preparation,
     ) -> Pipeline {
+        let Routing { pending_spans, tail, direct } = routing;
         let mut exporters: Vec<Box<dyn SpanProcessor>> = Vec::new();
         let mut locals: Vec<Box<dyn SpanProcessor>> = Vec::new();
+        // The direct path takes spans past everything that must see them on the caller's thread (the console,
+        // the tail sampler, processors given as such, pending-span records): it runs only without them.
+        let mut handles: Option<Vec<BatchHandle>> = (console.is_none()
+            && tail.is_none()
+            && !(pending_spans.exporters))
+            .then(Vec::new);
         for stage in stages {
             match stage {
-                SpanStage::Processor(processor) => locals.push(processor),
+                SpanStage::Processor(processor) => {
+                    handles = None;
+                    locals.push(processor);
+                }
                 #[cfg(test)]
-                SpanStage::Raw(processor) => exporters.push(processor),
+                SpanStage::Raw(processor) => {
+                    handles = None;
+                    exporters.push(processor);
+                }
                 SpanStage::Exporter(start) => match start(batch, counters, &preparation) {
-                    Ok(processor) => exporters.push(Box::new(processor)),
+                    Ok(processor) => {
+                        if let Some(handles) = &mut handles {
+                            handles.push(processor.handle());
+                        }
+                        exporters.push(Box::new(processor));
+                    }
                     Err(err) => {
                         // Nowhere else to report it: the configuration is already accepted.
                         let _ = writeln!(std::io::stderr(), "budobserve: cannot start a span export thread: {err}");
@@ -136,6 +150,19 @@ impl Pipeline {
                 },
             }
         }
+        let direct = match (direct, handles) {
+            (Some(settings), Some(handles)) if !handles.is_empty() => {
+                match DirectSink::start(settings, handles, batch, counters) {
+                    Ok(sink) => Some(sink),
+                    Err(err) => {
+                        // Spans take the SDK's path instead: slower, nothing lost.
+                        let _ = writeln!(std::io::stderr(), "budobserve: cannot start the span collector thread: {err}");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         Pipeline {
             console,
             tail: tail.map(TailSampler::new),
@@ -144,7 +171,13 @@ impl Pipeline {
             exporters,
             locals,
             pending_spans,
+            direct,
         }
+    }
+
+    /// The direct path, for the tracer provider to hand its tracers; `None` when spans take the SDK's path.
+    pub(crate) fn direct(&self) -> Option<DirectEntry> {
+        self.direct.as_ref().map(DirectSink::entry)
     }
 
     /// Hands an ended span to every stage: as it is to the exporters (their worker scrubs and completes it),
@@ -278,44 +311,28 @@ impl SpanProcessor for Pipeline {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.all(|p| p.force_flush())
+        // Direct spans ended so far reach the batch processors first, then those export.
+        let direct = match &self.direct {
+            Some(direct) => direct.flush(flush_timeout().unwrap_or(DEFAULT_FLUSH_TIMEOUT)),
+            None => Ok(()),
+        };
+        let flushed = self.all(|p| p.force_flush());
+        direct.and(flushed)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.drain_tail();
-        self.all(|p| p.shutdown_with_timeout(timeout))
+        let direct = match &self.direct {
+            Some(direct) => direct.shutdown(timeout),
+            None => Ok(()),
+        };
+        let shut = self.all(|p| p.shutdown_with_timeout(timeout));
+        direct.and(shut)
     }
 
     fn set_resource(&mut self, resource: &Resource) {
         for processor in self.exporters.iter_mut().chain(self.locals.iter_mut()) {
             processor.set_resource(resource);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_changed_level_replaces_the_one_written_at_start() {
-        let mut attributes = vec![
-            KeyValue::new(constants::SPAN_TYPE, "span"),
-            KeyValue::new(constants::LEVEL_NUM, 9),
-            KeyValue::new("a", 1),
-            KeyValue::new(constants::LEVEL_NUM, 17),
-        ];
-        replace_changed_level(&mut attributes);
-        assert_eq!(
-            attributes,
-            [
-                KeyValue::new(constants::SPAN_TYPE, "span"),
-                KeyValue::new(constants::LEVEL_NUM, 17),
-                KeyValue::new("a", 1)
-            ]
-        );
-        let unchanged = attributes.clone();
-        replace_changed_level(&mut attributes);
-        assert_eq!(attributes, unchanged);
     }
 }

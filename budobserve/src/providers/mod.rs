@@ -15,6 +15,8 @@ pub use logger::{ProxyLogRecord, ProxyLogger, ProxyLoggerProvider};
 pub use meter::ProxyMeterProvider;
 pub use tracer::{ProxySpan, ProxyTracer, ProxyTracerProvider};
 
+pub use crate::direct::DirectSpan;
+
 use std::sync::{Mutex, MutexGuard, Weak};
 
 /// Locks a mutex, recovering the data if a thread panicked while holding it: the proxies' state stays valid at every

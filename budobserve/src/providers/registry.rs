@@ -15,6 +15,7 @@ use opentelemetry_sdk::logs::{SdkLogger, SdkLoggerProvider};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 use super::{WeakList, lock};
+use crate::direct::{DirectEntry, DirectTracer};
 
 /// An SDK provider that hands out one object per instrumentation scope.
 pub(crate) trait ScopedProvider: Clone + Send + Sync + 'static {
@@ -23,11 +24,27 @@ pub(crate) trait ScopedProvider: Clone + Send + Sync + 'static {
     fn for_scope(&self, scope: &InstrumentationScope) -> Self::Item;
 }
 
-impl ScopedProvider for SdkTracerProvider {
-    type Item = SdkTracer;
+/// The SDK tracer provider of a configuration, and its direct path when it has one (see `direct`).
+#[derive(Clone)]
+pub(crate) struct TracerBackend {
+    pub(crate) sdk: SdkTracerProvider,
+    pub(crate) direct: Option<DirectEntry>,
+}
 
-    fn for_scope(&self, scope: &InstrumentationScope) -> SdkTracer {
-        self.tracer_with_scope(scope.clone())
+/// One scope's tracer: the SDK's, and the direct path's when the backend has one.
+pub(crate) struct ScopeTracer {
+    pub(crate) sdk: SdkTracer,
+    pub(crate) direct: Option<DirectTracer>,
+}
+
+impl ScopedProvider for TracerBackend {
+    type Item = ScopeTracer;
+
+    fn for_scope(&self, scope: &InstrumentationScope) -> ScopeTracer {
+        ScopeTracer {
+            sdk: self.sdk.tracer_with_scope(scope.clone()),
+            direct: self.direct.as_ref().map(|direct| direct.tracer(scope)),
+        }
     }
 }
 

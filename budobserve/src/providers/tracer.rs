@@ -8,9 +8,10 @@ use std::time::SystemTime;
 use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::trace::{SpanBuilder, SpanContext, Status, TraceContextExt as _, Tracer as _, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 
-use super::registry::{Registry, Slot};
+use super::registry::{Registry, ScopeTracer, Slot, TracerBackend};
+use crate::direct::{DirectEntry, DirectSpan, Started};
 
 /// A tracer provider that forwards to a swappable [`SdkTracerProvider`].
 ///
@@ -29,7 +30,7 @@ use super::registry::{Registry, Slot};
 /// ```
 #[derive(Clone, Default)]
 pub struct ProxyTracerProvider {
-    registry: Registry<SdkTracerProvider>,
+    registry: Registry<TracerBackend>,
 }
 
 impl ProxyTracerProvider {
@@ -41,12 +42,22 @@ impl ProxyTracerProvider {
     /// Points every tracer handed out so far, and every one handed out later, at `provider` (or at nothing with
     /// `None`). Returns the provider it replaces; shutting that one down is the caller's choice.
     pub fn set_provider(&self, provider: Option<SdkTracerProvider>) -> Option<SdkTracerProvider> {
-        self.registry.set_provider(provider)
+        self.set_backend(provider, None)
+    }
+
+    /// [`set_provider`](Self::set_provider), with the direct path of BudObserve's own pipeline in that provider.
+    pub(crate) fn set_backend(
+        &self,
+        provider: Option<SdkTracerProvider>,
+        direct: Option<DirectEntry>,
+    ) -> Option<SdkTracerProvider> {
+        let backend = provider.map(|sdk| TracerBackend { sdk, direct });
+        self.registry.set_provider(backend).map(|previous| previous.sdk)
     }
 
     /// The SDK provider spans go to now, if any.
     pub fn provider(&self) -> Option<SdkTracerProvider> {
-        self.registry.provider()
+        self.registry.provider().map(|backend| backend.sdk)
     }
 
     /// Silences the named instrumentation scopes: their tracers make non-recording spans from now on (their children
@@ -89,7 +100,7 @@ impl TracerProvider for ProxyTracerProvider {
 /// ```
 #[derive(Clone)]
 pub struct ProxyTracer {
-    slot: Arc<Slot<SdkTracer>>,
+    slot: Arc<Slot<ScopeTracer>>,
 }
 
 impl fmt::Debug for ProxyTracer {
@@ -122,7 +133,13 @@ impl ProxyTracer {
                 if !parent.baggage().is_empty() {
                     add_bud_context(&mut builder, parent);
                 }
-                ProxySpan::Sdk(tracer.build_with_context(builder, parent))
+                match &tracer.direct {
+                    Some(direct) => match direct.start(builder, parent) {
+                        Started::Recording(span) => ProxySpan::Direct(span),
+                        Started::Dropped(span_context) => ProxySpan::NonRecording(span_context),
+                    },
+                    None => ProxySpan::Sdk(Box::new(tracer.sdk.build_with_context(builder, parent))),
+                }
             }
             None => ProxySpan::non_recording(parent),
         }
@@ -152,7 +169,8 @@ fn add_bud_context(builder: &mut SpanBuilder, parent: &Context) {
     }
 }
 
-/// A span started by a [`ProxyTracer`]: an SDK span, or a non-recording span carrying its parent's context.
+/// A span started by a [`ProxyTracer`]: an SDK span, a direct span (BudObserve's own path, when its instance
+/// exports only through BudObserve's batch processors), or a non-recording span carrying its parent's context.
 ///
 /// ```
 /// use budobserve::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
@@ -163,10 +181,13 @@ fn add_bud_context(builder: &mut SpanBuilder, parent: &Context) {
 /// span.end();
 /// ```
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant, reason = "boxing the SDK span would allocate once per span on the hot path")]
+#[non_exhaustive]
 pub enum ProxySpan {
-    /// A span of the SDK (recording unless the sampler said otherwise).
-    Sdk(opentelemetry_sdk::trace::Span),
+    /// A span of the SDK (recording unless the sampler said otherwise). Boxed: the SDK's span is several times
+    /// the direct one, and every span handle would otherwise be moved at that size.
+    Sdk(Box<opentelemetry_sdk::trace::Span>),
+    /// A span of BudObserve's direct path: exported as the SDK's would be.
+    Direct(DirectSpan),
     /// A span that records nothing; its context is the parent's (or empty), so propagation goes on.
     NonRecording(SpanContext),
 }
@@ -183,14 +204,17 @@ impl opentelemetry::trace::Span for ProxySpan {
     where
         T: Into<Cow<'static, str>>,
     {
-        if let ProxySpan::Sdk(span) = self {
-            span.add_event_with_timestamp(name, timestamp, attributes);
+        match self {
+            ProxySpan::Sdk(span) => span.add_event_with_timestamp(name, timestamp, attributes),
+            ProxySpan::Direct(span) => span.add_event_with_timestamp(name, timestamp, attributes),
+            ProxySpan::NonRecording(_) => {}
         }
     }
 
     fn span_context(&self) -> &SpanContext {
         match self {
             ProxySpan::Sdk(span) => span.span_context(),
+            ProxySpan::Direct(span) => span.span_context(),
             ProxySpan::NonRecording(context) => context,
         }
     }
@@ -198,19 +222,24 @@ impl opentelemetry::trace::Span for ProxySpan {
     fn is_recording(&self) -> bool {
         match self {
             ProxySpan::Sdk(span) => span.is_recording(),
+            ProxySpan::Direct(span) => span.is_recording(),
             ProxySpan::NonRecording(_) => false,
         }
     }
 
     fn set_attribute(&mut self, attribute: KeyValue) {
-        if let ProxySpan::Sdk(span) = self {
-            span.set_attribute(attribute);
+        match self {
+            ProxySpan::Sdk(span) => span.set_attribute(attribute),
+            ProxySpan::Direct(span) => span.set_attribute(attribute),
+            ProxySpan::NonRecording(_) => {}
         }
     }
 
     fn set_status(&mut self, status: Status) {
-        if let ProxySpan::Sdk(span) = self {
-            span.set_status(status);
+        match self {
+            ProxySpan::Sdk(span) => span.set_status(status),
+            ProxySpan::Direct(span) => span.set_status(status),
+            ProxySpan::NonRecording(_) => {}
         }
     }
 
@@ -218,20 +247,26 @@ impl opentelemetry::trace::Span for ProxySpan {
     where
         T: Into<Cow<'static, str>>,
     {
-        if let ProxySpan::Sdk(span) = self {
-            span.update_name(new_name);
+        match self {
+            ProxySpan::Sdk(span) => span.update_name(new_name),
+            ProxySpan::Direct(span) => span.update_name(new_name),
+            ProxySpan::NonRecording(_) => {}
         }
     }
 
     fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
-        if let ProxySpan::Sdk(span) = self {
-            span.add_link(span_context, attributes);
+        match self {
+            ProxySpan::Sdk(span) => span.add_link(span_context, attributes),
+            ProxySpan::Direct(span) => span.add_link(span_context, attributes),
+            ProxySpan::NonRecording(_) => {}
         }
     }
 
     fn end_with_timestamp(&mut self, timestamp: SystemTime) {
-        if let ProxySpan::Sdk(span) = self {
-            span.end_with_timestamp(timestamp);
+        match self {
+            ProxySpan::Sdk(span) => span.end_with_timestamp(timestamp),
+            ProxySpan::Direct(span) => span.end_with_timestamp(timestamp),
+            ProxySpan::NonRecording(_) => {}
         }
     }
 }
