@@ -85,19 +85,16 @@ impl BudObserve {
         let preparation = Preparation::new(scrubber.clone(), span_limits, Arc::clone(&instance.export_counters));
         let console = config.console.map(|options| ConsoleProcessor::new(options).preparation(preparation.clone()));
         let counters = &instance.export_counters;
-        let ids = config.id_generator.map(|generator| {
-            SharedIdGenerator(Arc::new(ContainedIdGenerator::new(generator, Arc::clone(counters))))
-        });
+        let ids = config
+            .id_generator
+            .map(|generator| SharedIdGenerator(Arc::new(ContainedIdGenerator::new(generator, Arc::clone(counters)))));
         // A sampler of the user's is called on the caller's thread with the SDK's inputs: its spans keep the SDK's
         // path. Otherwise the pipeline decides whether the direct path can take them.
-        let direct = config
-            .sampler
-            .is_none()
-            .then(|| DirectSettings {
-                limits: span_limits.sdk(),
-                cut: crate::limits::queue_cut(&span_limits),
-                ids: ids.as_ref().map(|ids| Arc::clone(&ids.0)),
-            });
+        let direct = config.sampler.is_none().then(|| DirectSettings {
+            limits: span_limits.sdk(),
+            cut: crate::limits::queue_cut(&span_limits),
+            ids: ids.as_ref().map(|ids| Arc::clone(&ids.0)),
+        });
         let pipeline = Pipeline::new(
             console,
             config.span_processors,

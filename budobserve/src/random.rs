@@ -17,7 +17,9 @@ thread_local! {
 /// A seed no other thread or process has: the hasher's random keys, mixed with the thread and the time.
 fn seed() -> u64 {
     let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    hasher.write_u64(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+    );
     std::hash::Hash::hash(&std::thread::current().id(), &mut hasher);
     hasher.finish()
 }
@@ -70,9 +72,10 @@ mod tests {
     #[test]
     fn ids_are_distinct_within_and_across_threads() {
         let mine: Vec<u64> = (0..10_000).map(|_| u64::from_be_bytes(span_id().to_bytes())).collect();
-        let theirs: Vec<u64> = std::thread::spawn(|| (0..10_000).map(|_| u64::from_be_bytes(span_id().to_bytes())).collect())
-            .join()
-            .unwrap_or_default();
+        let theirs: Vec<u64> =
+            std::thread::spawn(|| (0..10_000).map(|_| u64::from_be_bytes(span_id().to_bytes())).collect())
+                .join()
+                .unwrap_or_default();
         let all: HashSet<u64> = mine.iter().chain(&theirs).copied().collect();
         assert_eq!(all.len(), 20_000);
         assert!(!all.contains(&0));

@@ -209,7 +209,7 @@ fn collect(sink: &Shared, exporters: &[BatchHandle]) {
             }
         }
         for block in &mut blocks {
-            deliver(exporters, block, &scopes);
+            deliver(sink, exporters, block, &scopes);
         }
         let mut state = lock(&shared.state);
         // The emptied blocks go back to the threads (as many as a queue's worth).
@@ -230,19 +230,21 @@ fn collect(sink: &Shared, exporters: &[BatchHandle]) {
     }
 }
 
-/// Gives each record of `block` to every exporter, leaving the block empty.
-fn deliver(exporters: &[BatchHandle], block: &mut Vec<Record>, scopes: &[InstrumentationScope]) {
+/// Gives each record of `block` to every exporter, leaving the block empty. Waits for room in their queues unless
+/// the sink is shutting down.
+fn deliver(sink: &Shared, exporters: &[BatchHandle], block: &mut Vec<Record>, scopes: &[InstrumentationScope]) {
     let Some((last, rest)) = exporters.split_last() else {
         block.clear();
         return;
     };
+    let give_up = || lock(&sink.handoff.state).shutdown;
     for record in block.drain(..) {
         let scope = scopes.get(record.data.scope as usize).cloned().unwrap_or_default();
         let mut span = record.into_span_data(scope);
         replace_changed_level(&mut span.attributes);
         for exporter in rest {
-            exporter.push(span.clone());
+            exporter.push_waiting(span.clone(), give_up);
         }
-        last.push(span);
+        last.push_waiting(span, give_up);
     }
 }

@@ -323,10 +323,43 @@ pub(crate) struct BatchHandle {
 }
 
 impl BatchHandle {
-    /// Queues an ended span, as the processor's `on_end`.
-    #[inline]
-    pub(crate) fn push(&self, span: SpanData) {
-        enqueue(&self.shared, span);
+    /// Queues an ended span, waiting while the queue is full (the worker is exporting): the direct path's collector
+    /// delivers thousands of spans at once, which the worker drains a batch at a time. Gives up (the span dropped
+    /// and counted) when `give_up` says so, or when the span could not fit even an empty queue.
+    pub(crate) fn push_waiting(&self, mut span: SpanData, give_up: impl Fn() -> bool) {
+        let shared = &*self.shared;
+        shared.preparation.cut_for_queue(&mut span);
+        let size = span_size(&span);
+        let options = &shared.options;
+        let mut state = shared.lock();
+        loop {
+            if state.shutdown {
+                return;
+            }
+            let fits = state.queue.len() < options.max_queue_size
+                && state.queued_bytes.saturating_add(size) <= options.max_queue_bytes;
+            if fits {
+                state.queued_bytes += size;
+                state.queue.push(span);
+                let full_batch = state.queue.len() == options.max_export_batch_size;
+                drop(state);
+                if full_batch {
+                    shared.work.notify_one();
+                }
+                return;
+            }
+            if state.queue.is_empty() || give_up() {
+                drop(state);
+                count_queue_full(&shared.counters, options, 1);
+                return;
+            }
+            shared.work.notify_one();
+            state = shared
+                .progress
+                .wait_timeout(state, Duration::from_millis(10))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 }
 
@@ -529,7 +562,11 @@ fn span_size(span: &SpanData) -> usize {
 }
 
 /// [`span_size`] of a span's parts: what the queue's byte bound counts.
-pub(crate) fn parts_size(name: &str, attributes: &[opentelemetry::KeyValue], events: &[opentelemetry::trace::Event]) -> usize {
+pub(crate) fn parts_size(
+    name: &str,
+    attributes: &[opentelemetry::KeyValue],
+    events: &[opentelemetry::trace::Event],
+) -> usize {
     fn of(attributes: &[opentelemetry::KeyValue]) -> usize {
         attributes.iter().map(|kv| kv.key.as_str().len() + value_size(&kv.value)).sum()
     }

@@ -121,10 +121,8 @@ impl Pipeline {
         let mut locals: Vec<Box<dyn SpanProcessor>> = Vec::new();
         // The direct path takes spans past everything that must see them on the caller's thread (the console,
         // the tail sampler, processors given as such, pending-span records): it runs only without them.
-        let mut handles: Option<Vec<BatchHandle>> = (console.is_none()
-            && tail.is_none()
-            && !(pending_spans.exporters))
-            .then(Vec::new);
+        let mut handles: Option<Vec<BatchHandle>> =
+            (console.is_none() && tail.is_none() && !(pending_spans.exporters)).then(Vec::new);
         for stage in stages {
             match stage {
                 SpanStage::Processor(processor) => {
@@ -156,7 +154,8 @@ impl Pipeline {
                     Ok(sink) => Some(sink),
                     Err(err) => {
                         // Spans take the SDK's path instead: slower, nothing lost.
-                        let _ = writeln!(std::io::stderr(), "budobserve: cannot start the span collector thread: {err}");
+                        let _ =
+                            writeln!(std::io::stderr(), "budobserve: cannot start the span collector thread: {err}");
                         None
                     }
                 }
