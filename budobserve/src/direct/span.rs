@@ -210,3 +210,20 @@ impl Drop for DirectSpan {
         self.end_at(None);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_sdk::trace::SpanData;
+
+    use super::*;
+
+    #[test]
+    fn records_and_span_handles_stay_compact() {
+        // Every span handle is moved a few times on the caller's thread, and every record once more into its
+        // thread's buffer: these bounds keep those copies small (the SDK's `SpanData` is the comparison).
+        assert!(std::mem::size_of::<Record>() <= 208, "{}", std::mem::size_of::<Record>());
+        assert!(std::mem::size_of::<Record>() < std::mem::size_of::<SpanData>());
+        assert!(std::mem::size_of::<crate::providers::ProxySpan>() <= 240);
+        assert!(std::mem::size_of::<crate::BudSpan>() <= 304);
+    }
+}
