@@ -14,7 +14,7 @@ const WHO: &str = "the OTLP receiver";
 
 /// See the [module docs](self).
 #[derive(Debug)]
-pub(super) struct ReportingClient(reqwest::blocking::Client);
+pub(crate) struct ReportingClient(reqwest::blocking::Client);
 
 impl ReportingClient {
     /// A client whose requests time out after `timeout`. Built on a thread of its own: reqwest's blocking client

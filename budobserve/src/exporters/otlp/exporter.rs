@@ -27,6 +27,7 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::SpanData;
 
 use super::client::ReportingClient;
+use super::traces::HttpTraces;
 use super::{OtlpConfig, OtlpProtocol};
 use crate::error::ConfigError;
 
@@ -88,7 +89,26 @@ impl OtlpConfig {
         self.gzip.then_some(Compression::Gzip)
     }
 
-    exporter!(span_exporter, SpanExporter, "v1/traces", "spans");
+    exporter!(sdk_span_exporter, SpanExporter, "v1/traces", "spans");
+
+    /// The span exporter: BudObserve's own over HTTP/protobuf (see `traces`), OpenTelemetry's over gRPC.
+    pub(crate) fn span_exporter(&self) -> Result<OtlpSpans, ConfigError> {
+        match self.protocol {
+            OtlpProtocol::HttpProtobuf => {
+                let client = ReportingClient::new(self.timeout).map_err(|err| self.error("spans", &err))?;
+                let mut headers = Vec::new();
+                for (name, value) in self.header_map() {
+                    let name =
+                        http::HeaderName::from_bytes(name.as_bytes()).map_err(|err| self.error("spans", &err))?;
+                    let value = http::HeaderValue::from_str(&value).map_err(|err| self.error("spans", &err))?;
+                    headers.push((name, value));
+                }
+                let url = self.url("v1/traces");
+                Ok(OtlpSpans::Http(HttpTraces::new(client, url, headers, self.gzip, self.timeout)))
+            }
+            OtlpProtocol::Grpc => self.sdk_span_exporter().map(OtlpSpans::Grpc),
+        }
+    }
     exporter!(metric_exporter, MetricExporter, "v1/metrics", "metrics");
     exporter!(log_exporter, LogExporter, "v1/logs", "logs");
 
@@ -208,21 +228,42 @@ impl<E> Otlp<E> {
     }
 }
 
-impl opentelemetry_sdk::trace::SpanExporter for Otlp<SpanExporter> {
+/// The OTLP span exporter of the configured protocol.
+#[derive(Debug)]
+pub(crate) enum OtlpSpans {
+    Http(HttpTraces),
+    Grpc(Otlp<SpanExporter>),
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for OtlpSpans {
     fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
-        self.run(self.inner.export(batch))
+        async move {
+            match self {
+                OtlpSpans::Http(http) => http.export(batch).await,
+                OtlpSpans::Grpc(grpc) => grpc.run(grpc.inner.export(batch)).await,
+            }
+        }
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
+        match self {
+            OtlpSpans::Http(http) => http.shutdown_with_timeout(timeout),
+            OtlpSpans::Grpc(grpc) => grpc.inner.shutdown_with_timeout(timeout),
+        }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
+        match self {
+            OtlpSpans::Http(http) => http.force_flush(),
+            OtlpSpans::Grpc(grpc) => grpc.inner.force_flush(),
+        }
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
+        match self {
+            OtlpSpans::Http(http) => http.set_resource(resource),
+            OtlpSpans::Grpc(grpc) => grpc.inner.set_resource(resource),
+        }
     }
 }
 

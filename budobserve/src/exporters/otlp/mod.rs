@@ -21,8 +21,12 @@
 #[cfg(feature = "otlp")]
 mod client;
 #[cfg(feature = "otlp")]
+mod encode;
+#[cfg(feature = "otlp")]
 mod exporter;
 mod settings;
+#[cfg(feature = "otlp")]
+mod traces;
 
 pub(crate) use settings::OtlpOptions;
 pub use settings::{OtlpConfig, OtlpProtocol};
