@@ -325,7 +325,7 @@ mod tests {
         let start = UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789 + n);
         let mut events = SpanEvents::default();
         let mut links = SpanLinks::default();
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             events.events.push(Event::new("exception", start, vec![KeyValue::new("exception.message", "boom")], 1));
             events.events.push(Event::new(Cow::Borrowed(""), UNIX_EPOCH, Vec::new(), 0));
             events.dropped_count = 3;
@@ -339,9 +339,9 @@ mod tests {
                 n + 1,
                 (n % 2) as u8,
                 false,
-                if n % 3 == 0 { "s" } else { "" },
+                if n.is_multiple_of(3) { "s" } else { "" },
             ),
-            parent_span_id: if n % 4 == 0 { SpanId::INVALID } else { SpanId::from(n + 100) },
+            parent_span_id: if n.is_multiple_of(4) { SpanId::INVALID } else { SpanId::from(n + 100) },
             parent_span_is_remote: n % 4 == 1,
             span_kind: [SpanKind::Internal, SpanKind::Server, SpanKind::Client, SpanKind::Producer, SpanKind::Consumer]
                 [(n % 5) as usize]
@@ -349,7 +349,7 @@ mod tests {
             name: if n == 5 { Cow::Borrowed("") } else { Cow::Owned(format!("span {n}")) },
             start_time: start,
             end_time: start + Duration::from_micros(n * 37),
-            attributes: if n % 2 == 0 { values() } else { vec![KeyValue::new("n", n as i64)] },
+            attributes: if n.is_multiple_of(2) { values() } else { vec![KeyValue::new("n", n as i64)] },
             dropped_attributes_count: (n % 3) as u32,
             events,
             links,

@@ -236,12 +236,10 @@ pub(crate) enum OtlpSpans {
 }
 
 impl opentelemetry_sdk::trace::SpanExporter for OtlpSpans {
-    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
-        async move {
-            match self {
-                OtlpSpans::Http(http) => http.export(batch).await,
-                OtlpSpans::Grpc(grpc) => grpc.run(grpc.inner.export(batch)).await,
-            }
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        match self {
+            OtlpSpans::Http(http) => http.export(batch).await,
+            OtlpSpans::Grpc(grpc) => grpc.run(grpc.inner.export(batch)).await,
         }
     }
 
