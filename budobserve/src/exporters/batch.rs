@@ -9,14 +9,11 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::future::Future;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::task::{Context as TaskContext, Poll, Wake, Waker};
-use std::thread::{self, Thread};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use opentelemetry::Context;
@@ -24,6 +21,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
+use crate::exporters::executor::block_on;
 use crate::exporters::failure::{self, Failure};
 use crate::exporters::loss::{Cause, ExportCounters};
 use crate::exporters::prepare::Preparation;
@@ -595,32 +593,6 @@ fn copy(result: &OTelSdkResult) -> OTelSdkResult {
     }
 }
 
-/// Wakes the thread that polls.
-struct ThreadWaker(Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// Runs `future` to completion on this thread.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-    let mut cx = TaskContext::from_waker(&waker);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        thread::park();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -633,22 +605,5 @@ mod tests {
         let small = span_size(&span);
         span.attributes.push(opentelemetry::KeyValue::new("body", "x".repeat(10_000)));
         assert_eq!(span_size(&span), small + 4 + 10_000);
-    }
-
-    #[test]
-    fn block_on_runs_a_future_woken_from_another_thread() {
-        let (sender, receiver) = std::sync::mpsc::channel::<Waker>();
-        let mut polled = false;
-        let future = std::future::poll_fn(move |cx| {
-            if polled {
-                return Poll::Ready(7);
-            }
-            polled = true;
-            sender.send(cx.waker().clone()).unwrap_or_default();
-            Poll::Pending
-        });
-        let waker = thread::spawn(move || receiver.recv().map(Waker::wake));
-        assert_eq!(block_on(future), 7);
-        assert!(waker.join().is_ok());
     }
 }

@@ -4,6 +4,7 @@ pub(crate) mod batch;
 #[cfg(feature = "clickhouse")]
 pub mod budmetrics;
 pub mod console;
+pub(crate) mod executor;
 pub(crate) mod failure;
 pub(crate) mod loss;
 pub mod otlp;
