@@ -82,9 +82,9 @@ impl DirectSink {
     pub(crate) fn start(
         settings: DirectSettings,
         exporters: Vec<BatchHandle>,
-        batch: &BatchOptions,
         counters: &Arc<ExportCounters>,
     ) -> std::io::Result<DirectSink> {
+        let batch = &covering(&exporters);
         let shared = Arc::new(Shared {
             limits: settings.limits,
             ids: settings.ids,
@@ -164,6 +164,20 @@ impl DirectTracer {
             Start { limits: &shared.limits, ids: shared.ids.as_deref(), scope: self.scope, sink: shared.handoff.id };
         super::span::start(&start, builder, parent)
     }
+}
+
+/// The bounds of the hand-off: as large as the largest exporter queue's (each exporter applies its own), woken for
+/// the smallest batch and the shortest delay (so that no exporter waits on the hand-off).
+fn covering(exporters: &[BatchHandle]) -> BatchOptions {
+    let mut bound = BatchOptions::new().max_queue_size(1).max_queue_bytes(0).max_export_batch_size(usize::MAX);
+    bound.scheduled_delay = Duration::MAX;
+    for options in exporters.iter().map(BatchHandle::options) {
+        bound.max_queue_size = bound.max_queue_size.max(options.max_queue_size);
+        bound.max_queue_bytes = bound.max_queue_bytes.max(options.max_queue_bytes);
+        bound.max_export_batch_size = bound.max_export_batch_size.min(options.max_export_batch_size);
+        bound.scheduled_delay = bound.scheduled_delay.min(options.scheduled_delay);
+    }
+    bound
 }
 
 /// The collector: waits for enough records, the period, a flush or the shutdown; then delivers everything ended.
@@ -246,5 +260,39 @@ fn deliver(sink: &Shared, exporters: &[BatchHandle], block: &mut Vec<Record>, sc
             exporter.push_waiting(span.clone(), give_up);
         }
         last.push_waiting(span, give_up);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_sdk::trace::InMemorySpanExporter;
+
+    use super::*;
+    use crate::exporters::batch::BatchProcessor;
+    use crate::exporters::prepare::Preparation;
+    use crate::limits::SpanLimits as Limits;
+
+    #[test]
+    fn the_hand_off_is_as_large_as_the_largest_exporter_queue() {
+        let counters = Arc::new(ExportCounters::default());
+        let start = |options: BatchOptions| {
+            let preparation = Preparation::new(None, Limits::default(), Arc::clone(&counters));
+            BatchProcessor::start(InMemorySpanExporter::default(), options, Arc::clone(&counters), preparation)
+        };
+        // An exporter with batch options of its own (ClickHouse's), beside one with the instance's.
+        let own = start(
+            BatchOptions::new()
+                .max_queue_size(200_001)
+                .max_queue_bytes(usize::MAX)
+                .max_export_batch_size(1_024)
+                .scheduled_delay(Duration::from_secs(5)),
+        );
+        let instance = start(BatchOptions::new().scheduled_delay(Duration::from_millis(300)));
+        let (Ok(own), Ok(instance)) = (own, instance) else { panic!("the workers start") };
+        let bound = covering(&[own.handle(), instance.handle()]);
+        assert_eq!(bound.max_queue_size, 200_001);
+        assert_eq!(bound.max_queue_bytes, usize::MAX);
+        assert_eq!(bound.max_export_batch_size, 512, "woken for the smaller batch");
+        assert_eq!(bound.scheduled_delay, Duration::from_millis(300));
     }
 }

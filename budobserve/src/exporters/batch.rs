@@ -321,6 +321,11 @@ pub(crate) struct BatchHandle {
 }
 
 impl BatchHandle {
+    /// The options of the processor this handle queues into.
+    pub(crate) fn options(&self) -> &BatchOptions {
+        &self.shared.options
+    }
+
     /// Queues an ended span, waiting while the queue is full (the worker is exporting): the direct path's collector
     /// delivers thousands of spans at once, which the worker drains a batch at a time. Gives up (the span dropped
     /// and counted) when `give_up` says so, or when the span could not fit even an empty queue.

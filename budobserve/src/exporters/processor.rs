@@ -150,7 +150,7 @@ impl Pipeline {
         }
         let direct = match (direct, handles) {
             (Some(settings), Some(handles)) if !handles.is_empty() => {
-                match DirectSink::start(settings, handles, batch, counters) {
+                match DirectSink::start(settings, handles, counters) {
                     Ok(sink) => Some(sink),
                     Err(err) => {
                         // Spans take the SDK's path instead: slower, nothing lost.
