@@ -161,6 +161,70 @@ fn the_direct_path_exports_what_the_sdk_path_exports() {
     observe.shutdown().unwrap();
 }
 
+/// Work past every limit, through the OpenTelemetry API (whose spans the limits bound as they are written).
+fn over_the_limits(observe: &BudObserve) {
+    with_instance(observe, || {
+        let tracer = observe.tracer_provider().tracer("limits");
+        let many = |n: i64| (0..n).map(|i| KeyValue::new(format!("k{i}"), i)).collect::<Vec<_>>();
+        let linked = |n: u64| {
+            budobserve::opentelemetry::trace::SpanContext::new(
+                budobserve::opentelemetry::trace::TraceId::from(u128::from(n)),
+                budobserve::opentelemetry::trace::SpanId::from(n),
+                budobserve::opentelemetry::trace::TraceFlags::SAMPLED,
+                true,
+                Default::default(),
+            )
+        };
+        let mut span = tracer
+            .span_builder("limited")
+            .with_start_time(at(1))
+            .with_links(vec![
+                budobserve::opentelemetry::trace::Link::new(linked(1), many(4), 0),
+                budobserve::opentelemetry::trace::Link::new(linked(2), many(1), 0),
+                budobserve::opentelemetry::trace::Link::new(linked(3), Vec::new(), 0),
+            ])
+            .with_attributes(many(3))
+            .start(&tracer);
+        for n in 0..4 {
+            span.add_event_with_timestamp(format!("event {n}"), at(2 + n), many(5));
+        }
+        span.add_link(linked(4), many(3));
+        span.set_attributes(many(300));
+        span.set_status(Status::Ok);
+        span.set_status(Status::error("ignored: Ok wins"));
+        span.end_with_timestamp(at(9));
+    });
+}
+
+#[test]
+fn limits_cut_what_the_sdk_cuts() {
+    let limits = budobserve::SpanLimits::new()
+        .attribute_count(8)
+        .event_count(2)
+        .link_count(2)
+        .event_attribute_count(3)
+        .link_attribute_count(2);
+    let through_sdk = TestExporter::new();
+    let observe = BudObserve::new(
+        base().span_limits(limits.clone()).span_processor(SimpleSpanProcessor::new(through_sdk.clone())).build().unwrap(),
+    );
+    over_the_limits(&observe);
+    observe.shutdown().unwrap();
+    let through_direct = TestExporter::new();
+    let observe = BudObserve::new(base().span_limits(limits).span_exporter(through_direct.clone()).build().unwrap());
+    over_the_limits(&observe);
+    assert!(takes_direct_path(&observe), "(checked after the work, whose ids then match the SDK path's)");
+    observe.force_flush().unwrap();
+    let direct = through_direct.span("limited");
+    assert_eq!(direct, through_sdk.span("limited"));
+    assert_eq!((direct.events.events.len(), direct.events.dropped_count), (2, 2));
+    assert_eq!((direct.links.links.len(), direct.links.dropped_count), (2, 2));
+    assert_eq!(direct.links.links[0].dropped_attributes_count, 2);
+    assert_eq!(direct.events.events[0].dropped_attributes_count, 2);
+    assert_eq!(direct.status, Status::Ok);
+    observe.shutdown().unwrap();
+}
+
 #[test]
 fn spans_ended_on_many_threads_are_all_exported_once_even_from_threads_that_ended() {
     let exporter = TestExporter::new();

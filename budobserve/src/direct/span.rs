@@ -73,28 +73,23 @@ pub(crate) fn start(start: &Start<'_>, mut builder: SpanBuilder, parent_cx: &Con
     }
     let limits = start.limits;
     let mut attributes = builder.attributes.take().unwrap_or_default();
-    let dropped_attributes = attributes.len().saturating_sub(limits.max_attributes_per_span as usize) as u32;
-    attributes.truncate(limits.max_attributes_per_span as usize);
+    let dropped_attributes = cut(&mut attributes, limits.max_attributes_per_span);
     let mut extra: Option<Box<Extra>> = None;
     if let Some(mut links) = builder.links.take().filter(|links| !links.is_empty()) {
-        let dropped_count = links.len().saturating_sub(limits.max_links_per_span as usize) as u32;
-        links.truncate(limits.max_links_per_span as usize);
-        for link in &mut links {
-            link.dropped_attributes_count = cut(&mut link.attributes, limits.max_attributes_per_link);
-        }
-        let kept = &mut extra.get_or_insert_default().links;
-        kept.links = links;
-        kept.dropped_count = dropped_count;
+        let dropped_count = cut(&mut links, limits.max_links_per_span);
+        links
+            .iter_mut()
+            .for_each(|link| link.dropped_attributes_count = cut(&mut link.attributes, limits.max_attributes_per_link));
+        extra.get_or_insert_default().links.links = links;
+        extra.get_or_insert_default().links.dropped_count = dropped_count;
     }
     if let Some(mut events) = builder.events.take().filter(|events| !events.is_empty()) {
-        let dropped_count = events.len().saturating_sub(limits.max_events_per_span as usize) as u32;
-        events.truncate(limits.max_events_per_span as usize);
-        for event in &mut events {
-            event.dropped_attributes_count = cut(&mut event.attributes, limits.max_attributes_per_event);
-        }
-        let kept = &mut extra.get_or_insert_default().events;
-        kept.events = events;
-        kept.dropped_count = dropped_count;
+        let dropped_count = cut(&mut events, limits.max_events_per_span);
+        events.iter_mut().for_each(|event| {
+            event.dropped_attributes_count = cut(&mut event.attributes, limits.max_attributes_per_event)
+        });
+        extra.get_or_insert_default().events.events = events;
+        extra.get_or_insert_default().events.dropped_count = dropped_count;
     }
     let start_time = builder.start_time.unwrap_or_else(opentelemetry::time::now);
     Started::Recording(DirectSpan {
@@ -117,10 +112,10 @@ pub(crate) fn start(start: &Start<'_>, mut builder: SpanBuilder, parent_cx: &Con
     })
 }
 
-/// Keeps at most `limit` of `attributes`; the number dropped.
-fn cut(attributes: &mut Vec<KeyValue>, limit: u32) -> u32 {
-    let dropped = attributes.len().saturating_sub(limit as usize) as u32;
-    attributes.truncate(limit as usize);
+/// Keeps at most `limit` of `items` (the first ones, as the SDK keeps them); the number dropped.
+fn cut<T>(items: &mut Vec<T>, limit: u32) -> u32 {
+    let dropped = items.len().saturating_sub(limit as usize) as u32;
+    items.truncate(limit as usize);
     dropped
 }
 
