@@ -6,12 +6,13 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
-use opentelemetry::trace::{Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt as _};
+use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt as _};
 use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 
 use crate::callsite::Callsite;
 use crate::clock::Clock;
 use crate::constants;
+use crate::direct::Parts;
 use crate::level::{Level, SpanType};
 use crate::limits;
 use crate::providers::ProxyTracer;
@@ -420,17 +421,11 @@ impl<'a> Writer<'a> {
         let clock = self.clock;
         let tracer = self.tracer;
         let now = clock.now();
-        let mut builder = SpanBuilder::from_name(name);
-        builder.span_kind = Some(kind);
-        builder.start_time = Some(now);
-        builder.attributes = Some(attributes);
-        if !links.is_empty() {
-            builder.links = Some(links);
-        }
+        let parts = Parts { name, kind, start_time: Some(now), attributes, links, events: Vec::new() };
         let span = match parent {
-            Parent::Current => Context::map_current(|cx| tracer.start_span(builder, cx)),
-            Parent::Context(cx) => tracer.start_span(builder, &cx),
-            Parent::Root => tracer.start_span(builder, &Context::new()),
+            Parent::Current => Context::map_current(|cx| tracer.start_parts(parts, cx)),
+            Parent::Context(cx) => tracer.start_parts(parts, &cx),
+            Parent::Root => tracer.start_parts(parts, &Context::new()),
         };
         // A log's events (an exception) are at the log's own time.
         let span_clock = if span_type == SpanType::Log { Clock::Fixed(now) } else { clock.clone() };

@@ -17,4 +17,4 @@ mod span;
 pub use span::DirectSpan;
 
 pub(crate) use sink::{DirectEntry, DirectSettings, DirectSink, DirectTracer};
-pub(crate) use span::Started;
+pub(crate) use span::{Parts, Started};

@@ -8,14 +8,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::SpanBuilder;
 use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{IdGenerator, SpanLimits};
 
 use super::buffer::{Buffer, HANDOFF, Handoff, lock};
 use super::record::Record;
-use super::span::{Start, Started};
+use super::span::{Parts, Start, Started};
 use crate::exporters::batch::{BatchHandle, BatchOptions};
 use crate::exporters::loss::ExportCounters;
 use crate::exporters::prepare::replace_changed_level;
@@ -155,14 +154,14 @@ impl Drop for DirectSink {
 impl DirectTracer {
     /// Starts a span of this tracer's scope.
     #[inline]
-    pub(crate) fn start(&self, builder: SpanBuilder, parent: &Context) -> Started {
+    pub(crate) fn start(&self, parts: Parts, parent: &Context) -> Started {
         let shared = &*self.shared;
         if shared.closed.load(Ordering::Relaxed) {
             return Started::Dropped(opentelemetry::trace::SpanContext::empty_context());
         }
         let start =
             Start { limits: &shared.limits, ids: shared.ids.as_deref(), scope: self.scope, sink: shared.handoff.id };
-        super::span::start(&start, builder, parent)
+        super::span::start(&start, parts, parent)
     }
 }
 

@@ -17,6 +17,47 @@ use opentelemetry_sdk::trace::SpanLimits;
 
 use super::record::{Data, Extra, Record};
 
+/// What a span starts with: what the SDK's tracer reads of a `SpanBuilder`, without the builder's other fields
+/// (BudObserve's spans are started from these directly).
+pub(crate) struct Parts {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) kind: SpanKind,
+    pub(crate) start_time: Option<SystemTime>,
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) links: Vec<Link>,
+    pub(crate) events: Vec<Event>,
+}
+
+impl From<SpanBuilder> for Parts {
+    fn from(builder: SpanBuilder) -> Parts {
+        Parts {
+            name: builder.name,
+            kind: builder.span_kind.unwrap_or(SpanKind::Internal),
+            start_time: builder.start_time,
+            attributes: builder.attributes.unwrap_or_default(),
+            links: builder.links.unwrap_or_default(),
+            events: builder.events.unwrap_or_default(),
+        }
+    }
+}
+
+impl Parts {
+    /// The builder the SDK's tracer takes.
+    pub(crate) fn into_builder(self) -> SpanBuilder {
+        let mut builder = SpanBuilder::from_name(self.name);
+        builder.span_kind = Some(self.kind);
+        builder.start_time = self.start_time;
+        builder.attributes = Some(self.attributes);
+        if !self.links.is_empty() {
+            builder.links = Some(self.links);
+        }
+        if !self.events.is_empty() {
+            builder.events = Some(self.events);
+        }
+        builder
+    }
+}
+
 /// What starting a span needs of its sink.
 pub(crate) struct Start<'a> {
     pub(crate) limits: &'a SpanLimits,
@@ -54,7 +95,7 @@ impl fmt::Debug for DirectSpan {
 }
 
 /// Starts a span as the SDK's tracer does with the default sampler (parent-based, always on) and `start`'s limits.
-pub(crate) fn start(start: &Start<'_>, mut builder: SpanBuilder, parent_cx: &Context) -> Started {
+pub(crate) fn start(start: &Start<'_>, parts: Parts, parent_cx: &Context) -> Started {
     if parent_cx.is_telemetry_suppressed() {
         return Started::Dropped(SpanContext::empty_context());
     }
@@ -72,10 +113,10 @@ pub(crate) fn start(start: &Start<'_>, mut builder: SpanBuilder, parent_cx: &Con
         return Started::Dropped(SpanContext::new(trace_id, span_id, TraceFlags::default(), false, trace_state));
     }
     let limits = start.limits;
-    let mut attributes = builder.attributes.take().unwrap_or_default();
+    let Parts { name, kind, start_time, mut attributes, mut links, mut events } = parts;
     let dropped_attributes = cut(&mut attributes, limits.max_attributes_per_span);
     let mut extra: Option<Box<Extra>> = None;
-    if let Some(mut links) = builder.links.take().filter(|links| !links.is_empty()) {
+    if !links.is_empty() {
         let dropped_count = cut(&mut links, limits.max_links_per_span);
         links
             .iter_mut()
@@ -83,7 +124,7 @@ pub(crate) fn start(start: &Start<'_>, mut builder: SpanBuilder, parent_cx: &Con
         extra.get_or_insert_default().links.links = links;
         extra.get_or_insert_default().links.dropped_count = dropped_count;
     }
-    if let Some(mut events) = builder.events.take().filter(|events| !events.is_empty()) {
+    if !events.is_empty() {
         let dropped_count = cut(&mut events, limits.max_events_per_span);
         events.iter_mut().for_each(|event| {
             event.dropped_attributes_count = cut(&mut event.attributes, limits.max_attributes_per_event)
@@ -91,16 +132,16 @@ pub(crate) fn start(start: &Start<'_>, mut builder: SpanBuilder, parent_cx: &Con
         extra.get_or_insert_default().events.events = events;
         extra.get_or_insert_default().events.dropped_count = dropped_count;
     }
-    let start_time = builder.start_time.unwrap_or_else(opentelemetry::time::now);
+    let start_time = start_time.unwrap_or_else(opentelemetry::time::now);
     Started::Recording(DirectSpan {
         span_context: SpanContext::new(trace_id, span_id, flags.with_sampled(true), false, trace_state),
         data: Some(Data {
             parent_span_id,
             parent_is_remote,
-            kind: builder.span_kind.unwrap_or(SpanKind::Internal),
+            kind,
             scope: start.scope,
             dropped_attributes,
-            name: builder.name,
+            name,
             start: start_time,
             end: start_time,
             attributes,

@@ -11,7 +11,7 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use super::registry::{Registry, ScopeTracer, Slot, TracerBackend};
-use crate::direct::{DirectEntry, DirectSpan, Started};
+use crate::direct::{DirectEntry, DirectSpan, Parts, Started};
 
 /// A tracer provider that forwards to a swappable [`SdkTracerProvider`].
 ///
@@ -126,22 +126,43 @@ impl ProxyTracer {
 
     /// Starts a span with `parent` as its parent context.
     #[inline(always)]
-    pub fn start_span(&self, mut builder: SpanBuilder, parent: &Context) -> ProxySpan {
+    pub fn start_span(&self, builder: SpanBuilder, parent: &Context) -> ProxySpan {
         match &*self.slot.current.load() {
-            Some(tracer) => {
-                // The bud context in the parent's baggage goes onto every span (one check when there is none).
-                if !parent.baggage().is_empty() {
-                    add_bud_context(&mut builder, parent);
+            Some(tracer) => match &tracer.direct {
+                Some(_) => Self::start_in(tracer, Parts::from(builder), parent),
+                None => {
+                    let mut builder = builder;
+                    if !parent.baggage().is_empty() {
+                        add_bud_context(builder.attributes.get_or_insert_with(Vec::new), parent);
+                    }
+                    ProxySpan::Sdk(Box::new(tracer.sdk.build_with_context(builder, parent)))
                 }
-                match &tracer.direct {
-                    Some(direct) => match direct.start(builder, parent) {
-                        Started::Recording(span) => ProxySpan::Direct(span),
-                        Started::Dropped(span_context) => ProxySpan::NonRecording(span_context),
-                    },
-                    None => ProxySpan::Sdk(Box::new(tracer.sdk.build_with_context(builder, parent))),
-                }
-            }
+            },
             None => ProxySpan::non_recording(parent),
+        }
+    }
+
+    /// Starts a span of BudObserve's own from its parts (no `SpanBuilder` on the way to the direct path).
+    #[inline(always)]
+    pub(crate) fn start_parts(&self, parts: Parts, parent: &Context) -> ProxySpan {
+        match &*self.slot.current.load() {
+            Some(tracer) => Self::start_in(tracer, parts, parent),
+            None => ProxySpan::non_recording(parent),
+        }
+    }
+
+    #[inline(always)]
+    fn start_in(tracer: &ScopeTracer, mut parts: Parts, parent: &Context) -> ProxySpan {
+        // The bud context in the parent's baggage goes onto every span (one check when there is none).
+        if !parent.baggage().is_empty() {
+            add_bud_context(&mut parts.attributes, parent);
+        }
+        match &tracer.direct {
+            Some(direct) => match direct.start(parts, parent) {
+                Started::Recording(span) => ProxySpan::Direct(span),
+                Started::Dropped(span_context) => ProxySpan::NonRecording(span_context),
+            },
+            None => ProxySpan::Sdk(Box::new(tracer.sdk.build_with_context(parts.into_builder(), parent))),
         }
     }
 }
@@ -157,9 +178,8 @@ impl opentelemetry::trace::Tracer for ProxyTracer {
 /// Appends the bud context entries of `parent`'s baggage to the span's attributes, but for keys the span starts
 /// with: an explicit attribute wins over the context's value.
 #[inline(never)]
-fn add_bud_context(builder: &mut SpanBuilder, parent: &Context) {
+fn add_bud_context(attributes: &mut Vec<KeyValue>, parent: &Context) {
     if let Some(extra) = crate::baggage::span_attributes(parent) {
-        let attributes = builder.attributes.get_or_insert_with(Vec::new);
         let given = attributes.len();
         for kv in extra {
             if !attributes[..given].iter().any(|existing| existing.key == kv.key) {
