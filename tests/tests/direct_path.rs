@@ -206,11 +206,7 @@ fn limits_cut_what_the_sdk_cuts() {
         .link_attribute_count(2);
     let through_sdk = TestExporter::new();
     let observe = BudObserve::new(
-        base()
-            .span_limits(limits.clone())
-            .span_processor(SimpleSpanProcessor::new(through_sdk.clone()))
-            .build()
-            .unwrap(),
+        base().span_limits(limits).span_processor(SimpleSpanProcessor::new(through_sdk.clone())).build().unwrap(),
     );
     over_the_limits(&observe);
     observe.shutdown().unwrap();
