@@ -90,7 +90,8 @@ impl DirectSink {
             closed: AtomicBool::new(false),
             scopes: Mutex::new(Vec::new()),
             handoff: Handoff::new(batch, settings.cut, counters),
-            period: batch.scheduled_delay.min(Duration::from_millis(200)),
+            // Never a busy loop, however short the batch delay: at least 5 ms between drains of an idle sink.
+            period: batch.scheduled_delay.clamp(Duration::from_millis(5), Duration::from_millis(200)),
         });
         let collector = Arc::clone(&shared);
         thread::Builder::new().name("budobserve-collect".into()).spawn(move || collect(&collector, &exporters))?;
