@@ -16,6 +16,8 @@ use budobserve::opentelemetry_sdk::error::OTelSdkResult;
 use budobserve::opentelemetry_sdk::trace::{SimpleSpanProcessor, SpanData, SpanExporter};
 use budobserve::providers::ProxySpan;
 use budobserve::testing::{IncrementalIdGenerator, TestExporter};
+use tracing_subscriber::layer::SubscriberExt as _;
+
 use budobserve::{
     BatchOptions, BudContext, BudObserve, Clock, ConfigBuilder, EnvSource, Level, bud_info, bud_span, bud_warn,
     with_instance,
@@ -103,6 +105,13 @@ fn work(observe: &BudObserve) {
             .end();
         drop(linked);
         observe.span_builder("detached").new_trace().log();
+        // `tracing`'s spans and events through the bridge, under BudObserve's span and around one of its logs.
+        let subscriber = tracing_subscriber::registry().with(budobserve::integrations::tracing::layer());
+        tracing::subscriber::with_default(subscriber, || {
+            let _bridged = tracing::info_span!("bridged", user = 7_i64).entered();
+            bud_info!("under the bridged span");
+            tracing::warn!(code = 3_i64, "a tracing event");
+        });
         drop(outer);
     });
 }
@@ -132,7 +141,7 @@ fn the_direct_path_exports_what_the_sdk_path_exports() {
     let direct_spans = sorted(through_direct.spans());
     let sdk_spans = sorted(through_sdk.spans());
     let names = |spans: &[SpanData]| spans.iter().map(|s| s.name.to_string()).collect::<Vec<_>>();
-    assert_eq!(direct_spans.len(), 8 + PROBE as usize, "{:?} / {:?}", names(&direct_spans), names(&sdk_spans));
+    assert_eq!(direct_spans.len(), 11 + PROBE as usize, "{:?} / {:?}", names(&direct_spans), names(&sdk_spans));
     assert_eq!(direct_spans.len(), sdk_spans.len());
     // The probe's times are the system clock's (an API span started without a time).
     for (direct, sdk) in direct_spans.iter().zip(&sdk_spans).filter(|(span, _)| span.name != "probe") {
@@ -145,6 +154,11 @@ fn the_direct_path_exports_what_the_sdk_path_exports() {
     assert_eq!(api.parent_span_id, import.span_context.span_id());
     assert_eq!(cache.parent_span_id, api.span_context.span_id(), "BudObserve's span nests under the API span");
     assert_eq!(api.instrumentation_scope.name(), "budapp.client");
+    let bridged = through_direct.span("bridged");
+    assert_eq!(bridged.parent_span_id, import.span_context.span_id(), "a tracing span nests under BudObserve's");
+    let under = through_direct.span("under the bridged span");
+    assert_eq!(under.parent_span_id, bridged.span_context.span_id(), "and BudObserve's log under it");
+    assert_eq!(through_direct.span("a tracing event").parent_span_id, bridged.span_context.span_id());
     assert_eq!(api.instrumentation_scope.version(), Some("1.2.0"));
     assert_eq!(api.status, Status::error("upstream unavailable"));
     assert_eq!(api.events.events[0].name, "retry");
