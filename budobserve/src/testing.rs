@@ -83,6 +83,57 @@ impl IdGenerator for IncrementalIdGenerator {
     }
 }
 
+/// Trace and span ids that look random (every bit as likely set as not, as samplers and backends expect of real
+/// ids) and are the same at every run for the same seed: for tests and snapshots where incremental ids would hide a
+/// dependence on the ids' bits.
+///
+/// ```
+/// use budobserve::opentelemetry_sdk::trace::IdGenerator as _;
+/// use budobserve::testing::SeededIdGenerator;
+///
+/// let (a, b) = (SeededIdGenerator::new(7), SeededIdGenerator::new(7));
+/// assert_eq!(a.new_trace_id(), b.new_trace_id());
+/// assert_ne!(a.new_span_id(), SeededIdGenerator::new(8).new_span_id());
+/// let capture = budobserve::testing::capture_with(|builder| builder.id_generator(SeededIdGenerator::new(7)));
+/// # drop(capture);
+/// ```
+#[derive(Debug)]
+pub struct SeededIdGenerator {
+    seed: u64,
+    draws: AtomicU64,
+}
+
+impl SeededIdGenerator {
+    /// A generator whose ids follow from `seed`.
+    pub fn new(seed: u64) -> SeededIdGenerator {
+        SeededIdGenerator { seed, draws: AtomicU64::new(0) }
+    }
+
+    /// The next 64 bits: splitmix64 of the seed and the draw's number, never zero.
+    fn next(&self) -> u64 {
+        loop {
+            let n = self.draws.fetch_add(1, Ordering::Relaxed);
+            let mut z = self.seed.wrapping_add(n.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            if z != 0 {
+                return z;
+            }
+        }
+    }
+}
+
+impl IdGenerator for SeededIdGenerator {
+    fn new_trace_id(&self) -> TraceId {
+        TraceId::from(u128::from(self.next()) << 64 | u128::from(self.next()))
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        SpanId::from(self.next())
+    }
+}
+
 /// An isolated instance and the exporter its spans go to (see the [module docs](self)).
 ///
 /// ```
@@ -245,6 +296,24 @@ impl TestExporter {
         span
     }
 
+    /// Asserts that the span named `name` ended with status ok, and returns it.
+    ///
+    /// ```
+    /// use budobserve::opentelemetry::trace::Status;
+    ///
+    /// let capture = budobserve::testing::capture();
+    /// capture.run(|| {
+    ///     let mut span = budobserve::bud_span!("charge");
+    ///     span.set_status(Status::Ok);
+    /// });
+    /// capture.assert_span_status_ok("charge");
+    /// ```
+    pub fn assert_span_status_ok(&self, name: &str) -> SpanData {
+        let span = self.span(name);
+        assert!(span.status == Status::Ok, "span {name:?} has status {:?}, expected ok", span.status);
+        span
+    }
+
     /// Asserts that the span named `name` has an event named `event`, and returns the span.
     pub fn assert_span_has_event(&self, name: &str, event: &str) -> SpanData {
         let span = self.span(name);
@@ -365,5 +434,55 @@ fn value_json(value: &Value) -> Json {
             json!(items.iter().map(|s| s.as_str()).collect::<Vec<_>>())
         }
         other => json!(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_ids_repeat_for_a_seed_and_look_random() {
+        let ids = |seed: u64| {
+            let generator = SeededIdGenerator::new(seed);
+            (0..1_000).map(|_| (generator.new_trace_id(), generator.new_span_id())).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(7), ids(7));
+        assert!(ids(7).iter().zip(ids(8)).all(|(a, b)| a.0 != b.0 && a.1 != b.1));
+        let generator = SeededIdGenerator::new(0);
+        let traces: Vec<u128> = (0..4_096).map(|_| u128::from_be_bytes(generator.new_trace_id().to_bytes())).collect();
+        for bit in 0..128 {
+            let ones = traces.iter().filter(|id| (*id >> bit) & 1 == 1).count();
+            assert!((1_800..2_300).contains(&ones), "bit {bit} set in {ones} of 4096 ids");
+        }
+        assert!((0..10_000).all(|_| generator.new_span_id() != SpanId::INVALID));
+    }
+
+    #[test]
+    #[should_panic(expected = "expected ok")]
+    fn assert_span_status_ok_fails_on_an_error_status() {
+        let capture = capture();
+        capture.run(|| {
+            let mut span = crate::bud_span!("charge");
+            span.set_status(Status::error("declined"));
+        });
+        capture.assert_span_status_ok("charge");
+    }
+
+    #[test]
+    fn a_seeded_capture_exports_the_same_ids_at_every_run() {
+        let run = || {
+            let capture = capture_with(|builder| builder.id_generator(SeededIdGenerator::new(42)));
+            capture.run(|| {
+                let _outer = crate::bud_span!("outer").entered();
+                crate::bud_info!("inner");
+            });
+            let (outer, inner) = (capture.span("outer"), capture.span("inner"));
+            assert_eq!(inner.parent_span_id, outer.span_context.span_id());
+            (outer.span_context.trace_id(), outer.span_context.span_id(), inner.span_context.span_id())
+        };
+        let first = run();
+        assert_eq!(first, run());
+        assert_ne!(first.0, TraceId::from(1_u128), "not the incremental ids");
     }
 }
