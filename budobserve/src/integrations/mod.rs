@@ -11,6 +11,8 @@
 //! | `sqlx` | `sqlx`: a client span per query of a PostgreSQL pool, connection or transaction | `budobserve.sqlx` |
 //! | `llm` | `llm`: LLM spans for OpenAI-style and Anthropic APIs, as `reqwest-middleware` middleware | `budobserve.llm` |
 //! | `redis` | `redis`: a client span per command and pipeline of the `redis` crate's async connections | `budobserve.redis` |
+//! | `openai` | `openai`: the `async-openai` client instrumented in one step (LLM spans as `llm` writes them) | `budobserve.llm` |
+//! | `dapr` | `dapr`: client spans for the sidecar's invocation, pub/sub and state APIs; `SubscriptionLayer` (with `axum`) for subscribers | `budobserve.dapr` |
 
 #[cfg(feature = "axum")]
 pub mod axum;
