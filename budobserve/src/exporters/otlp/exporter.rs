@@ -31,6 +31,28 @@ use super::traces::HttpTraces;
 use super::{OtlpConfig, OtlpProtocol};
 use crate::error::ConfigError;
 
+/// The gRPC exporter of one signal, as an expression (`Result<Otlp<$exporter>, ConfigError>`): built on
+/// BudObserve's gRPC runtime, or the error that says the feature is missing.
+macro_rules! grpc_exporter {
+    ($config:ident, $exporter:ident, $signal:literal) => {{
+        #[cfg(feature = "otlp-grpc")]
+        let built = $config.grpc($signal, |config, metadata| {
+            let mut builder = $exporter::builder()
+                .with_tonic()
+                .with_endpoint(config.endpoint.clone())
+                .with_timeout(config.timeout)
+                .with_metadata(metadata);
+            if let Some(compression) = config.compression() {
+                builder = builder.with_compression(compression);
+            }
+            builder.build()
+        });
+        #[cfg(not(feature = "otlp-grpc"))]
+        let built = Err($config.no_grpc($signal));
+        built
+    }};
+}
+
 /// `fn $name(&self) -> Result<Otlp<$exporter>, ConfigError>`: the exporter of one signal over the configured
 /// protocol (the three builders of opentelemetry-otlp share their methods, not a type).
 macro_rules! exporter {
@@ -51,20 +73,7 @@ macro_rules! exporter {
                     }
                     builder.build().map(Otlp::direct).map_err(|err| self.error($signal, &err))
                 }
-                #[cfg(feature = "otlp-grpc")]
-                OtlpProtocol::Grpc => self.grpc($signal, |config, metadata| {
-                    let mut builder = $exporter::builder()
-                        .with_tonic()
-                        .with_endpoint(config.endpoint.clone())
-                        .with_timeout(config.timeout)
-                        .with_metadata(metadata);
-                    if let Some(compression) = config.compression() {
-                        builder = builder.with_compression(compression);
-                    }
-                    builder.build()
-                }),
-                #[cfg(not(feature = "otlp-grpc"))]
-                OtlpProtocol::Grpc => Err(self.no_grpc($signal)),
+                OtlpProtocol::Grpc => grpc_exporter!(self, $exporter, $signal),
             }
         }
     };
@@ -85,28 +94,32 @@ impl OtlpConfig {
         headers
     }
 
+    /// [`header_map`](Self::header_map) as HTTP header names and values; a name or value HTTP cannot carry is an
+    /// error naming the signal.
+    fn http_headers(&self, signal: &'static str) -> Result<Vec<(http::HeaderName, http::HeaderValue)>, ConfigError> {
+        let mut headers = Vec::new();
+        for (name, value) in self.header_map() {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|err| self.error(signal, &err))?;
+            let value = http::HeaderValue::from_str(&value).map_err(|err| self.error(signal, &err))?;
+            headers.push((name, value));
+        }
+        Ok(headers)
+    }
+
     fn compression(&self) -> Option<Compression> {
         self.gzip.then_some(Compression::Gzip)
     }
-
-    exporter!(sdk_span_exporter, SpanExporter, "v1/traces", "spans");
 
     /// The span exporter: BudObserve's own over HTTP/protobuf (see `traces`), OpenTelemetry's over gRPC.
     pub(crate) fn span_exporter(&self) -> Result<OtlpSpans, ConfigError> {
         match self.protocol {
             OtlpProtocol::HttpProtobuf => {
                 let client = ReportingClient::new(self.timeout).map_err(|err| self.error("spans", &err))?;
-                let mut headers = Vec::new();
-                for (name, value) in self.header_map() {
-                    let name =
-                        http::HeaderName::from_bytes(name.as_bytes()).map_err(|err| self.error("spans", &err))?;
-                    let value = http::HeaderValue::from_str(&value).map_err(|err| self.error("spans", &err))?;
-                    headers.push((name, value));
-                }
+                let headers = self.http_headers("spans")?;
                 let url = self.url("v1/traces");
                 Ok(OtlpSpans::Http(HttpTraces::new(client, url, headers, self.gzip, self.timeout)))
             }
-            OtlpProtocol::Grpc => self.sdk_span_exporter().map(OtlpSpans::Grpc),
+            OtlpProtocol::Grpc => grpc_exporter!(self, SpanExporter, "spans").map(OtlpSpans::Grpc),
         }
     }
     exporter!(metric_exporter, MetricExporter, "v1/metrics", "metrics");
@@ -122,9 +135,7 @@ impl OtlpConfig {
     ) -> Result<Otlp<E>, ConfigError> {
         let runtime = grpc_runtime().map_err(|err| self.error(signal, &err))?;
         let mut headers = http::HeaderMap::new();
-        for (name, value) in self.header_map() {
-            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|err| self.error(signal, &err))?;
-            let value = http::HeaderValue::from_str(&value).map_err(|err| self.error(signal, &err))?;
+        for (name, value) in self.http_headers(signal)? {
             headers.insert(name, value);
         }
         let exporter = {
