@@ -321,6 +321,7 @@ pub(crate) fn callsite(
                 function: #function,
                 tags: &[#(#tags),*],
                 id: ::budobserve::__private::CallsiteId::new(),
+                interest: ::budobserve::__private::Interest::new(),
             };
             &CALLSITE
         };

@@ -25,6 +25,8 @@ pub(crate) enum Gated {
 pub(crate) struct Gate<'a> {
     /// The instance given as `obs =>`; the current one otherwise.
     pub(crate) instance: Option<&'a Expr>,
+    /// The binding of the call site (`&'static Callsite`), declared before the gate.
+    pub(crate) callsite: &'a proc_macro2::Ident,
     /// The level's expression (of type `budobserve::Level`).
     pub(crate) level: TokenStream,
     pub(crate) gated: Gated,
@@ -36,7 +38,7 @@ pub(crate) struct Gate<'a> {
 
 impl Gate<'_> {
     pub(crate) fn expand(self) -> TokenStream {
-        let Gate { instance, level: level_expr, gated, options, body } = self;
+        let Gate { instance, callsite, level: level_expr, gated, options, body } = self;
         let obs = internal("__bud_obs");
         let level = internal("__bud_level");
         let dropped = internal("__bud_dropped");
@@ -45,21 +47,21 @@ impl Gate<'_> {
             Gated::Log => TokenStream::new(),
         };
         let checked = match (gated, options) {
-            (_, true) => quote!(if #obs.__enabled(#level) { #body } #disabled),
+            (_, true) => quote!(if #obs.__enabled(#callsite, #level) { #body } #disabled),
             (Gated::Span { new_trace }, false) => quote! {
-                if #obs.__enabled(#level) {
+                if #obs.__enabled(#callsite, #level) {
                     match #obs.__sample_span(#new_trace) {
                         ::core::option::Option::Some(#dropped) => #dropped,
                         ::core::option::Option::None => { #body }
                     }
                 } #disabled
             },
-            (Gated::Log, false) => quote!(if #obs.__enabled(#level) && #obs.__sample_log() { #body }),
+            (Gated::Log, false) => quote!(if #obs.__enabled(#callsite, #level) && #obs.__sample_log() { #body }),
         };
         match instance {
             None => quote! {
                 let #level: ::budobserve::Level = #level_expr;
-                if ::budobserve::__private::__maybe_enabled(#level) {
+                if ::budobserve::__private::__maybe_enabled(#callsite, #level) {
                     let #obs = ::budobserve::__private::current();
                     #checked
                 } #disabled

@@ -252,6 +252,7 @@ impl Instrumentation {
         // Each branch yields the span itself (no `Option<BudSpan>` in between, no rebinding after): the span is built
         // in place, never copied on the way.
         let gated = Gate {
+            callsite: &callsite,
             instance: None,
             level: quote!(::budobserve::Level::#level_variant),
             gated: Gated::Span { new_trace },

@@ -357,6 +357,7 @@ pub(crate) fn expand(input: LogInput, kind: Kind) -> syn::Result<TokenStream> {
         #start
     };
     let gated = Gate {
+        callsite: &callsite,
         instance: input.instance.as_ref(),
         level: level_expr,
         gated: if kind == Kind::Span { Gated::Span { new_trace: false } } else { Gated::Log },

@@ -27,7 +27,7 @@ use budobserve::opentelemetry::{Context, KeyValue};
 use budobserve::opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider, SimpleSpanProcessor,
 };
-use budobserve::{BudObserve, EnvSource, Instrument as _, Level, bud_debug, bud_info, bud_span};
+use budobserve::{BudObserve, EnvSource, Instrument as _, Level, bud_debug, bud_info, bud_span, bud_trace};
 use criterion::{Criterion, criterion_group};
 
 mod common;
@@ -331,6 +331,34 @@ fn disabled_log(c: &mut Criterion) {
     tracing::dispatcher::with_default(&dispatch, || {
         let user_id = 42;
         bench(c, GROUP, "tracing", &nothing, || {
+            tracing::debug!(user_id, extra = black_box(1), "user {} did something", user_id)
+        });
+    });
+    // With level directives: another module records debug, so a debug log here passes the first check and its
+    // call site's kept decision turns it away; a trace log stays below the floor.
+    {
+        let directives = match "info,overhead::db=debug".parse() {
+            Ok(directives) => directives,
+            Err(err) => panic!("bench directives: {err}"),
+        };
+        let _guard = install(budobserve::configure().levels(directives).sample_rate(1.0).span_exporter(DropEverything));
+        let user_id = 42;
+        bench(c, GROUP, "budobserve_directives", &nothing, || {
+            bud_debug!("user {user_id} did something", extra = black_box(1))
+        });
+        bench(c, GROUP, "budobserve_directives_below_floor", &nothing, || {
+            bud_trace!("user {user_id} did something", extra = black_box(1))
+        });
+    }
+    let provider = sdk_provider(Sampler::AlwaysOn);
+    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+    let targets = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::INFO)
+        .with_target("overhead::db", tracing::Level::DEBUG);
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer).with(targets));
+    tracing::dispatcher::with_default(&dispatch, || {
+        let user_id = 42;
+        bench(c, GROUP, "tracing_targets", &nothing, || {
             tracing::debug!(user_id, extra = black_box(1), "user {} did something", user_id)
         });
     });

@@ -20,6 +20,7 @@ use std::sync::{PoisonError, RwLock};
 use opentelemetry::{KeyValue, Value};
 
 use crate::constants;
+pub use crate::directives::Interest;
 use crate::template;
 
 /// What a macro invocation knows at compile time.
@@ -42,6 +43,8 @@ pub struct Callsite {
     pub tags: &'static [&'static str],
     /// The callsite's number in the registry, assigned when it first records (`CallsiteId::new()` in a static).
     pub id: CallsiteId,
+    /// Whether the level directives let its target record, decided on its first record (`Interest::new()`).
+    pub interest: Interest,
 }
 
 impl fmt::Debug for Callsite {
@@ -166,6 +169,7 @@ mod tests {
         function: Some("login"),
         tags: &[],
         id: CallsiteId::new(),
+        interest: Interest::new(),
     };
 
     #[test]

@@ -331,6 +331,8 @@ pub mod env {
     pub const CONSOLE_STYLE: &str = "BUD_OBSERVE_CONSOLE_STYLE";
     /// The minimum level of logs and spans.
     pub const MIN_LEVEL: &str = "BUD_OBSERVE_MIN_LEVEL";
+    /// Levels per target, `RUST_LOG`-style: `info,my_service::db=debug,hyper=warn`.
+    pub const LEVELS: &str = "BUD_OBSERVE_LEVELS";
     /// The fraction of traces recorded, `0` to `1`.
     pub const SAMPLE_RATE: &str = "BUD_OBSERVE_SAMPLE_RATE";
     /// Extra resource attributes, `key=value,key=value`.

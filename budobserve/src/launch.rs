@@ -24,7 +24,8 @@ use crate::template;
 /// minimum level, head sampler and clock.
 #[derive(Clone, Copy)]
 pub(crate) struct Writer<'a> {
-    pub(crate) min_level: &'a AtomicU8,
+    /// The lowest level anything is recorded at (see `directives::Levels`).
+    pub(crate) floor: &'a AtomicU8,
     pub(crate) clock: &'a Clock,
     pub(crate) head: &'a HeadSampler,
     pub(crate) tracer: &'a ProxyTracer,
@@ -283,7 +284,7 @@ impl<'a> Writer<'a> {
     /// Whether a log or span at `level` would be recorded.
     #[inline]
     fn is_enabled(self, level: Level) -> bool {
-        level.number() >= self.min_level.load(Ordering::Relaxed)
+        level.number() >= self.floor.load(Ordering::Relaxed)
     }
 
     /// Options with these attributes already collected (room is made for BudObserve's own when it starts), written

@@ -131,7 +131,7 @@ impl BudObserve {
             logger_builder = step(logger_builder, counters);
         }
 
-        self.store_min_level(config.min_level);
+        instance.levels.set(config.min_level, config.level_directives.clone());
         instance.attribute_limit.store(span_limits.attribute_count_limit(), Ordering::Relaxed);
         // Set before the provider: a span started in between gets room it does not need, never too little.
         instance.completion_room.fetch_max(room, Ordering::Relaxed);

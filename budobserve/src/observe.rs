@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
@@ -18,8 +18,8 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
 use crate::clock::Clock;
 use crate::constants;
+use crate::directives::{LevelDirectives, Levels};
 use crate::exporters::loss::{ExportCounters, ExportStats};
-use crate::gate;
 use crate::launch::{Origin, SpanOptions, Writer};
 use crate::level::Level;
 use crate::providers::{ProxyLoggerProvider, ProxyMeterProvider, ProxyTracer, ProxyTracerProvider};
@@ -61,7 +61,8 @@ impl std::panic::RefUnwindSafe for BudObserve {}
 
 /// State shared by every handle of one instance.
 pub(crate) struct Instance {
-    pub(crate) min_level: AtomicU8,
+    /// The minimum level and the level directives.
+    pub(crate) levels: Levels,
     pub(crate) clock: Clock,
     pub(crate) tracer_provider: ProxyTracerProvider,
     pub(crate) meter_provider: ProxyMeterProvider,
@@ -79,8 +80,6 @@ pub(crate) struct Instance {
     pub(crate) attribute_limit: AtomicU32,
     /// What the exporters of every configuration so far did.
     pub(crate) export_counters: Arc<ExportCounters>,
-    /// Whether this is the global instance, whose minimum level the macros' gate holds.
-    pub(crate) global: bool,
     /// The configuration's scrubber, for the values integrations record outside spans (metric attributes).
     pub(crate) scrubber: ArcSwapOption<Scrubber>,
 }
@@ -155,7 +154,7 @@ impl BudObserve {
         register_export_metrics(&meter, &export_counters);
         BudObserve {
             instance: Arc::new(Instance {
-                min_level: AtomicU8::new(Level::Trace.number()),
+                levels: Levels::new(global),
                 clock,
                 tracer_provider,
                 meter_provider,
@@ -167,7 +166,6 @@ impl BudObserve {
                 completion_room: AtomicUsize::new(0),
                 attribute_limit: AtomicU32::new(crate::limits::DEFAULT_COUNT),
                 export_counters,
-                global,
                 scrubber: ArcSwapOption::empty(),
             }),
             handle: Arc::new(Handle { tags: Vec::new(), tracer, origin: Origin::User }),
@@ -195,27 +193,59 @@ impl BudObserve {
         &self.instance.head
     }
 
-    /// Whether a log or span at `level` would be recorded: one atomic load, done before anything else.
+    /// Whether a log or span at `level` would be recorded where no level directive names the target (the
+    /// methods' records, which have none): one atomic load, done before anything else.
     #[inline]
     pub fn is_enabled(&self, level: Level) -> bool {
-        level.number() >= self.instance.min_level.load(Ordering::Relaxed)
+        self.instance.levels.is_enabled(level)
     }
 
-    /// The minimum level.
+    /// Whether a log or span at `level` of `target` (a module path, a `tracing` or `log` target) would be
+    /// recorded under the [level directives](LevelDirectives).
+    ///
+    /// ```
+    /// use budobserve::{BudObserve, Level};
+    ///
+    /// let config = budobserve::configure().console(false).levels("warn,my_service::db=debug".parse()?).build()?;
+    /// let obs = BudObserve::new(config);
+    /// assert!(obs.is_enabled_for("my_service::db::pool", Level::Debug));
+    /// assert!(!obs.is_enabled_for("my_service::web", Level::Info));
+    /// assert!(!obs.is_enabled(Level::Info));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_enabled_for(&self, target: &str, level: Level) -> bool {
+        self.instance.levels.is_enabled_for(target, level)
+    }
+
+    /// The minimum level: the level of targets no directive names (`fatal` when they are `off`).
     pub fn min_level(&self) -> Level {
-        Level::from_number(self.instance.min_level.load(Ordering::Relaxed)).unwrap_or(Level::Trace)
+        self.instance.levels.min_level()
     }
 
-    /// Changes the minimum level at run time.
+    /// Changes the minimum level at run time (the bare level of the directives); the target directives stay.
     pub fn set_min_level(&self, level: Level) {
-        self.store_min_level(level);
+        self.instance.levels.set_min_level(level);
     }
 
-    pub(crate) fn store_min_level(&self, level: Level) {
-        self.instance.min_level.store(level.number(), Ordering::Relaxed);
-        if self.instance.global {
-            gate::set_global_min_level(level);
-        }
+    /// The level directives in force, the minimum level as their bare level.
+    pub fn level_directives(&self) -> LevelDirectives {
+        self.instance.levels.directives()
+    }
+
+    /// Replaces the level directives at run time; their bare level, if any, is the new minimum level. Call sites
+    /// decide again on their next record.
+    ///
+    /// ```
+    /// use budobserve::{BudObserve, Level};
+    ///
+    /// let obs = BudObserve::new(budobserve::configure().console(false).min_level(Level::Info).build()?);
+    /// obs.set_level_directives("my_service::db=trace".parse()?);
+    /// assert!(obs.is_enabled_for("my_service::db", Level::Trace));
+    /// assert_eq!(obs.level_directives().to_string(), "info,my_service::db=trace");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_level_directives(&self, directives: LevelDirectives) {
+        self.instance.levels.set(self.min_level(), Some(directives));
     }
 
     /// The instance's clock.
@@ -261,7 +291,7 @@ impl BudObserve {
     /// Whether this handle writes to the global instance.
     #[cfg(any(feature = "tracing", feature = "log"))]
     pub(crate) fn is_global(&self) -> bool {
-        self.instance.global
+        self.instance.levels.global
     }
 
     /// The tags of this handle.
@@ -313,7 +343,7 @@ impl BudObserve {
     #[inline]
     pub(crate) fn writer(&self) -> Writer<'_> {
         Writer {
-            min_level: &self.instance.min_level,
+            floor: &self.instance.levels.floor,
             clock: &self.instance.clock,
             head: &self.instance.head,
             tracer: &self.handle.tracer,

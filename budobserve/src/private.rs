@@ -15,7 +15,7 @@ use opentelemetry::{Context, Value};
 use serde::Serialize;
 
 pub use crate::attributes::{AttributeList, BudAttributes, NativeValue, field_key, fmt_fields};
-pub use crate::callsite::{Callsite, CallsiteId};
+pub use crate::callsite::{Callsite, CallsiteId, Interest};
 pub use crate::instrumented::{InstrumentedFn, instrument_fn};
 use crate::launch::{self, Launch, Parent, SpanOptions, Tags, Text};
 use crate::level::Level;
@@ -52,20 +52,30 @@ pub fn current() -> Current {
     instance::current_for_macros()
 }
 
-/// The macros' first check, before finding the instance: false when `level` is below the global instance's
-/// minimum and no override is active (one relaxed atomic load).
+/// The macros' first check, before finding the instance: false when no override is active and the global
+/// instance does not record `level` at `callsite` — below its floor (one relaxed atomic load), or below the level
+/// its directives give the call site's module (decided once per call site and version, then one more load).
 #[inline(always)]
-pub fn __maybe_enabled(level: Level) -> bool {
-    gate::maybe_enabled(level)
+pub fn __maybe_enabled(callsite: &'static Callsite, level: Level) -> bool {
+    if !gate::maybe_enabled(level) {
+        return false;
+    }
+    let version = gate::global_version();
+    version == 0
+        || gate::overridden()
+        || level.number()
+            >= callsite
+                .interest
+                .threshold(version, || instance::global().instance.levels.threshold_of(callsite.module_path))
 }
 
 impl BudObserve {
-    /// Whether a log or span at `level` would be recorded (level, then whether anything is configured): two
-    /// relaxed atomic loads.
+    /// Whether a log or span at `level` of `callsite` would be recorded (level, the call site's decision under the
+    /// level directives, then whether anything is configured): a few relaxed atomic loads.
     #[doc(hidden)]
     #[inline]
-    pub fn __enabled(&self, level: Level) -> bool {
-        self.is_enabled(level) && self.tracer().is_active()
+    pub fn __enabled(&self, callsite: &'static Callsite, level: Level) -> bool {
+        self.instance.levels.is_enabled_at(callsite, level) && self.tracer().is_active()
     }
 
     /// The head sampler's word on a macro span about to start: `None` to record it, else the span that stands for

@@ -13,6 +13,7 @@
 //! | `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, … (see [`limits`](crate::limits)) | [`span_limits`](ConfigBuilder::span_limits) | the OpenTelemetry defaults |
 //! | `BUD_OBSERVE_CONSOLE` (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`) | [`console`](ConfigBuilder::console) | on |
 //! | `BUD_OBSERVE_MIN_LEVEL` (`trace` … `fatal`) | [`min_level`](ConfigBuilder::min_level) | `trace` (everything) |
+//! | `BUD_OBSERVE_LEVELS` (`info,my_service::db=debug,hyper=warn`) | [`levels`](ConfigBuilder::levels) | none (one level for every target) |
 //! | `BUD_OBSERVE_SAMPLE_RATE` (`0` … `1`) | [`sample_rate`](ConfigBuilder::sample_rate) | `1` (every trace) |
 //! | `BUD_OBSERVE_CLICKHOUSE_URL` (feature `clickhouse`) | `clickhouse` | none (no ClickHouse export) |
 //! | `BUD_OBSERVE_CLICKHOUSE_DATABASE` | `clickhouse` | `metrics` |
@@ -40,6 +41,7 @@ pub use self::setting::EnvSource;
 use crate::clock::Clock;
 use crate::constants;
 use crate::contained::ContainedLogProcessor;
+use crate::directives::LevelDirectives;
 /// Also at the crate's root; here as well, where configuration errors come from.
 pub use crate::error::ConfigError;
 use crate::exporters::batch::BatchOptions;
@@ -101,6 +103,7 @@ pub struct ConfigBuilder {
     console: Option<bool>,
     console_options: Option<ConsoleOptions>,
     min_level: Option<Level>,
+    levels: Option<LevelDirectives>,
     sample_rate: Option<f64>,
     span_processors: Vec<SpanStage>,
     batch_options: Option<BatchOptions>,
@@ -127,6 +130,7 @@ impl fmt::Debug for ConfigBuilder {
             .field("otlp", &self.otlp)
             .field("console", &self.console)
             .field("min_level", &self.min_level)
+            .field("levels", &self.levels.as_ref().map(ToString::to_string))
             .field("span_processors", &self.span_processors.len())
             .finish_non_exhaustive()
     }
@@ -186,6 +190,28 @@ impl ConfigBuilder {
     /// The minimum level of logs and spans: anything below is neither formatted nor recorded.
     pub fn min_level(mut self, level: Level) -> Self {
         self.min_level = Some(level);
+        self
+    }
+
+    /// Levels per target, `RUST_LOG`-style (see [`LevelDirectives`]): they apply to the macros (their target is
+    /// their module path) and to the `tracing` and `log` bridges (the records' targets). A bare level among them
+    /// is the minimum level, in place of [`min_level`](Self::min_level).
+    ///
+    /// ```
+    /// use budobserve::{BudObserve, Level, bud_debug};
+    ///
+    /// let config = budobserve::configure()
+    ///     .console(false)
+    ///     .levels("info,my_service::db=debug,hyper=warn".parse()?)
+    ///     .build()?;
+    /// assert_eq!(config.min_level(), Level::Info);
+    /// let obs = BudObserve::new(config);
+    /// bud_debug!(obs => "not recorded: this module is at info");
+    /// assert!(obs.is_enabled_for("my_service::db::pool", Level::Debug));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn levels(mut self, directives: LevelDirectives) -> Self {
+        self.levels = Some(directives);
         self
     }
 
@@ -398,6 +424,7 @@ impl ConfigBuilder {
         };
         let span_limits = SpanLimits::resolve(self.span_limits, env)?;
         let scrubber = Scrubber::new(&self.scrubbing.unwrap_or_default())?.map(Arc::new);
+        let level_directives = settings::LEVELS.resolve(self.levels, env)?;
         let mut span_processors = self.span_processors;
         let mut metric_readers = self.metric_readers;
         let mut log_processors = self.log_processors;
@@ -413,7 +440,13 @@ impl ConfigBuilder {
             detected,
             span_limits,
             console,
-            min_level: settings::MIN_LEVEL.resolve(self.min_level, env)?.unwrap_or(Level::Trace),
+            min_level: level_directives
+                .as_ref()
+                .and_then(LevelDirectives::default_threshold)
+                .and_then(Level::from_number)
+                .map_or_else(|| settings::MIN_LEVEL.resolve(self.min_level, env), |level| Ok(Some(level)))?
+                .unwrap_or(Level::Trace),
+            level_directives,
             sample_rate: settings::SAMPLE_RATE.resolve_checked(
                 self.sample_rate,
                 env,
@@ -456,6 +489,7 @@ pub struct BudObserveConfig {
     pub(crate) span_limits: SpanLimits,
     pub(crate) console: Option<ConsoleOptions>,
     pub(crate) min_level: Level,
+    pub(crate) level_directives: Option<LevelDirectives>,
     pub(crate) sample_rate: Option<f64>,
     pub(crate) span_processors: Vec<SpanStage>,
     pub(crate) batch_options: BatchOptions,
@@ -503,9 +537,14 @@ impl BudObserveConfig {
         self.console.is_some()
     }
 
-    /// The minimum level of logs and spans.
+    /// The minimum level of logs and spans (a bare level of the directives, else [`ConfigBuilder::min_level`]).
     pub fn min_level(&self) -> Level {
         self.min_level
+    }
+
+    /// The level directives, if any were given.
+    pub fn level_directives(&self) -> Option<&LevelDirectives> {
+        self.level_directives.as_ref()
     }
 
     /// The fraction of traces recorded (`None`: every trace, or a custom sampler decides).
@@ -554,6 +593,7 @@ impl fmt::Debug for BudObserveConfig {
             .field("clickhouse_url", &self.clickhouse_url)
             .field("console", &self.console)
             .field("min_level", &self.min_level)
+            .field("levels", &self.level_directives.as_ref().map(ToString::to_string))
             .field("span_processors", &self.span_processors.len())
             .finish_non_exhaustive()
     }

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use super::setting::{Setting, boolean, key_values, text};
 use crate::constants::env;
+use crate::directives::{ACCEPTED, LevelDirectives};
 use crate::exporters::console::{ColorChoice, ConsoleStyle};
 use crate::level::Level;
 
@@ -37,6 +38,9 @@ pub(crate) const CONSOLE_STYLE: Setting<ConsoleStyle> =
 pub(crate) const MIN_LEVEL: Setting<Level> =
     Setting { option: "min_level", variables: &[env::MIN_LEVEL], parse: level };
 
+pub(crate) const LEVELS: Setting<LevelDirectives> =
+    Setting { option: "levels", variables: &[env::LEVELS], parse: directives };
+
 pub(crate) const SAMPLE_RATE: Setting<f64> =
     Setting { option: "sample_rate", variables: &[env::SAMPLE_RATE], parse: sample_rate };
 
@@ -54,6 +58,10 @@ fn sample_rate(value: &str) -> Result<f64, Cow<'static, str>> {
 
 fn level(value: &str) -> Result<Level, Cow<'static, str>> {
     value.parse::<Level>().map_err(|_| Level::ACCEPTED_NAMES.into())
+}
+
+fn directives(value: &str) -> Result<LevelDirectives, Cow<'static, str>> {
+    value.parse::<LevelDirectives>().map_err(|error| Cow::Owned(format!("{ACCEPTED} ({error})")))
 }
 
 fn color_choice(value: &str) -> Result<ColorChoice, Cow<'static, str>> {

@@ -104,7 +104,7 @@ pub fn level(level: log::Level) -> Level {
 impl log::Log for BudObserveLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
         let level = level(metadata.level());
-        !bridge::suppressed() && self.handle.with(|observe| observe.is_enabled(level))
+        !bridge::suppressed() && self.handle.with(|observe| observe.is_enabled_for(metadata.target(), level))
     }
 
     fn log(&self, record: &log::Record<'_>) {
@@ -113,7 +113,7 @@ impl log::Log for BudObserveLogger {
         }
         let level = level(record.level());
         self.handle.with(|observe| {
-            if !observe.is_enabled(level) {
+            if !observe.is_enabled_for(record.target(), level) {
                 return;
             }
             let message: Cow<'static, str> = match record.args().as_str() {

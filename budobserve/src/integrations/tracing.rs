@@ -150,7 +150,7 @@ where
             Context::current()
         };
         let bridged = self.handle.with(|observe| {
-            if !observe.is_enabled(level) {
+            if !observe.is_enabled_for(metadata.target(), level) {
                 return None;
             }
             let mut fields = Fields::new(metadata);
@@ -210,7 +210,7 @@ where
             None
         };
         self.handle.with(|observe| {
-            if !observe.is_enabled(level) {
+            if !observe.is_enabled_for(metadata.target(), level) {
                 return;
             }
             let mut fields = Fields::new(metadata);
