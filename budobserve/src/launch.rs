@@ -32,6 +32,8 @@ pub(crate) struct Writer<'a> {
     pub(crate) tags: &'a [Cow<'static, str>],
     pub(crate) attribute_limit: &'a AtomicU32,
     pub(crate) origin: Origin,
+    /// The instance's number (see `exceptions`).
+    pub(crate) instance: u32,
 }
 
 /// Who writes through a handle.
@@ -430,7 +432,7 @@ impl<'a> Writer<'a> {
         };
         // A log's events (an exception) are at the log's own time.
         let span_clock = if span_type == SpanType::Log { Clock::Fixed(now) } else { clock.clone() };
-        BudSpan::new(span, span_clock, level, attribute_limit)
+        BudSpan::new(span, span_clock, level, attribute_limit, self.instance)
     }
 
     /// The handle's tags followed by `extra`, without duplicates; `None` when there are none.

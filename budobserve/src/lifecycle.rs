@@ -20,6 +20,7 @@ use crate::config::{BudObserveConfig, ConfigBuilder};
 use crate::contained::{ContainedIdGenerator, ContainedSampler, SharedIdGenerator};
 use crate::direct::DirectSettings;
 use crate::error::{ConfigError, LifecycleError};
+use crate::exceptions;
 use crate::exporters::batch::{DEFAULT_FLUSH_TIMEOUT, with_flush_timeout};
 use crate::exporters::console::ConsoleProcessor;
 use crate::exporters::prepare::Preparation;
@@ -132,6 +133,7 @@ impl BudObserve {
         }
 
         instance.levels.set(config.min_level, config.level_directives.clone());
+        exceptions::set_callback(instance.number, config.exception_callback.clone(), &instance.export_counters);
         instance.attribute_limit.store(span_limits.attribute_count_limit(), Ordering::Relaxed);
         // Set before the provider: a span started in between gets room it does not need, never too little.
         instance.completion_room.fetch_max(room, Ordering::Relaxed);

@@ -63,6 +63,8 @@ impl std::panic::RefUnwindSafe for BudObserve {}
 pub(crate) struct Instance {
     /// The minimum level and the level directives.
     pub(crate) levels: Levels,
+    /// The instance's number in the process, by which its spans find its exception callback.
+    pub(crate) number: u32,
     pub(crate) clock: Clock,
     pub(crate) tracer_provider: ProxyTracerProvider,
     pub(crate) meter_provider: ProxyMeterProvider,
@@ -142,6 +144,12 @@ impl Settings {
     }
 }
 
+/// A new instance number (numbers are not reused; 4 billion instances wrap around).
+fn next_instance_number() -> u32 {
+    static NUMBERS: AtomicU32 = AtomicU32::new(0);
+    NUMBERS.fetch_add(1, Ordering::Relaxed)
+}
+
 impl BudObserve {
     /// An instance with no provider yet: it records nothing until configured.
     pub(crate) fn unconfigured(clock: Clock, global: bool) -> BudObserve {
@@ -155,6 +163,7 @@ impl BudObserve {
         BudObserve {
             instance: Arc::new(Instance {
                 levels: Levels::new(global),
+                number: next_instance_number(),
                 clock,
                 tracer_provider,
                 meter_provider,
@@ -350,6 +359,7 @@ impl BudObserve {
             tags: &self.handle.tags,
             attribute_limit: &self.instance.attribute_limit,
             origin: self.handle.origin,
+            instance: self.instance.number,
         }
     }
 

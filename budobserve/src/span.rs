@@ -12,6 +12,7 @@ use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 
 use crate::clock::Clock;
 use crate::constants;
+use crate::exceptions;
 use crate::level::Level;
 use crate::panic;
 use crate::providers::ProxySpan;
@@ -50,13 +51,15 @@ pub struct BudSpan {
     attribute_limit: u32,
     /// Late attributes beyond the limit, counted into the span's dropped attributes.
     dropped: u32,
+    /// The number of the instance that started it, whose exception callback sees its errors.
+    instance: u32,
 }
 
 impl BudSpan {
     /// Wraps a started span whose attributes hold `level` (as [`LEVEL_NUM`](constants::LEVEL_NUM), second), and
     /// keeps at most `attribute_limit` attributes set later.
     #[inline(always)]
-    pub(crate) fn new(span: ProxySpan, clock: Clock, level: Level, attribute_limit: u32) -> BudSpan {
+    pub(crate) fn new(span: ProxySpan, clock: Clock, level: Level, attribute_limit: u32, instance: u32) -> BudSpan {
         BudSpan {
             span,
             clock,
@@ -66,18 +69,19 @@ impl BudSpan {
             late: Vec::new(),
             attribute_limit,
             dropped: 0,
+            instance,
         }
     }
 
     /// A span dropped by the head sampler at the root of a trace: it records nothing, and its unsampled context
     /// makes its children drop too.
     pub(crate) fn dropped(span_context: SpanContext) -> BudSpan {
-        BudSpan::new(ProxySpan::NonRecording(span_context), Clock::System, Level::Info, 0)
+        BudSpan::new(ProxySpan::NonRecording(span_context), Clock::System, Level::Info, 0, u32::MAX)
     }
 
     /// A span that records nothing and carries `parent`'s span context on.
     pub fn non_recording(parent: &Context) -> BudSpan {
-        BudSpan::new(ProxySpan::non_recording(parent), Clock::System, Level::Info, 0)
+        BudSpan::new(ProxySpan::non_recording(parent), Clock::System, Level::Info, 0, u32::MAX)
     }
 
     /// Whether this span records anything.
@@ -206,11 +210,12 @@ impl BudSpan {
     /// `exception.message` and, when a backtrace is captured (`RUST_BACKTRACE`/`RUST_LIB_BACKTRACE`),
     /// `exception.stacktrace`; then one `exception` event per error of its `source()` chain, with
     /// `exception.message` and `budobserve_exception_cause_index`. Sets the status to error with the error's
-    /// message and raises the level to error.
+    /// message and raises the level to error — unless the instance's
+    /// [exception callback](crate::ConfigBuilder::exception_callback) decides otherwise.
     pub fn record_exception<E: Error + ?Sized>(&mut self, error: &E) {
         if self.is_recording() {
-            let now = self.clock.now();
-            self.record_error_chain(std::any::type_name::<E>(), error.to_string(), error.source(), now);
+            let message = error.to_string();
+            self.record_error(std::any::type_name::<E>(), &message, None, error.source());
         }
     }
 
@@ -219,8 +224,8 @@ impl BudSpan {
     #[doc(hidden)]
     pub fn record_error_parts(&mut self, type_name: &'static str, error: &(dyn Error + Send + Sync + 'static)) {
         if self.is_recording() {
-            let now = self.clock.now();
-            self.record_error_chain(type_name, error.to_string(), error.source(), now);
+            let message = error.to_string();
+            self.record_error(type_name, &message, Some(error), error.source());
         }
     }
 
@@ -228,21 +233,52 @@ impl BudSpan {
     #[doc(hidden)]
     pub fn record_error_message(&mut self, type_name: &'static str, message: String) {
         if self.is_recording() {
-            let now = self.clock.now();
-            self.record_error_chain(type_name, message, None, now);
+            self.record_error(type_name, &message, None, None);
         }
     }
 
-    fn record_error_chain(
+    /// Records an error as the instance's exception callback decides (see `exceptions`).
+    fn record_error(
         &mut self,
         type_name: &'static str,
-        message: String,
+        message: &str,
+        error: Option<&(dyn Error + 'static)>,
+        source: Option<&(dyn Error + 'static)>,
+    ) {
+        let now = self.clock.now();
+        let type_name = referent_type_name(type_name);
+        let recorded = exceptions::Recorded {
+            type_name,
+            message,
+            error,
+            source,
+            span_context: self.span.span_context(),
+            span_level: self.level,
+        };
+        let decision = exceptions::decide(self.instance, recorded);
+        if !decision.attributes.is_empty() {
+            self.set_attributes(decision.attributes);
+        }
+        if decision.record {
+            self.add_error_events(type_name, message, source, now);
+        }
+        if decision.error_status {
+            self.set_status(Status::error(message.to_owned()));
+        }
+        self.level = decision.level;
+    }
+
+    /// The `exception` event of an error, and one per error of its `source()` chain.
+    fn add_error_events(
+        &mut self,
+        type_name: &'static str,
+        message: &str,
         mut source: Option<&(dyn Error + 'static)>,
         at: SystemTime,
     ) {
         let mut attributes = vec![
-            KeyValue::new(constants::EXCEPTION_TYPE, referent_type_name(type_name)),
-            KeyValue::new(constants::EXCEPTION_MESSAGE, message.clone()),
+            KeyValue::new(constants::EXCEPTION_TYPE, type_name),
+            KeyValue::new(constants::EXCEPTION_MESSAGE, message.to_owned()),
         ];
         let backtrace = std::backtrace::Backtrace::capture();
         if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
@@ -262,8 +298,6 @@ impl BudSpan {
             index += 1;
             source = cause.source();
         }
-        self.set_status(Status::error(message));
-        self.level = self.level.max(Level::Error);
     }
 
     /// Records the panic unwinding through this span, once.
@@ -466,6 +500,6 @@ impl fmt::Debug for Entered<'_> {
 /// A span from a [`ProxySpan`], for code that starts spans with the OpenTelemetry API and wants BudObserve's.
 impl From<ProxySpan> for BudSpan {
     fn from(span: ProxySpan) -> BudSpan {
-        BudSpan::new(span, Clock::System, Level::Info, crate::limits::DEFAULT_COUNT)
+        BudSpan::new(span, Clock::System, Level::Info, crate::limits::DEFAULT_COUNT, u32::MAX)
     }
 }

@@ -44,6 +44,7 @@ use crate::contained::ContainedLogProcessor;
 use crate::directives::LevelDirectives;
 /// Also at the crate's root; here as well, where configuration errors come from.
 pub use crate::error::ConfigError;
+use crate::exceptions::{ExceptionCallback, RecordedError};
 use crate::exporters::batch::BatchOptions;
 #[cfg(feature = "clickhouse")]
 use crate::exporters::budmetrics::ClickHouseOptions;
@@ -104,6 +105,7 @@ pub struct ConfigBuilder {
     console_options: Option<ConsoleOptions>,
     min_level: Option<Level>,
     levels: Option<LevelDirectives>,
+    exception_callback: Option<ExceptionCallback>,
     sample_rate: Option<f64>,
     span_processors: Vec<SpanStage>,
     batch_options: Option<BatchOptions>,
@@ -212,6 +214,29 @@ impl ConfigBuilder {
     /// ```
     pub fn levels(mut self, directives: LevelDirectives) -> Self {
         self.levels = Some(directives);
+        self
+    }
+
+    /// Shows each error a span of this instance records to `callback` first (see [`RecordedError`]): it may change
+    /// the span's level (below `error`, the status stays unset), add attributes, or keep the error from being
+    /// recorded. A panic in it is contained and counted; the error is then recorded as without it.
+    ///
+    /// ```
+    /// use budobserve::{Level, RecordedError};
+    ///
+    /// let config = budobserve::configure()
+    ///     .console(false)
+    ///     .exception_callback(|error: &mut RecordedError<'_>| {
+    ///         if error.message().contains("timed out") {
+    ///             error.set_level(Level::Warn);
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # drop(config);
+    /// # Ok::<(), budobserve::ConfigError>(())
+    /// ```
+    pub fn exception_callback(mut self, callback: impl Fn(&mut RecordedError<'_>) + Send + Sync + 'static) -> Self {
+        self.exception_callback = Some(Arc::new(callback));
         self
     }
 
@@ -447,6 +472,7 @@ impl ConfigBuilder {
                 .map_or_else(|| settings::MIN_LEVEL.resolve(self.min_level, env), |level| Ok(Some(level)))?
                 .unwrap_or(Level::Trace),
             level_directives,
+            exception_callback: self.exception_callback,
             sample_rate: settings::SAMPLE_RATE.resolve_checked(
                 self.sample_rate,
                 env,
@@ -490,6 +516,7 @@ pub struct BudObserveConfig {
     pub(crate) console: Option<ConsoleOptions>,
     pub(crate) min_level: Level,
     pub(crate) level_directives: Option<LevelDirectives>,
+    pub(crate) exception_callback: Option<ExceptionCallback>,
     pub(crate) sample_rate: Option<f64>,
     pub(crate) span_processors: Vec<SpanStage>,
     pub(crate) batch_options: BatchOptions,
