@@ -14,13 +14,12 @@
 //! [`ConfigBuilder::span_processor`]: crate::ConfigBuilder::span_processor
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use opentelemetry::{KeyValue, Value};
 
 use crate::constants;
-pub use crate::directives::Interest;
 use crate::template;
 
 /// What a macro invocation knows at compile time.
@@ -66,6 +65,37 @@ impl CallsiteId {
     #[allow(clippy::new_without_default)]
     pub const fn new() -> CallsiteId {
         CallsiteId(AtomicU32::new(0))
+    }
+}
+
+/// A call site's decision under the level directives (see `directives`), kept until they change: their version
+/// in the high bits, the threshold of the call site's target in the low byte.
+#[derive(Debug)]
+pub struct Interest(AtomicU64);
+
+impl Interest {
+    /// Not decided yet.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Interest {
+        Interest(AtomicU64::new(0))
+    }
+
+    /// The threshold kept for `version` (never 0), else `resolve`'s, kept.
+    #[inline]
+    pub(crate) fn threshold(&self, version: u64, resolve: impl FnOnce() -> u8) -> u8 {
+        let kept = self.0.load(Ordering::Relaxed);
+        if kept >> 8 == version {
+            return kept as u8;
+        }
+        self.decide(version, resolve)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn decide(&self, version: u64, resolve: impl FnOnce() -> u8) -> u8 {
+        let threshold = resolve();
+        self.0.store(version << 8 | u64::from(threshold), Ordering::Relaxed);
+        threshold
     }
 }
 
@@ -258,5 +288,14 @@ mod tests {
         let mut attributes = vec![KeyValue::new(constants::CALLSITE, "not a number")];
         complete(&mut attributes);
         assert!(attributes.is_empty());
+    }
+
+    #[test]
+    fn an_interest_is_kept_per_version() {
+        let interest = Interest::new();
+        assert_eq!(interest.threshold(3, || 9), 9);
+        assert_eq!(interest.threshold(3, || unreachable!("kept")), 9);
+        assert_eq!(interest.threshold(4, || u8::MAX), u8::MAX);
+        assert_eq!(interest.threshold(4, || unreachable!("kept")), u8::MAX);
     }
 }

@@ -183,37 +183,6 @@ impl fmt::Display for LevelDirectives {
     }
 }
 
-/// A call site's decision, kept until the directives change: the directives' version in the high bits, the
-/// threshold of the call site's target in the low byte.
-#[derive(Debug)]
-pub struct Interest(AtomicU64);
-
-impl Interest {
-    /// Not decided yet.
-    #[allow(clippy::new_without_default)]
-    pub const fn new() -> Interest {
-        Interest(AtomicU64::new(0))
-    }
-
-    /// The threshold kept for `version` (never 0), else `resolve`'s, kept.
-    #[inline]
-    pub(crate) fn threshold(&self, version: u64, resolve: impl FnOnce() -> Threshold) -> Threshold {
-        let kept = self.0.load(Ordering::Relaxed);
-        if kept >> 8 == version {
-            return kept as Threshold;
-        }
-        self.decide(version, resolve)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn decide(&self, version: u64, resolve: impl FnOnce() -> Threshold) -> Threshold {
-        let threshold = resolve();
-        self.0.store(version << 8 | u64::from(threshold), Ordering::Relaxed);
-        threshold
-    }
-}
-
 /// An instance's levels: the level of targets no directive names, the directives, and what the checks read.
 #[derive(Debug)]
 pub(crate) struct Levels {
@@ -388,14 +357,5 @@ mod tests {
         assert!(error("info,my target=debug").starts_with("directive `my target=debug`: `my target` is not a target"));
         assert!(error("a=b=c").starts_with("directive `a=b=c`: unknown level `b=c`"));
         assert!(error("my_service[request{id=1}]=debug").contains("span and field filters"));
-    }
-
-    #[test]
-    fn an_interest_is_kept_per_version() {
-        let interest = Interest::new();
-        assert_eq!(interest.threshold(3, || 9), 9);
-        assert_eq!(interest.threshold(3, || unreachable!("kept")), 9);
-        assert_eq!(interest.threshold(4, || OFF), OFF);
-        assert_eq!(interest.threshold(4, || unreachable!("kept")), OFF);
     }
 }

@@ -21,13 +21,25 @@ use std::any::type_name;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::Duration;
 
 use opentelemetry::trace::{SpanId, Status, TraceId};
-use opentelemetry::{Array, KeyValue, Value};
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::SdkLogRecord;
+use opentelemetry_sdk::metrics::PeriodicReader;
 use opentelemetry_sdk::trace::{IdGenerator, SimpleSpanProcessor, SpanData, SpanExporter};
-use serde_json::{Map, Value as Json, json};
+use serde_json::Value as Json;
+
+mod assert;
+mod json;
+mod signals;
+
+pub use self::assert::{SpanAssert, attribute};
+pub use self::json::JsonOptions;
+use self::signals::{LogStore, MetricStore};
+pub use self::signals::{MetricPoint, PointValue};
 
 use crate::clock::Clock;
 use crate::config::{ConfigBuilder, EnvSource, configure};
@@ -48,12 +60,18 @@ use crate::providers::lock;
 #[derive(Clone, Debug, Default)]
 pub struct TestExporter {
     spans: Arc<Mutex<Vec<SpanData>>>,
+    /// The resource the provider gave the exporter.
+    resource: Arc<Mutex<Option<Resource>>>,
 }
 
 impl SpanExporter for TestExporter {
     fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
         lock(&self.spans).extend(batch);
         std::future::ready(Ok(()))
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        *lock(&self.resource) = Some(resource.clone());
     }
 }
 
@@ -152,9 +170,13 @@ impl IdGenerator for SeededIdGenerator {
 pub struct Capture {
     observe: BudObserve,
     exporter: TestExporter,
+    metrics: MetricStore,
+    logs: LogStore,
 }
 
-/// Builds a [`Capture`]: deterministic ids and clock, every level recorded, no console, no environment read.
+/// Builds a [`Capture`]: deterministic ids and clock, every level recorded, no console, no environment read; its
+/// metrics are read on demand ([`Capture::metric_points`]) and its OpenTelemetry log records kept
+/// ([`Capture::log_records`]).
 ///
 /// ```
 /// let capture = budobserve::testing::capture();
@@ -176,18 +198,24 @@ pub fn capture() -> Capture {
 /// ```
 pub fn capture_with(configure_more: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Capture {
     let exporter = TestExporter::default();
+    let metrics = MetricStore::default();
+    let logs = LogStore::default();
+    // Collected when asked (a flush), never on a timer.
+    let reader = PeriodicReader::builder(metrics.clone()).with_interval(Duration::from_secs(365 * 24 * 3600)).build();
     let builder = configure()
         .env(EnvSource::Map(Default::default()))
         .service_name("test")
         .console(false)
         .clock(Clock::stepping())
         .id_generator(IncrementalIdGenerator::default())
-        .span_processor(SimpleSpanProcessor::new(exporter.clone()));
+        .span_processor(SimpleSpanProcessor::new(exporter.clone()))
+        .metric_reader(reader)
+        .log_processor(logs.clone());
     let config = match configure_more(builder).build() {
         Ok(config) => config,
         Err(err) => panic!("invalid test configuration: {err}"),
     };
-    Capture { observe: BudObserve::new(config), exporter }
+    Capture { observe: BudObserve::new(config), exporter, metrics, logs }
 }
 
 impl Capture {
@@ -210,6 +238,60 @@ impl Capture {
     pub fn run_async<F: Future>(&self, future: F) -> WithInstance<F> {
         with_instance_async(&self.observe, future)
     }
+
+    /// Every metric point recorded so far (collected now: counters' totals, gauges' last values, histograms'
+    /// counts and buckets), the instance's own export metrics included.
+    ///
+    /// ```
+    /// use budobserve::KeyValue;
+    ///
+    /// let capture = budobserve::testing::capture();
+    /// let requests = capture.observe().counter("requests").build();
+    /// requests.add(2, &[KeyValue::new("route", "/chat")]);
+    /// requests.add(1, &[KeyValue::new("route", "/chat")]);
+    /// assert_eq!(capture.metric_value("requests", &[KeyValue::new("route", "/chat")]), Some(3.0));
+    /// assert_eq!(capture.metric_points("requests")[0].scope, "budobserve");
+    /// ```
+    pub fn metrics(&self) -> Vec<MetricPoint> {
+        // The reader collects on a flush; an error here is the spans' or logs' and leaves the points as read.
+        let _ = self.observe.force_flush();
+        self.metrics.points()
+    }
+
+    /// The points of the metric named `name`.
+    pub fn metric_points(&self, name: &str) -> Vec<MetricPoint> {
+        self.metrics().into_iter().filter(|point| point.name == name).collect()
+    }
+
+    /// The value of the sum or gauge named `name` at exactly these attributes (in any order), if it has a point
+    /// there.
+    pub fn metric_value(&self, name: &str, attributes: &[KeyValue]) -> Option<f64> {
+        let mut wanted = attributes.to_vec();
+        wanted.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+        self.metric_points(name).into_iter().find(|point| point.attributes == wanted).and_then(|p| p.number())
+    }
+
+    /// The OpenTelemetry log records emitted through the instance's logger provider (the logs signal), in order.
+    ///
+    /// ```
+    /// use budobserve::opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _};
+    ///
+    /// let capture = budobserve::testing::capture();
+    /// let logger = capture.observe().logger_provider().logger("worker");
+    /// let mut record = logger.create_log_record();
+    /// record.set_body("job done".into());
+    /// logger.emit(record);
+    /// assert_eq!(capture.log_records()[0].body(), Some(&AnyValue::from("job done")));
+    /// ```
+    pub fn log_records(&self) -> Vec<SdkLogRecord> {
+        self.logs.records()
+    }
+
+    /// Forgets the spans and log records collected so far (metrics are totals: read them before and after).
+    pub fn clear_all(&self) {
+        self.exporter.clear();
+        self.logs.clear();
+    }
 }
 
 impl std::ops::Deref for Capture {
@@ -218,20 +300,6 @@ impl std::ops::Deref for Capture {
     fn deref(&self) -> &TestExporter {
         &self.exporter
     }
-}
-
-/// The value of attribute `key` of a span.
-///
-/// ```
-/// use budobserve::opentelemetry::Value;
-///
-/// let capture = budobserve::testing::capture();
-/// capture.run(|| budobserve::bud_info!("rows {n}", n = 3));
-/// let span = capture.span("rows {n}");
-/// assert_eq!(budobserve::testing::attribute(&span, "n"), Some(&Value::I64(3)));
-/// ```
-pub fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
-    span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
 }
 
 impl TestExporter {
@@ -256,15 +324,25 @@ impl TestExporter {
     }
 
     /// The first span named `name`; panics, listing what was exported, when there is none.
+    #[track_caller]
     pub fn span(&self, name: &str) -> SpanData {
-        match lock(&self.spans).iter().find(|s| s.name == name) {
-            Some(span) => span.clone(),
+        // Found first: the lock is released before the message lists the names.
+        let found = lock(&self.spans).iter().find(|s| s.name == name).cloned();
+        match found {
+            Some(span) => span,
             None => panic!("no span named {name:?}; exported: {:?}", self.names()),
         }
     }
 
     fn names(&self) -> Vec<String> {
         lock(&self.spans).iter().map(|s| s.name.to_string()).collect()
+    }
+
+    /// The first span named `name`, to assert on (see [`SpanAssert`]); panics, listing what was exported, when there
+    /// is none.
+    #[track_caller]
+    pub fn assert_span(&self, name: &str) -> SpanAssert {
+        SpanAssert::new(self.span(name))
     }
 
     /// Asserts that a span named `name` has (at least) these attributes with these values, and returns it.
@@ -342,98 +420,19 @@ impl TestExporter {
     }
 
     /// The exported spans as JSON, sorted by start time, with ids as numbers and times as nanoseconds since the
-    /// epoch: with [`capture`]'s ids and clock, the same code gives the same JSON at every run.
+    /// epoch: with [`capture`]'s ids and clock, the same code gives the same JSON at every run. The array of spans
+    /// alone, code locations as exported; see [`exported_spans_as_json_with`](Self::exported_spans_as_json_with)
+    /// for the options.
     pub fn exported_spans_as_json(&self) -> Json {
+        self.exported_spans_as_json_with(JsonOptions::new().include_resource(false))
+    }
+
+    /// [`exported_spans_as_json`](Self::exported_spans_as_json) written as `options` say: code paths cut to file
+    /// names, line numbers fixed, the resource the spans were exported with included.
+    pub fn exported_spans_as_json_with(&self, options: JsonOptions) -> Json {
         let mut spans = self.spans();
         spans.sort_by_key(|s| (s.start_time, u64::from_be_bytes(s.span_context.span_id().to_bytes())));
-        Json::Array(spans.iter().map(span_json).collect())
-    }
-}
-
-fn span_json(span: &SpanData) -> Json {
-    let context = &span.span_context;
-    let parent = if span.parent_span_id == SpanId::INVALID {
-        Json::Null
-    } else {
-        json!({
-            "trace_id": trace_id_json(context.trace_id()),
-            "span_id": span_id_json(span.parent_span_id),
-            "is_remote": span.parent_span_is_remote,
-        })
-    };
-    let status = match &span.status {
-        Status::Unset => json!({ "code": "unset" }),
-        Status::Ok => json!({ "code": "ok" }),
-        Status::Error { description } => json!({ "code": "error", "description": description }),
-    };
-    json!({
-        "name": span.name,
-        "context": {
-            "trace_id": trace_id_json(context.trace_id()),
-            "span_id": span_id_json(context.span_id()),
-            "is_remote": context.is_remote(),
-        },
-        "parent": parent,
-        "kind": format!("{:?}", span.span_kind).to_lowercase(),
-        "scope": span.instrumentation_scope.name(),
-        "start_time": time_json(span.start_time),
-        "end_time": time_json(span.end_time),
-        "attributes": attributes_json(&span.attributes),
-        "events": span.events.iter().map(|event| json!({
-            "name": event.name,
-            "timestamp": time_json(event.timestamp),
-            "attributes": attributes_json(&event.attributes),
-        })).collect::<Vec<_>>(),
-        "links": span.links.iter().map(|link| json!({
-            "context": {
-                "trace_id": trace_id_json(link.span_context.trace_id()),
-                "span_id": span_id_json(link.span_context.span_id()),
-                "is_remote": link.span_context.is_remote(),
-            },
-            "attributes": attributes_json(&link.attributes),
-        })).collect::<Vec<_>>(),
-        "status": status,
-    })
-}
-
-fn trace_id_json(id: TraceId) -> Json {
-    let value = u128::from_be_bytes(id.to_bytes());
-    match u64::try_from(value) {
-        Ok(small) => json!(small),
-        Err(_) => json!(id.to_string()),
-    }
-}
-
-fn span_id_json(id: SpanId) -> Json {
-    json!(u64::from_be_bytes(id.to_bytes()))
-}
-
-fn time_json(time: SystemTime) -> Json {
-    let nanos = time.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    json!(u64::try_from(nanos).unwrap_or(u64::MAX))
-}
-
-fn attributes_json(attributes: &[KeyValue]) -> Json {
-    let mut map = Map::new();
-    for kv in attributes {
-        map.insert(kv.key.to_string(), value_json(&kv.value));
-    }
-    Json::Object(map)
-}
-
-fn value_json(value: &Value) -> Json {
-    match value {
-        Value::Bool(b) => json!(b),
-        Value::I64(i) => json!(i),
-        Value::F64(f) => json!(f),
-        Value::String(s) => json!(s.as_str()),
-        Value::Array(Array::Bool(items)) => json!(items),
-        Value::Array(Array::I64(items)) => json!(items),
-        Value::Array(Array::F64(items)) => json!(items),
-        Value::Array(Array::String(items)) => {
-            json!(items.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-        }
-        other => json!(other.to_string()),
+        json::spans_json(&spans, lock(&self.resource).as_ref(), &options)
     }
 }
 
