@@ -12,10 +12,10 @@
 //! assert!(headers.get("baggage").is_some_and(|b| b.contains("bud.project_id=p-1")));
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
-use opentelemetry::baggage::{Baggage, BaggageExt as _};
+use opentelemetry::baggage::{Baggage, BaggageExt as _, BaggageMetadata};
 use opentelemetry::propagation::text_map_propagator::TextMapPropagator as _;
 use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator};
 use opentelemetry::{Context, ContextGuard, KeyValue, StringValue};
@@ -258,9 +258,166 @@ pub fn extract(carrier: &dyn Extractor) -> Context {
     propagator().extract(&crate::inbound::Checked::new(carrier))
 }
 
+/// The most members W3C Baggage asks every receiver to carry on.
+pub const MAX_MEMBERS: usize = 64;
+
+/// The most bytes of a `baggage` header W3C Baggage asks every receiver to carry on.
+pub const MAX_BYTES: usize = 8192;
+
+/// Why [`set_baggage`] refused entries. The current context is left as it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BaggageError {
+    /// A key that is not a W3C token.
+    #[error("baggage key `{0}` is not a W3C token: use letters, digits and !#$%&'*+-.^_`|~ (no spaces, commas or `=`)")]
+    InvalidKey(String),
+    /// The baggage would not travel whole: over [`MAX_MEMBERS`] members or [`MAX_BYTES`] bytes once encoded.
+    #[error(
+        "baggage would hold {members} members in {bytes} bytes once encoded, over W3C's {max_members} members or \
+         {max_bytes} bytes: receivers may drop it",
+        max_members = MAX_MEMBERS,
+        max_bytes = MAX_BYTES
+    )]
+    TooLarge {
+        /// Members the baggage would hold.
+        members: usize,
+        /// Bytes of its `baggage` header.
+        bytes: usize,
+    },
+}
+
+/// Whether `key` is a W3C token (RFC 7230 `tchar`s).
+fn is_token(key: &str) -> bool {
+    !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// `cx` with `entries` added to its baggage (other entries kept; a key given replaces the same key), checked
+/// against W3C's limits.
+///
+/// ```
+/// use budobserve::baggage::{self, BaggageError};
+/// use budobserve::opentelemetry::Context;
+///
+/// let cx = baggage::with_baggage(&Context::new(), [("tenant", "acme")])?;
+/// assert_eq!(baggage::baggage_of(&cx).get("tenant").map(String::as_str), Some("acme"));
+/// assert!(matches!(baggage::with_baggage(&cx, [("bad key", "x")]), Err(BaggageError::InvalidKey(_))));
+/// # Ok::<(), BaggageError>(())
+/// ```
+pub fn with_baggage<I, K, V>(cx: &Context, entries: I) -> Result<Context, BaggageError>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<String>,
+{
+    // Counted here: the SDK's baggage drops what is over its limits without a word.
+    let mut members: Vec<(opentelemetry::Key, StringValue, BaggageMetadata)> =
+        cx.baggage().iter().map(|(key, (value, metadata))| (key.clone(), value.clone(), metadata.clone())).collect();
+    for (key, value) in entries {
+        let key = key.into();
+        if !is_token(&key) {
+            return Err(BaggageError::InvalidKey(key));
+        }
+        let value = StringValue::from(value.into());
+        match members.iter_mut().find(|(existing, _, _)| existing.as_str() == key) {
+            Some(member) => (member.1, member.2) = (value, BaggageMetadata::default()),
+            None => members.push((key.into(), value, BaggageMetadata::default())),
+        }
+    }
+    let bytes = encoded_len(&members);
+    if members.len() > MAX_MEMBERS || bytes > MAX_BYTES {
+        return Err(BaggageError::TooLarge { members: members.len(), bytes });
+    }
+    let mut baggage = Baggage::new();
+    for (key, value, metadata) in members {
+        baggage.insert_with_metadata(key, value, metadata);
+    }
+    Ok(cx.with_baggage(baggage))
+}
+
+/// The length of the `baggage` header of `members` as the propagator writes it: names and values trimmed and
+/// percent-encoded (controls, non-ASCII bytes, space, `"`, `;`, `,`, `=`), metadata after a `;`.
+fn encoded_len(members: &[(opentelemetry::Key, StringValue, BaggageMetadata)]) -> usize {
+    let encoded = |text: &str| {
+        text.trim()
+            .bytes()
+            .map(|b| if !(0x20..0x7f).contains(&b) || b" \";,=".contains(&b) { 3 } else { 1 })
+            .sum::<usize>()
+    };
+    let member = |(key, value, metadata): &(opentelemetry::Key, StringValue, BaggageMetadata)| {
+        let metadata = metadata.as_str().trim();
+        encoded(key.as_str()) + 1 + encoded(value.as_str()) + if metadata.is_empty() { 0 } else { 1 + metadata.len() }
+    };
+    members.iter().map(member).sum::<usize>() + members.len().saturating_sub(1)
+}
+
+/// Adds `entries` to the current context's baggage until the guard drops: they travel with every outgoing request
+/// (the integrations inject them) and, with
+/// [`ConfigBuilder::baggage_to_attributes`](crate::ConfigBuilder::baggage_to_attributes), go onto every span. For a
+/// future, use `future.with_context(baggage::with_baggage(&Context::current(), …)?)`.
+///
+/// ```
+/// use budobserve::baggage;
+///
+/// let _tenant = baggage::set_baggage([("tenant", "acme"), ("plan", "pro")])?;
+/// assert_eq!(baggage::get_baggage()["plan"], "pro");
+/// # Ok::<(), budobserve::baggage::BaggageError>(())
+/// ```
+#[must_use = "the baggage is current only while the guard lives"]
+pub fn set_baggage<I, K, V>(entries: I) -> Result<ContextGuard, BaggageError>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<String>,
+{
+    Ok(Context::map_current(|cx| with_baggage(cx, entries))?.attach())
+}
+
+/// Every baggage entry of the current context, by key (the bud context's included).
+pub fn get_baggage() -> BTreeMap<String, String> {
+    Context::map_current(baggage_of)
+}
+
+/// Every baggage entry of `cx`, by key.
+pub fn baggage_of(cx: &Context) -> BTreeMap<String, String> {
+    cx.baggage().iter().map(|(key, (value, _))| (key.as_str().to_owned(), value.as_str().to_owned())).collect()
+}
+
+/// Every baggage entry of `cx` as span attributes, for spans that copy all baggage: the bud context's keys in
+/// their order, then the others by key.
+pub(crate) fn all_span_attributes(cx: &Context) -> Vec<KeyValue> {
+    let baggage = cx.baggage();
+    let mut attributes: Vec<KeyValue> =
+        KEYS.iter().filter_map(|key| baggage.get(*key).map(|value| KeyValue::new(*key, value.clone()))).collect();
+    let mut others: Vec<KeyValue> = baggage
+        .iter()
+        .filter(|(key, _)| !KEYS.contains(&key.as_str()))
+        .map(|(key, (value, _))| KeyValue::new(key.clone(), value.clone()))
+        .collect();
+    others.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+    attributes.append(&mut others);
+    attributes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_counted_length_is_the_header_the_propagator_writes() {
+        let values = ["plain", "with space", " trimmed ", "ünïcode", "a,b;c=d\"e", "\u{1}ctl", "%25", "~-._"];
+        let cx = with_baggage(&Context::new(), values.iter().enumerate().map(|(n, v)| (format!("k{n}"), *v)))
+            .expect("within the limits");
+        let members: Vec<_> = cx.baggage().iter().map(|(k, (v, m))| (k.clone(), v.clone(), m.clone())).collect();
+        assert_eq!(encoded_len(&members), inject_headers(&cx)["baggage"].len());
+        let with_metadata = Context::new().with_baggage([opentelemetry::baggage::KeyValueMetadata::new(
+            "k",
+            "v",
+            BaggageMetadata::from("ttl=3"),
+        )]);
+        let members: Vec<_> =
+            with_metadata.baggage().iter().map(|(k, (v, m))| (k.clone(), v.clone(), m.clone())).collect();
+        assert_eq!(encoded_len(&members), inject_headers(&with_metadata)["baggage"].len());
+    }
 
     #[test]
     fn round_trips_through_headers_with_other_baggage_kept() {

@@ -138,7 +138,11 @@ impl BudObserve {
         // Set before the provider: a span started in between gets room it does not need, never too little.
         instance.completion_room.fetch_max(room, Ordering::Relaxed);
         let replaced = Providers {
-            traces: instance.tracer_provider.set_backend(Some(tracer_builder.build()), direct),
+            traces: instance.tracer_provider.set_backend(
+                Some(tracer_builder.build()),
+                direct,
+                config.baggage_to_attributes,
+            ),
             metrics: instance.meter_provider.set_provider(Some(meter_builder.build())),
             logs: instance.logger_provider.set_provider(Some(logger_builder.build())),
         };

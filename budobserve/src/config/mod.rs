@@ -106,6 +106,7 @@ pub struct ConfigBuilder {
     min_level: Option<Level>,
     levels: Option<LevelDirectives>,
     exception_callback: Option<ExceptionCallback>,
+    baggage_to_attributes: bool,
     sample_rate: Option<f64>,
     span_processors: Vec<SpanStage>,
     batch_options: Option<BatchOptions>,
@@ -214,6 +215,27 @@ impl ConfigBuilder {
     /// ```
     pub fn levels(mut self, directives: LevelDirectives) -> Self {
         self.levels = Some(directives);
+        self
+    }
+
+    /// Copies every baggage entry onto every span as an attribute of the same key (Logfire's
+    /// `add_baggage_to_attributes`), not only the bud context's `bud.*` keys. An attribute the span is given
+    /// explicitly wins over the baggage's value. Values are cut like every attribute value.
+    ///
+    /// ```
+    /// use budobserve::{KeyValue, bud_info, testing};
+    ///
+    /// let capture = testing::capture_with(|builder| builder.baggage_to_attributes(true));
+    /// capture.run(|| {
+    ///     let _tenant = budobserve::baggage::set_baggage([("tenant", "acme")])?;
+    ///     bud_info!("billed");
+    ///     Ok::<(), budobserve::baggage::BaggageError>(())
+    /// })?;
+    /// capture.assert_has_span("billed", &[KeyValue::new("tenant", "acme")]);
+    /// # Ok::<(), budobserve::baggage::BaggageError>(())
+    /// ```
+    pub fn baggage_to_attributes(mut self, enabled: bool) -> Self {
+        self.baggage_to_attributes = enabled;
         self
     }
 
@@ -473,6 +495,7 @@ impl ConfigBuilder {
                 .unwrap_or(Level::Trace),
             level_directives,
             exception_callback: self.exception_callback,
+            baggage_to_attributes: self.baggage_to_attributes,
             sample_rate: settings::SAMPLE_RATE.resolve_checked(
                 self.sample_rate,
                 env,
@@ -517,6 +540,7 @@ pub struct BudObserveConfig {
     pub(crate) min_level: Level,
     pub(crate) level_directives: Option<LevelDirectives>,
     pub(crate) exception_callback: Option<ExceptionCallback>,
+    pub(crate) baggage_to_attributes: bool,
     pub(crate) sample_rate: Option<f64>,
     pub(crate) span_processors: Vec<SpanStage>,
     pub(crate) batch_options: BatchOptions,

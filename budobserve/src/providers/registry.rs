@@ -29,12 +29,15 @@ pub(crate) trait ScopedProvider: Clone + Send + Sync + 'static {
 pub(crate) struct TracerBackend {
     pub(crate) sdk: SdkTracerProvider,
     pub(crate) direct: Option<DirectEntry>,
+    /// Every baggage entry goes onto spans, not only the bud context.
+    pub(crate) all_baggage: bool,
 }
 
 /// One scope's tracer: the SDK's, and the direct path's when the backend has one.
 pub(crate) struct ScopeTracer {
     pub(crate) sdk: SdkTracer,
     pub(crate) direct: Option<DirectTracer>,
+    pub(crate) all_baggage: bool,
 }
 
 impl ScopedProvider for TracerBackend {
@@ -44,6 +47,7 @@ impl ScopedProvider for TracerBackend {
         ScopeTracer {
             sdk: self.sdk.tracer_with_scope(scope.clone()),
             direct: self.direct.as_ref().map(|direct| direct.tracer(scope)),
+            all_baggage: self.all_baggage,
         }
     }
 }

@@ -42,7 +42,7 @@ impl ProxyTracerProvider {
     /// Points every tracer handed out so far, and every one handed out later, at `provider` (or at nothing with
     /// `None`). Returns the provider it replaces; shutting that one down is the caller's choice.
     pub fn set_provider(&self, provider: Option<SdkTracerProvider>) -> Option<SdkTracerProvider> {
-        self.set_backend(provider, None)
+        self.set_backend(provider, None, false)
     }
 
     /// [`set_provider`](Self::set_provider), with the direct path of BudObserve's own pipeline in that provider.
@@ -50,8 +50,9 @@ impl ProxyTracerProvider {
         &self,
         provider: Option<SdkTracerProvider>,
         direct: Option<DirectEntry>,
+        all_baggage: bool,
     ) -> Option<SdkTracerProvider> {
-        let backend = provider.map(|sdk| TracerBackend { sdk, direct });
+        let backend = provider.map(|sdk| TracerBackend { sdk, direct, all_baggage });
         self.registry.set_provider(backend).map(|previous| previous.sdk)
     }
 
@@ -133,7 +134,7 @@ impl ProxyTracer {
                 None => {
                     let mut builder = builder;
                     if !parent.baggage().is_empty() {
-                        add_bud_context(builder.attributes.get_or_insert_with(Vec::new), parent);
+                        add_baggage(builder.attributes.get_or_insert_with(Vec::new), parent, tracer.all_baggage);
                     }
                     ProxySpan::Sdk(Box::new(tracer.sdk.build_with_context(builder, parent)))
                 }
@@ -153,9 +154,10 @@ impl ProxyTracer {
 
     #[inline(always)]
     fn start_in(tracer: &ScopeTracer, mut parts: Parts, parent: &Context) -> ProxySpan {
-        // The bud context in the parent's baggage goes onto every span (one check when there is none).
+        // The bud context in the parent's baggage goes onto every span (one check when there is none), or all of
+        // the baggage when the configuration asks.
         if !parent.baggage().is_empty() {
-            add_bud_context(&mut parts.attributes, parent);
+            add_baggage(&mut parts.attributes, parent, tracer.all_baggage);
         }
         match &tracer.direct {
             Some(direct) => match direct.start(parts, parent) {
@@ -175,11 +177,13 @@ impl opentelemetry::trace::Tracer for ProxyTracer {
     }
 }
 
-/// Appends the bud context entries of `parent`'s baggage to the span's attributes, but for keys the span starts
-/// with: an explicit attribute wins over the context's value.
+/// Appends the bud context entries of `parent`'s baggage (all its entries with `all`) to the span's attributes,
+/// but for keys the span starts with: an explicit attribute wins over the context's value.
 #[inline(never)]
-fn add_bud_context(attributes: &mut Vec<KeyValue>, parent: &Context) {
-    if let Some(extra) = crate::baggage::span_attributes(parent) {
+fn add_baggage(attributes: &mut Vec<KeyValue>, parent: &Context, all: bool) {
+    let extra =
+        if all { Some(crate::baggage::all_span_attributes(parent)) } else { crate::baggage::span_attributes(parent) };
+    if let Some(extra) = extra {
         let given = attributes.len();
         for kv in extra {
             if !attributes[..given].iter().any(|existing| existing.key == kv.key) {
