@@ -15,7 +15,7 @@ use crate::constants;
 use crate::direct::Parts;
 use crate::level::{Level, SpanType};
 use crate::limits;
-use crate::providers::ProxyTracer;
+use crate::providers::{ProxySpan, ProxyTracer};
 use crate::sampling::{Decision, HeadSampler};
 use crate::span::BudSpan;
 use crate::template;
@@ -426,8 +426,11 @@ impl<'a> Writer<'a> {
         let now = clock.now();
         let parts = Parts { name, kind, start_time: Some(now), attributes, links, events: Vec::new() };
         let span = match parent {
+            // The tracer sees a suppressed parent; another parent is no reason to record in a suppressed scope.
             Parent::Current => Context::map_current(|cx| tracer.start_parts(parts, cx)),
+            Parent::Context(cx) if Context::is_current_telemetry_suppressed() => ProxySpan::non_recording(&cx),
             Parent::Context(cx) => tracer.start_parts(parts, &cx),
+            Parent::Root if Context::is_current_telemetry_suppressed() => ProxySpan::non_recording(&Context::new()),
             Parent::Root => tracer.start_parts(parts, &Context::new()),
         };
         // A log's events (an exception) are at the log's own time.

@@ -371,6 +371,28 @@ where
     with_current(|observe| observe.suppress_scopes(scopes))
 }
 
+/// Records nothing — no span, log, log record or metric, of any instance — on this thread until the guard drops:
+/// for work that must not observe itself (an exporter's own HTTP calls, a health check's probe). `tracing` and
+/// `log` records are dropped by the bridges too. A future carries the suppression with
+/// `future.with_context(Context::current().with_telemetry_suppressed())` (`opentelemetry::trace::FutureExt`).
+///
+/// ```
+/// use budobserve::{bud_info, testing};
+///
+/// let capture = testing::capture();
+/// capture.run(|| {
+///     let _quiet = budobserve::suppress_instrumentation();
+///     bud_info!("not recorded");
+///     capture.observe().counter("probes").build().add(1, &[]);
+/// });
+/// assert!(capture.spans().is_empty());
+/// assert_eq!(capture.metric_value("probes", &[]), None);
+/// ```
+#[must_use = "nothing is recorded only while the guard lives"]
+pub fn suppress_instrumentation() -> opentelemetry::ContextGuard {
+    opentelemetry::Context::enter_telemetry_suppressed_scope()
+}
+
 /// Flushes the current instance's providers.
 ///
 /// ```

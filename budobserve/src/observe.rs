@@ -328,7 +328,7 @@ impl BudObserve {
         &self.handle.tracer
     }
 
-    /// Silences the named instrumentation scopes: spans and log records from them are no longer recorded.
+    /// Silences the named instrumentation scopes: spans, log records and metrics from them are no longer recorded.
     pub fn suppress_scopes<I, S>(&self, scopes: I)
     where
         I: IntoIterator<Item = S>,
@@ -336,6 +336,7 @@ impl BudObserve {
     {
         let scopes: Vec<Cow<'static, str>> = scopes.into_iter().map(Into::into).collect();
         self.instance.logger_provider.suppress_scopes(scopes.iter().cloned());
+        self.instance.meter_provider.suppress_scopes(scopes.iter().cloned());
         self.instance.tracer_provider.suppress_scopes(scopes);
     }
 

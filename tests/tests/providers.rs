@@ -94,3 +94,46 @@ fn logger_obtained_before_a_provider_emits_after_and_respects_suppression() {
     let attributes: Vec<_> = logs[0].record.attributes_iter().cloned().collect();
     assert_eq!(attributes, [("user_id".into(), 7.into())]);
 }
+
+#[test]
+fn instruments_of_a_dropped_meter_follow_every_new_provider() {
+    use budobserve::opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+
+    let proxy = budobserve::providers::ProxyMeterProvider::new();
+    // The meter is a temporary: only the counter is kept, as a library's static would keep it.
+    let counter = proxy.meter("library").u64_counter("jobs").build();
+    let gauge_value = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(4));
+    let observed = std::sync::Arc::clone(&gauge_value);
+    let _gauge = proxy
+        .meter("library")
+        .u64_observable_gauge("queue")
+        .with_callback(move |observer| observer.observe(observed.load(std::sync::atomic::Ordering::Relaxed), &[]))
+        .build();
+    counter.add(1, &[]);
+    let total = |exporter: &InMemoryMetricExporter, name: &str| -> Option<u64> {
+        let metrics = exporter.get_finished_metrics().ok()?;
+        let last = metrics.last()?;
+        last.scope_metrics().flat_map(|scope| scope.metrics()).find(|m| m.name() == name).and_then(|m| match m.data() {
+            AggregatedMetrics::U64(MetricData::Sum(sum)) => sum.data_points().map(|p| p.value()).last(),
+            AggregatedMetrics::U64(MetricData::Gauge(gauge)) => gauge.data_points().map(|p| p.value()).last(),
+            _ => None,
+        })
+    };
+    for round in 0..2_u64 {
+        let exporter = InMemoryMetricExporter::default();
+        let provider =
+            SdkMeterProvider::builder().with_reader(PeriodicReader::builder(exporter.clone()).build()).build();
+        proxy.set_provider(Some(provider.clone()));
+        counter.add(2 + round, &[]);
+        gauge_value.store(10 + round, std::sync::atomic::Ordering::Relaxed);
+        provider.force_flush().unwrap();
+        assert_eq!(
+            total(&exporter, "jobs"),
+            Some(2 + round),
+            "round {round}: the counter records into the new provider"
+        );
+        assert_eq!(total(&exporter, "queue"), Some(10 + round), "round {round}: the callback is registered again");
+    }
+}

@@ -4,7 +4,7 @@ use super::setting::BOOL_EXPECTED;
 use super::*;
 use crate::constants::env;
 use crate::exporters::console::{ColorChoice, ConsoleStyle};
-use crate::exporters::otlp::OtlpProtocol;
+use crate::exporters::otlp::{OtlpConfig, OtlpProtocol};
 
 fn env(pairs: &[(&str, &str)]) -> EnvSource {
     EnvSource::Map(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())

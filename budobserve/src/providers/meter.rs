@@ -1,6 +1,7 @@
 //! The proxy meter provider.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, Weak};
@@ -11,10 +12,10 @@ use opentelemetry::metrics::{
     InstrumentProvider, Meter, MeterProvider as _, ObservableCounter, ObservableGauge, ObservableUpDownCounter,
     SyncInstrument, UpDownCounter,
 };
-use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 
-use super::{WeakList, lock};
+use super::lock;
 use crate::exporters::loss::ExportCounters;
 
 /// A meter provider that forwards to a swappable [`SdkMeterProvider`].
@@ -40,9 +41,13 @@ pub struct ProxyMeterProvider {
 #[derive(Default)]
 struct MeterProviderState {
     provider: Option<SdkMeterProvider>,
+    /// Scopes whose meters record nothing.
+    suppressed: HashSet<Cow<'static, str>>,
     /// Where the meters made from now on count a callback's panic.
     counters: Option<Arc<ExportCounters>>,
-    meters: WeakList<ProxyMeter>,
+    /// One meter per scope, held for the provider's life: its instruments and observable callbacks must follow
+    /// every provider set later, whether or not the user still holds the `Meter` they were made from.
+    meters: Vec<Arc<ProxyMeter>>,
 }
 
 impl ProxyMeterProvider {
@@ -56,10 +61,25 @@ impl ProxyMeterProvider {
     pub fn set_provider(&self, provider: Option<SdkMeterProvider>) -> Option<SdkMeterProvider> {
         let mut state = lock(&self.shared);
         let previous = std::mem::replace(&mut state.provider, provider);
-        for meter in state.meters.live() {
-            meter.repoint(state.provider.as_ref());
-        }
+        state.repoint_all();
         previous
+    }
+
+    /// Silences the meters of the named instrumentation scopes, made so far and later: their instruments record
+    /// nothing (adds to the scopes suppressed before).
+    pub fn suppress_scopes<I, S>(&self, scopes: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Cow<'static, str>>,
+    {
+        let mut state = lock(&self.shared);
+        state.suppressed.extend(scopes.into_iter().map(Into::into));
+        state.repoint_all();
+    }
+
+    /// Whether meters of the named scope are suppressed.
+    pub fn is_suppressed(&self, scope: &str) -> bool {
+        lock(&self.shared).suppressed.contains(scope)
     }
 
     /// Counts the panics of observable instruments' callbacks of meters made from now on in `counters`.
@@ -73,6 +93,19 @@ impl ProxyMeterProvider {
     }
 }
 
+impl MeterProviderState {
+    /// The provider a meter of `scope` records into: none while the scope is suppressed.
+    fn provider_for(&self, scope: &InstrumentationScope) -> Option<&SdkMeterProvider> {
+        self.provider.as_ref().filter(|_| !self.suppressed.contains(scope.name()))
+    }
+
+    fn repoint_all(&mut self) {
+        for meter in &self.meters {
+            meter.repoint(self.provider_for(&meter.scope));
+        }
+    }
+}
+
 impl fmt::Debug for ProxyMeterProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProxyMeterProvider").field("has_provider", &lock(&self.shared).provider.is_some()).finish()
@@ -82,15 +115,20 @@ impl fmt::Debug for ProxyMeterProvider {
 impl opentelemetry::metrics::MeterProvider for ProxyMeterProvider {
     fn meter_with_scope(&self, scope: InstrumentationScope) -> Meter {
         let mut state = lock(&self.shared);
+        // The same scope is the same meter, as the SDK's own provider answers: instruments of both share one slot
+        // list, and asking again for a meter per call grows nothing.
+        if let Some(meter) = state.meters.iter().find(|meter| meter.scope == scope) {
+            return Meter::new(Arc::clone(meter) as Arc<dyn InstrumentProvider + Send + Sync>);
+        }
         let meter = Arc::new(ProxyMeter {
             real: Mutex::new(RealMeter {
-                meter: state.provider.as_ref().map(|p| p.meter_with_scope(scope.clone())),
+                meter: state.provider_for(&scope).map(|p| p.meter_with_scope(scope.clone())),
                 instruments: Vec::new(),
             }),
             scope,
             counters: state.counters.clone(),
         });
-        state.meters.push(Arc::downgrade(&meter));
+        state.meters.push(Arc::clone(&meter));
         Meter::new(meter)
     }
 }
@@ -203,6 +241,11 @@ measure_with!(Gauge, record);
 impl<T, I: Measure<T> + Send + Sync> SyncInstrument<T> for SyncSlot<I> {
     #[inline]
     fn measure(&self, value: T, attributes: &[KeyValue]) {
+        // Inside `suppress_instrumentation` (or the exporters' own work) nothing is measured; the SDK's metrics
+        // do not look. Observable callbacks are not checked: the reader collects them in a suppressed scope.
+        if Context::is_current_telemetry_suppressed() {
+            return;
+        }
         if let Some(instrument) = &*self.current.load() {
             instrument.measure(value, attributes);
         }
