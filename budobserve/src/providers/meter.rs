@@ -15,7 +15,7 @@ use opentelemetry::metrics::{
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 
-use super::lock;
+use super::sync::lock;
 use crate::exporters::loss::ExportCounters;
 
 /// A meter provider that forwards to a swappable [`SdkMeterProvider`].

@@ -14,7 +14,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::logs::{SdkLogger, SdkLoggerProvider};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use super::{WeakList, lock};
+use super::sync::{WeakList, lock};
 use crate::direct::{DirectEntry, DirectTracer};
 
 /// An SDK provider that hands out one object per instrumentation scope.
