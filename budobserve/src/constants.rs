@@ -421,4 +421,10 @@ pub mod metrics {
         opentelemetry_semantic_conventions::metric::HTTP_CLIENT_REQUEST_DURATION;
     /// Why: `queue_full`, `export_failed`, `callback_failed` or `shutdown_deadline`.
     pub const REASON: &str = "reason";
+    /// A tokio runtime's worker threads (gauge; `integrations::process::instrument_tokio`).
+    pub const TOKIO_WORKERS: &str = "tokio.runtime.workers";
+    /// A tokio runtime's tasks alive (gauge).
+    pub const TOKIO_ALIVE_TASKS: &str = "tokio.runtime.alive_tasks";
+    /// Tasks waiting in a tokio runtime's global queue (gauge).
+    pub const TOKIO_GLOBAL_QUEUE_DEPTH: &str = "tokio.runtime.global_queue_depth";
 }

@@ -12,6 +12,7 @@
 //! | `llm` | `llm`: LLM spans for OpenAI-style and Anthropic APIs, as `reqwest-middleware` middleware | `budobserve.llm` |
 //! | `redis` | `redis`: a client span per command and pipeline of the `redis` crate's async connections | `budobserve.redis` |
 //! | `openai` | `openai`: the `async-openai` client instrumented in one step (LLM spans as `llm` writes them) | `budobserve.llm` |
+//! | `process` | `process`: process metrics (CPU time, memory, threads, file descriptors; Linux) and a tokio runtime's metrics | `budobserve.process` |
 //! | `dapr` | `dapr`: client spans for the sidecar's invocation, pub/sub and state APIs; `SubscriptionLayer` (with `axum`) for subscribers | `budobserve.dapr` |
 
 #[cfg(feature = "axum")]
@@ -38,6 +39,8 @@ pub mod llm;
 pub mod log;
 #[cfg(feature = "openai")]
 pub use self::llm::openai;
+#[cfg(feature = "process")]
+pub mod process;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "reqwest")]
