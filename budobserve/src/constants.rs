@@ -47,6 +47,10 @@ pub const EXCEPTION_STACKTRACE: &str = semconv::EXCEPTION_STACKTRACE;
 pub const EXCEPTION_ESCAPED: &str = semconv::EXCEPTION_ESCAPED;
 /// The `exception.type` of a recorded panic.
 pub const PANIC_EXCEPTION_TYPE: &str = "panic";
+/// The template (and span name) of the fatal log a panic is reported with (`ConfigBuilder::panic_hook`).
+pub const PANIC_TEMPLATE: &str = "panic";
+/// `thread.name` (semantic conventions): on a panic's report, the thread that panicked.
+pub const THREAD_NAME: &str = semconv::THREAD_NAME;
 
 /// `code.filepath`: the file a log or span was written in.
 pub const CODE_FILEPATH: &str = semconv::CODE_FILEPATH;

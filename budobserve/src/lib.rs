@@ -98,6 +98,7 @@ mod lifecycle;
 pub mod limits;
 mod observe;
 mod panic;
+mod panic_report;
 pub mod providers;
 mod random;
 mod records;

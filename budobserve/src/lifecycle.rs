@@ -27,6 +27,7 @@ use crate::exporters::prepare::Preparation;
 use crate::exporters::processor::{Pipeline, Routing};
 use crate::observe::BudObserve;
 use crate::panic;
+use crate::panic_report;
 use crate::providers::lock;
 use crate::records::RecordPreparation;
 
@@ -75,6 +76,7 @@ impl BudObserve {
     /// are flushed and shut down. Returns the new configuration's generation.
     pub(crate) fn apply(&self, config: BudObserveConfig) -> u64 {
         panic::install_hook();
+        panic_report::install();
         let instance = &self.instance;
         let _configuring = lock(&instance.configure_lock);
         let resource = config.resource();
@@ -134,6 +136,7 @@ impl BudObserve {
 
         instance.levels.set(config.min_level, config.level_directives.clone());
         exceptions::set_callback(instance.number, config.exception_callback.clone(), &instance.export_counters);
+        instance.report_panics.store(config.panic_hook, Ordering::Relaxed);
         instance.attribute_limit.store(span_limits.attribute_count_limit(), Ordering::Relaxed);
         // Set before the provider: a span started in between gets room it does not need, never too little.
         instance.completion_room.fetch_max(room, Ordering::Relaxed);

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
@@ -65,6 +65,8 @@ pub(crate) struct Instance {
     pub(crate) levels: Levels,
     /// The instance's number in the process, by which its spans find its exception callback.
     pub(crate) number: u32,
+    /// Whether a panic is reported as a fatal log of this instance, then flushed (`ConfigBuilder::panic_hook`).
+    pub(crate) report_panics: AtomicBool,
     pub(crate) clock: Clock,
     pub(crate) tracer_provider: ProxyTracerProvider,
     pub(crate) meter_provider: ProxyMeterProvider,
@@ -164,6 +166,7 @@ impl BudObserve {
             instance: Arc::new(Instance {
                 levels: Levels::new(global),
                 number: next_instance_number(),
+                report_panics: AtomicBool::new(false),
                 clock,
                 tracer_provider,
                 meter_provider,
@@ -190,6 +193,11 @@ impl BudObserve {
             stats.callback_failures += scrubber.callback_failures();
         }
         stats
+    }
+
+    /// Whether a panic is reported to this instance (see `panic_report`).
+    pub(crate) fn reports_panics(&self) -> bool {
+        self.instance.report_panics.load(Ordering::Relaxed)
     }
 
     /// See `Instance::completion_room`.

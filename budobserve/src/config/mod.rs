@@ -105,6 +105,7 @@ pub struct ConfigBuilder {
     levels: Option<LevelDirectives>,
     exception_callback: Option<ExceptionCallback>,
     baggage_to_attributes: bool,
+    panic_hook: bool,
     sample_rate: Option<f64>,
     span_processors: Vec<SpanStage>,
     batch_options: Option<BatchOptions>,
@@ -213,6 +214,20 @@ impl ConfigBuilder {
     /// ```
     pub fn levels(mut self, directives: LevelDirectives) -> Self {
         self.levels = Some(directives);
+        self
+    }
+
+    /// Reports every panic as a fatal log of the instance current on the panicking thread (`panic`, the message
+    /// `panicked at file:line:column: …`, `exception.*`, `thread.name`, the panic's `code.filepath` and
+    /// `code.lineno`), then flushes telemetry (at most 5 s) before the panic goes on — so the record of a panic that
+    /// ends the process is exported. The hook that was installed before keeps running after it. Off by default.
+    ///
+    /// ```
+    /// let _guard = budobserve::configure().console(false).panic_hook(true).install()?;
+    /// # Ok::<(), budobserve::ConfigError>(())
+    /// ```
+    pub fn panic_hook(mut self, enabled: bool) -> Self {
+        self.panic_hook = enabled;
         self
     }
 
@@ -494,6 +509,7 @@ impl ConfigBuilder {
             level_directives,
             exception_callback: self.exception_callback,
             baggage_to_attributes: self.baggage_to_attributes,
+            panic_hook: self.panic_hook,
             sample_rate: settings::SAMPLE_RATE.resolve_checked(
                 self.sample_rate,
                 env,

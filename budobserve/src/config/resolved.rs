@@ -51,6 +51,7 @@ pub struct BudObserveConfig {
     pub(crate) level_directives: Option<LevelDirectives>,
     pub(crate) exception_callback: Option<ExceptionCallback>,
     pub(crate) baggage_to_attributes: bool,
+    pub(crate) panic_hook: bool,
     pub(crate) sample_rate: Option<f64>,
     pub(crate) span_processors: Vec<SpanStage>,
     pub(crate) batch_options: BatchOptions,
