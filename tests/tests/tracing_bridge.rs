@@ -5,9 +5,10 @@ use budobserve::constants::{self, bud};
 use budobserve::integrations::tracing::{layer, layer_for};
 use budobserve::opentelemetry::Value;
 use budobserve::opentelemetry::trace::SpanId;
+use budobserve::opentelemetry::trace::{SpanKind, Status};
 use budobserve::opentelemetry_sdk::trace::SpanData;
 use budobserve::testing::{self, Capture, attribute};
-use budobserve::{BudContext, Level, bud_info, bud_span};
+use budobserve::{BudContext, KeyValue, Level, bud_info, bud_span};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 /// Runs `f` with `capture`'s instance current and the bridge as the `tracing` subscriber.
@@ -275,4 +276,45 @@ fn the_installed_logger_writes_to_the_current_instance() {
     assert_eq!(names(&capture), ["user 3 logged in"]);
     assert_eq!(int(&capture.span("user 3 logged in"), "user_id"), Some(3));
     assert_eq!(text(&capture.span("user 3 logged in"), constants::CODE_NAMESPACE).as_deref(), Some("tracing_bridge"));
+}
+
+/// budgateway's pattern (`services/budgateway/tensorzero-internal/src/analytics_middleware.rs`): a span declared
+/// with `otel.name` and empty fields, recorded as the request goes, its status set through `otel.status_code`.
+#[test]
+fn otel_fields_name_kind_and_status_spans_as_tracing_opentelemetry_reads_them() {
+    let capture = testing::capture();
+    traced(&capture, || {
+        let analytics = tracing::info_span!(
+            "gateway_analytics",
+            otel.name = "gateway_analytics",
+            otel.kind = "server",
+            gateway_analytics.country_code = tracing::field::Empty,
+            gateway_analytics.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+        );
+        analytics.in_scope(|| tracing::info!(otel.name = "kept on an event", "inside"));
+        analytics.record("gateway_analytics.country_code", "IN");
+        analytics.record("gateway_analytics.status_code", 502_u64);
+        analytics.record("otel.status_code", "ERROR");
+        analytics.record("otel.status_description", "upstream failed");
+        drop(analytics);
+        let route = tracing::info_span!("request", otel.name = tracing::field::Empty, otel.status_code = "OK");
+        route.record("otel.name", "POST /v1/chat/completions");
+        drop(route);
+        drop(tracing::info_span!("odd", otel.kind = "sideways", otel.status_code = "maybe"));
+    });
+    let analytics = capture
+        .assert_span("gateway_analytics")
+        .kind(SpanKind::Server)
+        .has_attribute(KeyValue::new("gateway_analytics.country_code", "IN"))
+        .has_attribute(KeyValue::new("gateway_analytics.status_code", 502))
+        .lacks_attribute("otel.name")
+        .lacks_attribute("otel.status_code")
+        .lacks_attribute("otel.status_description")
+        .into_span();
+    assert_eq!(analytics.status, Status::error("upstream failed"));
+    capture.assert_span("inside").has_attribute(KeyValue::new("otel.name", "kept on an event"));
+    capture.assert_span("POST /v1/chat/completions").status_ok().kind(SpanKind::Internal);
+    capture.assert_span("odd").status_unset().kind(SpanKind::Internal).lacks_attribute("otel.kind");
 }

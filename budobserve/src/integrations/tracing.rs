@@ -38,7 +38,7 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 
-use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
@@ -105,6 +105,9 @@ struct Bridged {
     span: Option<BudSpan>,
     /// The context children start in: the parent's, with this span current.
     context: Context,
+    /// `otel.status_code` and `otel.status_description` as recorded so far (each may come in a record of its
+    /// own): the status is set from them when the span closes.
+    status: OtelFields,
 }
 
 thread_local! {
@@ -155,15 +158,23 @@ where
             }
             let mut fields = Fields::new(metadata);
             attrs.record(&mut fields);
-            let (_, attributes) = fields.finish();
-            let span = observe
-                .span_builder(metadata.name())
-                .level(level)
-                .parent(parent.clone())
-                .attributes(attributes)
-                .start();
+            let (_, attributes, mut otel) = fields.finish();
+            let status = OtelFields {
+                status_code: otel.status_code.take(),
+                status_description: otel.status_description.take(),
+                ..OtelFields::default()
+            };
+            let mut options =
+                observe.span_builder(metadata.name()).level(level).parent(parent.clone()).attributes(attributes);
+            if let Some(name) = otel.name {
+                options = options.name(name);
+            }
+            if let Some(kind) = otel.kind {
+                options = options.kind(kind);
+            }
+            let span = options.start();
             let context = span.context_in(parent);
-            Some(Bridged { span: Some(span), context })
+            Some(Bridged { span: Some(span), context, status })
         });
         if let Some(bridged) = bridged {
             span_ref.extensions_mut().insert(bridged);
@@ -173,11 +184,17 @@ where
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
         let Some(span_ref) = ctx.span(id) else { return };
         let mut extensions = span_ref.extensions_mut();
-        let Some(span) = extensions.get_mut::<Bridged>().and_then(|bridged| bridged.span.as_mut()) else { return };
+        let Some(bridged) = extensions.get_mut::<Bridged>() else { return };
+        let Some(span) = bridged.span.as_mut() else { return };
         let mut fields = Fields::values_only();
         values.record(&mut fields);
-        let (_, attributes) = fields.finish();
+        let (_, attributes, otel) = fields.finish();
         span.set_attributes(attributes);
+        if let Some(name) = otel.name {
+            span.update_name(name);
+        }
+        bridged.status.status_code = otel.status_code.or(bridged.status.status_code.take());
+        bridged.status.status_description = otel.status_description.or(bridged.status.status_description.take());
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
@@ -215,7 +232,7 @@ where
             }
             let mut fields = Fields::new(metadata);
             event.record(&mut fields);
-            let (message, attributes) = fields.finish();
+            let (message, attributes, _) = fields.finish();
             let message = message.unwrap_or_else(|| metadata.name().to_owned());
             let mut options =
                 observe.span_builder(message.clone()).message(message).level(level).attributes(attributes);
@@ -247,8 +264,12 @@ where
 
     fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
         let Some(span_ref) = ctx.span(&id) else { return };
-        let span = span_ref.extensions_mut().get_mut::<Bridged>().and_then(|bridged| bridged.span.take());
-        if let Some(span) = span {
+        let mut extensions = span_ref.extensions_mut();
+        let Some(bridged) = extensions.get_mut::<Bridged>() else { return };
+        if let Some(mut span) = bridged.span.take() {
+            if let Some(status) = bridged.status.status() {
+                span.set_status(status);
+            }
             span.end();
         }
     }
@@ -258,9 +279,53 @@ where
 struct Fields {
     message: Option<String>,
     attributes: Vec<KeyValue>,
+    /// `otel.name`, `otel.kind`, `otel.status_code`, `otel.status_description` of a span, as
+    /// `tracing-opentelemetry` reads them (on events they stay attributes).
+    otel: OtelFields,
+    /// Whether the fields are a span's (where `otel.*` fields are read as such).
+    of_span: bool,
     /// `log` records bridged by `tracing-log` carry their origin as `log.*` fields; they replace the callsite's.
     log_origin: LogOrigin,
     metadata: Option<&'static Metadata<'static>>,
+}
+
+/// The fields `tracing-opentelemetry` gives a meaning: a span's name, kind and status.
+#[derive(Default)]
+struct OtelFields {
+    name: Option<String>,
+    kind: Option<SpanKind>,
+    status_code: Option<String>,
+    status_description: Option<String>,
+}
+
+impl OtelFields {
+    /// The status the fields set, if they set one (`ok`, `error`, `unset`, any case; anything else is ignored).
+    fn status(&self) -> Option<Status> {
+        let code = self.status_code.as_deref()?;
+        if code.eq_ignore_ascii_case("ok") {
+            Some(Status::Ok)
+        } else if code.eq_ignore_ascii_case("error") {
+            Some(Status::error(self.status_description.clone().unwrap_or_default()))
+        } else if code.eq_ignore_ascii_case("unset") {
+            Some(Status::Unset)
+        } else {
+            None
+        }
+    }
+}
+
+/// The span kind `otel.kind` names (`server`, `client`, `producer`, `consumer`, `internal`, any case).
+fn span_kind(text: &str) -> Option<SpanKind> {
+    [
+        ("server", SpanKind::Server),
+        ("client", SpanKind::Client),
+        ("producer", SpanKind::Producer),
+        ("consumer", SpanKind::Consumer),
+        ("internal", SpanKind::Internal),
+    ]
+    .into_iter()
+    .find(|(name, _)| text.eq_ignore_ascii_case(name))
+    .map(|(_, kind)| kind)
 }
 
 #[derive(Default)]
@@ -276,6 +341,8 @@ impl Fields {
         Fields {
             message: None,
             attributes: Vec::with_capacity(metadata.fields().len() + 3),
+            otel: OtelFields::default(),
+            of_span: !metadata.is_event(),
             log_origin: LogOrigin::default(),
             metadata: Some(metadata),
         }
@@ -283,10 +350,18 @@ impl Fields {
 
     /// Values recorded after a span started: no `code.*`.
     fn values_only() -> Fields {
-        Fields { message: None, attributes: Vec::new(), log_origin: LogOrigin::default(), metadata: None }
+        Fields {
+            message: None,
+            attributes: Vec::new(),
+            otel: OtelFields::default(),
+            of_span: true,
+            log_origin: LogOrigin::default(),
+            metadata: None,
+        }
     }
 
-    fn finish(mut self) -> (Option<String>, Vec<KeyValue>) {
+    /// The message, the attributes and the `otel.*` fields of a span.
+    fn finish(mut self) -> (Option<String>, Vec<KeyValue>, OtelFields) {
         if let Some(metadata) = self.metadata {
             let origin = self.log_origin;
             let target = origin.target.as_deref().unwrap_or(metadata.target());
@@ -296,12 +371,18 @@ impl Fields {
             let line = origin.line.or(metadata.line());
             bridge::code_attributes(&mut self.attributes, module_path, target, file, line);
         }
-        (self.message, self.attributes)
+        (self.message, self.attributes, self.otel)
     }
 
     fn push(&mut self, field: &Field, value: Value) {
         match field.name() {
             "message" => self.message = Some(value.as_str().into_owned()),
+            "otel.name" if self.of_span => self.otel.name = Some(value.as_str().into_owned()),
+            "otel.kind" if self.of_span => self.otel.kind = span_kind(&value.as_str()),
+            "otel.status_code" if self.of_span => self.otel.status_code = Some(value.as_str().into_owned()),
+            "otel.status_description" if self.of_span => {
+                self.otel.status_description = Some(value.as_str().into_owned());
+            }
             "log.target" => self.log_origin.target = Some(value.as_str().into_owned()),
             "log.module_path" => self.log_origin.module_path = Some(value.as_str().into_owned()),
             "log.file" => self.log_origin.file = Some(value.as_str().into_owned()),
