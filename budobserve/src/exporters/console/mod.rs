@@ -11,7 +11,7 @@
 //!
 //! Times are UTC, `HH:MM:SS.mmm`. With colors, errors and fatals are red, warnings yellow, timestamps dimmed.
 //! Recorded exceptions (type, message, backtrace when captured) are printed under their log, or under a span
-//! when it ends. Styles ([`ConsoleStyle`]): `simple`, `indented` (default), `show-parents`; `verbose` adds the
+//! when it ends. Styles ([`ConsoleStyle`]): `simple`, `indented`, `show-parents` (default); `verbose` adds the
 //! code location, level and attributes under each line.
 
 mod format;

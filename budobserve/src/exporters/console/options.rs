@@ -89,11 +89,13 @@ impl ConsoleWriter {
 pub enum ConsoleStyle {
     /// One line each, no indentation.
     Simple,
-    /// Indented by nesting depth (the default).
-    #[default]
+    /// Indented by nesting depth.
     Indented,
     /// Indented, and when lines of concurrent traces interleave, the parents of a line are printed again (dimmed)
-    /// above it, so every line reads in its own context.
+    /// above it, so every line reads in its own context (the default, as Logfire's console: a service serves
+    /// requests concurrently, and a line without its parents cannot be read). One trace at a time prints as
+    /// `Indented` does.
+    #[default]
     ShowParents,
 }
 
@@ -165,7 +167,7 @@ impl Default for ConsoleOptions {
 }
 
 impl ConsoleOptions {
-    /// Default options: colors when the output is a terminal that supports them, indented, logs and spans from
+    /// Default options: colors when the output is a terminal that supports them, `show-parents`, logs and spans from
     /// info up, timestamps, stderr.
     pub fn new() -> Self {
         Self::default()
@@ -177,7 +179,7 @@ impl ConsoleOptions {
         self
     }
 
-    /// How lines are laid out (default `BUD_OBSERVE_CONSOLE_STYLE`, else [`ConsoleStyle::Indented`]).
+    /// How lines are laid out (default `BUD_OBSERVE_CONSOLE_STYLE`, else [`ConsoleStyle::ShowParents`]).
     pub fn style(mut self, style: ConsoleStyle) -> Self {
         self.style = Some(style);
         self
