@@ -1,26 +1,5 @@
-//! Levels per target, written as `RUST_LOG`-style directives: `info,my_service::db=debug,hyper=warn`.
-//!
-//! A directive `target=level` sets the level of every target that starts with `target` (a macro's target is its
-//! module path, `my_service::db::pool`; a `tracing` or `log` record's is its own `target`); the longest matching
-//! target wins, the later of two equal ones. A bare level is the level of targets no directive names; a bare
-//! target enables every level of it. `off` turns a target off. Matching is by text prefix, as `env_logger` and
-//! `tracing-subscriber`'s `EnvFilter` match, so `hyper=warn` also covers `hyper_util`.
-//!
-//! A macro decides once per call site: the first record of a call site resolves its target against the
-//! directives and keeps the answer in the call site, keyed by the directives' version; every later record is one
-//! load and one compare. Records below the lowest level any directive allows never get that far: the macros'
-//! first check (one relaxed load) turns them away, as it does without directives.
-//!
-//! ```
-//! use budobserve::{Level, LevelDirectives};
-//!
-//! let directives: LevelDirectives = "warn,my_service::db=debug,my_service::db::pool=off".parse()?;
-//! assert_eq!(directives.level_of("my_service::db::query"), Some(Level::Debug));
-//! assert_eq!(directives.level_of("my_service::db::pool::idle"), None); // off
-//! assert_eq!(directives.level_of("hyper::proto"), Some(Level::Warn));
-//! assert_eq!(directives.to_string(), "warn,my_service::db=debug,my_service::db::pool=off");
-//! # Ok::<(), budobserve::ParseDirectivesError>(())
-//! ```
+//! Levels per target, RUST_LOG-style: parsing ([`LevelDirectives`]), an instance's [`Levels`], and the call sites'
+//! decisions under them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -39,7 +18,29 @@ pub(crate) type Threshold = u8;
 /// The threshold of a target that is off: above every level.
 pub(crate) const OFF: Threshold = u8::MAX;
 
-/// Levels per target (see the [module docs](self)).
+/// Levels per target, written as `RUST_LOG`-style directives: `info,my_service::db=debug,hyper=warn`.
+///
+/// A directive `target=level` sets the level of every target that starts with `target` (a macro's target is its
+/// module path, `my_service::db::pool`; a `tracing` or `log` record's is its own `target`); the longest matching
+/// target wins, the later of two equal ones. A bare level is the level of targets no directive names; a bare
+/// target enables every level of it. `off` turns a target off. Matching is by text prefix, as `env_logger` and
+/// `tracing-subscriber`'s `EnvFilter` match, so `hyper=warn` also covers `hyper_util`.
+///
+/// A macro decides once per call site: the first record of a call site resolves its target against the
+/// directives and keeps the answer in the call site, keyed by the directives' version; every later record is one
+/// load and one compare. Records below the lowest level any directive allows never get that far: the macros'
+/// first check (one relaxed load) turns them away, as it does without directives.
+///
+/// ```
+/// use budobserve::{Level, LevelDirectives};
+///
+/// let directives: LevelDirectives = "warn,my_service::db=debug,my_service::db::pool=off".parse()?;
+/// assert_eq!(directives.level_of("my_service::db::query"), Some(Level::Debug));
+/// assert_eq!(directives.level_of("my_service::db::pool::idle"), None); // off
+/// assert_eq!(directives.level_of("hyper::proto"), Some(Level::Warn));
+/// assert_eq!(directives.to_string(), "warn,my_service::db=debug,my_service::db::pool=off");
+/// # Ok::<(), budobserve::ParseDirectivesError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LevelDirectives {
     /// The bare level, if one was given.
@@ -52,8 +53,7 @@ pub struct LevelDirectives {
 
 impl LevelDirectives {
     /// The level a record of `target` needs, or `None` when the target is off; `None` is also the answer for a
-    /// target no directive names when there is no bare level — see [`threshold`](Self::threshold) for the
-    /// distinction.
+    /// target no directive names when there is no bare level.
     pub fn level_of(&self, target: &str) -> Option<Level> {
         self.threshold(target).and_then(Level::from_number)
     }

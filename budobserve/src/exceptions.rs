@@ -1,40 +1,4 @@
-//! The exception callback: each error a span records (`record_exception`, `bud_exception!`, `#[instrument]` on a function returning `Err`,
-//! an integration's failed call) is shown to it first, with the span, and it may change the level, add attributes
-//! to the span, or keep the error from being recorded. A panic unwinding through a span is recorded without it: a
-//! second panic while one unwinds would abort the process, and the callback is the user's code.
-//!
-//! ```
-//! use budobserve::opentelemetry::trace::Status;
-//! use budobserve::{KeyValue, Level, RecordedError, bud_span, testing};
-//!
-//! #[derive(Debug)]
-//! struct NotFound(u64);
-//!
-//! impl std::fmt::Display for NotFound {
-//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-//!         write!(f, "user {} not found", self.0)
-//!     }
-//! }
-//!
-//! impl std::error::Error for NotFound {}
-//!
-//! let capture = testing::capture_with(|builder| {
-//!     builder.exception_callback(|error: &mut RecordedError<'_>| {
-//!         if error.is::<NotFound>() {
-//!             error.set_level(Level::Warn); // expected: a warning, and the status stays unset
-//!             error.add_attribute(KeyValue::new("http.response.status_code", 404));
-//!         }
-//!     })
-//! });
-//! capture.run(|| bud_span!("lookup").record_exception(&NotFound(7)));
-//! let span = capture.assert_has_span("lookup", &[KeyValue::new("http.response.status_code", 404)]);
-//! assert_eq!(span.status, Status::Unset);
-//! assert_eq!(testing::attribute(&span, "budobserve_level_num"), Some(&13_i64.into()));
-//! ```
-//!
-//! Callbacks belong to an instance: a span recorded through an instance calls that instance's callback, whichever
-//! instance is current. A callback that panics is contained: the error is recorded as if there were no callback,
-//! and the failure counted in [`ExportStats::callback_failures`](crate::ExportStats) and reported.
+//! The exception callback: [`RecordedError`], the callbacks by instance number, and the decision a span applies.
 
 use std::error::Error;
 use std::fmt;
@@ -51,7 +15,43 @@ use crate::level::Level;
 /// A callback given to [`ConfigBuilder::exception_callback`](crate::ConfigBuilder::exception_callback).
 pub(crate) type ExceptionCallback = Arc<dyn Fn(&mut RecordedError<'_>) + Send + Sync>;
 
-/// An error a span is about to record, shown to the exception callback (see the [module docs](self)).
+/// The exception callback: each error a span records (`record_exception`, `bud_exception!`, `#[instrument]` on a function returning `Err`,
+/// an integration's failed call) is shown to it first, with the span, and it may change the level, add attributes
+/// to the span, or keep the error from being recorded. A panic unwinding through a span is recorded without it: a
+/// second panic while one unwinds would abort the process, and the callback is the user's code.
+///
+/// ```
+/// use budobserve::opentelemetry::trace::Status;
+/// use budobserve::{KeyValue, Level, RecordedError, bud_span, testing};
+///
+/// #[derive(Debug)]
+/// struct NotFound(u64);
+///
+/// impl std::fmt::Display for NotFound {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         write!(f, "user {} not found", self.0)
+///     }
+/// }
+///
+/// impl std::error::Error for NotFound {}
+///
+/// let capture = testing::capture_with(|builder| {
+///     builder.exception_callback(|error: &mut RecordedError<'_>| {
+///         if error.is::<NotFound>() {
+///             error.set_level(Level::Warn); // expected: a warning, and the status stays unset
+///             error.add_attribute(KeyValue::new("http.response.status_code", 404));
+///         }
+///     })
+/// });
+/// capture.run(|| bud_span!("lookup").record_exception(&NotFound(7)));
+/// let span = capture.assert_has_span("lookup", &[KeyValue::new("http.response.status_code", 404)]);
+/// assert_eq!(span.status, Status::Unset);
+/// assert_eq!(testing::attribute(&span, "budobserve_level_num"), Some(&13_i64.into()));
+/// ```
+///
+/// Callbacks belong to an instance: a span recorded through an instance calls that instance's callback, whichever
+/// instance is current. A callback that panics is contained: the error is recorded as if there were no callback,
+/// and the failure counted in [`ExportStats::callback_failures`](crate::ExportStats) and reported.
 pub struct RecordedError<'a> {
     type_name: &'static str,
     message: &'a str,

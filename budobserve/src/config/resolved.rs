@@ -1,4 +1,4 @@
-//! The resolved configuration: what [`ConfigBuilder::build`](super::ConfigBuilder::build) made of the builder and
+//! The resolved configuration: what [`ConfigBuilder::build`](crate::ConfigBuilder::build) made of the builder and
 //! the environment, read by the lifecycle when an instance is configured.
 
 use std::fmt;
@@ -28,7 +28,7 @@ pub(super) type MeterStep = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProvide
 pub(super) type LoggerStep =
     Box<dyn FnOnce(LoggerProviderBuilder, &Arc<ExportCounters>) -> LoggerProviderBuilder + Send>;
 
-/// A resolved configuration (see [`ConfigBuilder::build`]).
+/// A resolved configuration (see [`ConfigBuilder::build`](crate::ConfigBuilder::build)).
 ///
 /// ```
 /// use budobserve::BudObserve;
@@ -74,7 +74,7 @@ impl BudObserveConfig {
     }
 
     /// The ClickHouse address spans are written to, when configured (see
-    /// [`ConfigBuilder::clickhouse`]).
+    /// [`ConfigBuilder::clickhouse`](crate::ConfigBuilder::clickhouse)).
     pub fn clickhouse_url(&self) -> Option<&str> {
         self.clickhouse_url.as_deref()
     }
@@ -99,7 +99,7 @@ impl BudObserveConfig {
         self.console.is_some()
     }
 
-    /// The minimum level of logs and spans (a bare level of the directives, else [`ConfigBuilder::min_level`]).
+    /// The minimum level of logs and spans (a bare level of the directives, else [`ConfigBuilder::min_level`](crate::ConfigBuilder::min_level)).
     pub fn min_level(&self) -> Level {
         self.min_level
     }
