@@ -237,3 +237,19 @@ fn resource_has_service_and_environment() {
     assert_eq!(get("team").as_deref(), Some("platform"));
     assert_eq!(get("telemetry.sdk.name").as_deref(), Some("budobserve"));
 }
+
+#[test]
+#[cfg(feature = "otlp")]
+fn a_per_signal_endpoint_is_refused_with_the_base_to_give() {
+    let error = configure()
+        .env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel-collector:4318/v1/traces")]))
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "invalid value \"http://otel-collector:4318/v1/traces\" in environment variable `OTEL_EXPORTER_OTLP_ENDPOINT`: \
+         expected the collector's base address (`http://otel-collector:4318`): `/v1/traces` is a per-signal path, and \
+         BudObserve appends `/v1/traces`, `/v1/metrics` and `/v1/logs` itself"
+    );
+}

@@ -150,11 +150,24 @@ impl OtlpOptions {
     }
 }
 
+/// The paths OTLP/HTTP appends to the base address, one per signal.
+const SIGNAL_PATHS: [&str; 3] = ["/v1/traces", "/v1/metrics", "/v1/logs"];
+
 /// Checks and normalises an endpoint: `http://` (or `https://` with the `otlp-tls` feature), no trailing `/`.
 /// Without the `otlp` feature no endpoint is accepted.
 fn endpoint(endpoint: &str) -> Result<String, Cow<'static, str>> {
     if cfg!(feature = "otlp") {
-        base_url(endpoint, cfg!(feature = "otlp-tls"), "otlp-tls", 4318)
+        let base = base_url(endpoint, cfg!(feature = "otlp-tls"), "otlp-tls", 4318)?;
+        // A per-signal address given as the base: spans would go to `…/v1/traces/v1/traces`.
+        if let Some(signal) = SIGNAL_PATHS.iter().find(|path| base.ends_with(*path)) {
+            let without = &base[..base.len() - signal.len()];
+            return Err(format!(
+                "the collector's base address (`{without}`): `{signal}` is a per-signal path, and BudObserve appends \
+                 `/v1/traces`, `/v1/metrics` and `/v1/logs` itself"
+            )
+            .into());
+        }
+        Ok(base)
     } else {
         Err("no endpoint: OTLP export needs BudObserve's `otlp` feature".into())
     }
@@ -234,5 +247,11 @@ mod tests {
         assert!(endpoint("http://").is_err());
         assert!(endpoint("http:///x").is_err());
         assert_eq!(endpoint("https://gw").is_ok(), cfg!(feature = "otlp-tls"));
+        // A per-signal address given as the base is refused with the base address to give instead.
+        for signal in ["/v1/traces", "/v1/metrics/", "/v1/logs"] {
+            let error = endpoint(&format!("http://collector:4318{signal}")).unwrap_err();
+            assert!(error.starts_with("the collector's base address (`http://collector:4318`)"), "{error}");
+        }
+        assert_eq!(endpoint("http://gw/v1/tracesx").as_deref(), Ok("http://gw/v1/tracesx"));
     }
 }
