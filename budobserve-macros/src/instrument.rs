@@ -44,10 +44,33 @@ const ARGS: [ArgSpec; 8] = [
 const WORDING: Wording = Wording {
     not_a_name: "expected an argument of `#[instrument]`: one of `msg_template`, `span_name`, `tags`, `level`, \
                  `extract_args`, `record_return`, `new_trace`, `allow_generator`",
-    unknown: |key| format!("unknown argument `{key}` of `#[instrument]`: expected one of {ARGUMENTS}"),
+    unknown: |key| match tracing_spelling(key) {
+        Some(instead) => format!("`{key}` is an argument of `tracing`'s `#[instrument]`; here, {instead}"),
+        None => format!("unknown argument `{key}` of `#[instrument]`: expected one of {ARGUMENTS}"),
+    },
     duplicate: |key| format!("duplicate argument `{key}`: give it once"),
     missing_equals: |key, example| format!("expected `=` after `{key}`, e.g. {example}"),
 };
+
+/// What to write instead of an argument of `tracing`'s `#[instrument]`.
+fn tracing_spelling(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "skip" | "skip_all" => {
+            "name the arguments to record with `extract_args = [a, b]` (`extract_args = []` records none); the others \
+             are skipped"
+        }
+        "ret" => "write `record_return` to record the returned value",
+        "err" => "remove it: an `Err` is recorded by itself (status error, an `exception` event)",
+        "name" => "write `span_name = \"…\"` (or `msg_template = \"…\"` for the message)",
+        "fields" => {
+            "the arguments are recorded by `extract_args`, constant labels by `tags = [\"…\"]`; record other values \
+             inside the function (`bud_info!`, `bud_span!`)"
+        }
+        "target" => "remove it: the target is the module path, which level directives match",
+        "parent" | "follows_from" => "remove it: the span's parent is the current span; `new_trace` starts a trace",
+        _ => return None,
+    })
+}
 
 /// Which arguments become attributes.
 #[derive(Default)]

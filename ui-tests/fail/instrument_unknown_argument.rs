@@ -1,4 +1,4 @@
-#[budobserve::instrument(skip_all)]
+#[budobserve::instrument(record_args)]
 fn answer() -> u32 {
     42
 }

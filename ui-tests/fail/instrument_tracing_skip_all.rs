@@ -1,0 +1,8 @@
+#[budobserve::instrument(skip_all)]
+fn answer() -> u32 {
+    42
+}
+
+fn main() {
+    let _ = answer();
+}
