@@ -385,10 +385,9 @@ pub fn baggage_of(cx: &Context) -> BTreeMap<String, String> {
 /// Every baggage entry of `cx` as span attributes, for spans that copy all baggage: the bud context's keys in
 /// their order, then the others by key.
 pub(crate) fn all_span_attributes(cx: &Context) -> Vec<KeyValue> {
-    let baggage = cx.baggage();
-    let mut attributes: Vec<KeyValue> =
-        KEYS.iter().filter_map(|key| baggage.get(*key).map(|value| KeyValue::new(*key, value.clone()))).collect();
-    let mut others: Vec<KeyValue> = baggage
+    let mut attributes = span_attributes(cx).unwrap_or_default();
+    let mut others: Vec<KeyValue> = cx
+        .baggage()
         .iter()
         .filter(|(key, _)| !KEYS.contains(&key.as_str()))
         .map(|(key, (value, _))| KeyValue::new(key.clone(), value.clone()))

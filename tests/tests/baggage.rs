@@ -120,7 +120,7 @@ fn inbound_baggage_reaches_the_exported_spans() {
     let observe = BudObserve::new(config);
     let headers = HashMap::from([
         ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
-        ("baggage".to_owned(), "tenant=acme%20corp,bud.request_id=r-9,bad key=x".to_owned()),
+        ("baggage".to_owned(), "tenant=acme%20corp,bud.request_id=r-9,bad key=x,password=hunter2-secret,note=dsn%20postgres://app:s3cr3t@db/app".to_owned()),
     ]);
     let cx = baggage::extract(&headers);
     budobserve::with_instance(&observe, || {
@@ -133,5 +133,9 @@ fn inbound_baggage_reaches_the_exported_spans() {
     assert_eq!(attr(&spans[0].attributes, "tenant"), Some(&string("acme corp")));
     assert_eq!(attr(&spans[0].attributes, "bud.request_id"), Some(&string("r-9")));
     assert_eq!(attr(&spans[0].attributes, "bad key"), None, "the malformed member is skipped");
+    // Secrets that arrive in baggage are scrubbed on the way out like any attribute: by key and inside values.
+    let sent = format!("{:?}", spans[0].attributes);
+    assert!(!sent.contains("hunter2-secret") && !sent.contains("s3cr3t"), "{sent}");
+    assert!(attr(&spans[0].attributes, "password").is_some(), "the key stays, its value redacted");
     observe.shutdown().unwrap();
 }
