@@ -96,6 +96,7 @@ mod launch;
 mod level;
 mod lifecycle;
 pub mod limits;
+pub mod metrics;
 mod observe;
 mod panic;
 mod panic_report;
@@ -105,6 +106,8 @@ mod records;
 pub mod resource;
 pub mod sampling;
 pub mod scrubbing;
+#[cfg(all(feature = "signals", unix))]
+pub mod signals;
 mod span;
 mod tail;
 pub mod template;
@@ -210,17 +213,20 @@ pub use config::{BudObserveConfig, ConfigBuilder, EnvSource, configure};
 pub use directives::{LevelDirectives, ParseDirectivesError};
 pub use error::{ConfigError, LifecycleError};
 pub use exceptions::RecordedError;
-pub use exporters::{BatchOptions, ExportStats};
+pub use exporters::{BatchOptions, ColorChoice, ConsoleOptions, ConsoleStyle, ConsoleWriter, ExportStats};
 pub use instance::{WithInstance, current, global, with_current, with_instance, with_instance_async};
 pub use instrumented::{Completion, Instrument, Instrumented, InstrumentedFn, NoCompletion};
 pub use launch::SpanOptions;
 pub use level::{Level, ParseLevelError, SpanType};
 pub use lifecycle::ShutdownGuard;
+pub use metrics::{Counter, Gauge, Histogram, UpDownCounter};
 pub use limits::SpanLimits;
 pub use observe::{BudObserve, Settings};
 pub use providers::{ProxyLoggerProvider, ProxyMeterProvider, ProxyTracer, ProxyTracerProvider};
 pub use span::{BudSpan, Entered, EnteredSpan};
 pub use tail::TailSampling;
+#[cfg(all(feature = "signals", unix))]
+pub use signals::{ShutdownSignal, shutdown_signal};
 
 pub use opentelemetry;
 pub use opentelemetry::KeyValue;
@@ -306,7 +312,7 @@ pub fn exception<E: Error + ?Sized>(
 ///
 /// ```
 /// use std::sync::LazyLock;
-/// use budobserve::opentelemetry::metrics::Counter;
+/// use budobserve::Counter;
 ///
 /// static REQUESTS: LazyLock<Counter<u64>> =
 ///     LazyLock::new(|| budobserve::meter().u64_counter("requests").with_unit("{request}").build());

@@ -25,7 +25,7 @@ use crate::exporters::batch::{DEFAULT_FLUSH_TIMEOUT, with_flush_timeout};
 use crate::exporters::console::ConsoleProcessor;
 use crate::exporters::prepare::Preparation;
 use crate::exporters::processor::{Pipeline, Routing};
-use crate::observe::BudObserve;
+use crate::observe::{BudObserve, Instance};
 use crate::panic;
 use crate::panic_report;
 use crate::providers::lock;
@@ -137,6 +137,10 @@ impl BudObserve {
         instance.levels.set(config.min_level, config.level_directives.clone());
         exceptions::set_callback(instance.number, config.exception_callback.clone(), &instance.export_counters);
         instance.report_panics.store(config.panic_hook, Ordering::Relaxed);
+        #[cfg(all(feature = "signals", unix))]
+        if config.flush_on_signals {
+            crate::signals::flush_on_signals(instance);
+        }
         instance.attribute_limit.store(span_limits.attribute_count_limit(), Ordering::Relaxed);
         // Set before the provider: a span started in between gets room it does not need, never too little.
         instance.completion_room.fetch_max(room, Ordering::Relaxed);
@@ -186,16 +190,27 @@ impl BudObserve {
     }
 
     fn current_providers(&self) -> Providers {
-        Providers {
-            traces: self.instance.tracer_provider.provider(),
-            metrics: self.instance.meter_provider.provider(),
-            logs: self.instance.logger_provider.provider(),
-        }
+        current_providers(&self.instance)
     }
 
     pub(crate) fn generation(&self) -> u64 {
         self.instance.generation.load(Ordering::Acquire)
     }
+}
+
+fn current_providers(instance: &Instance) -> Providers {
+    Providers {
+        traces: instance.tracer_provider.provider(),
+        metrics: instance.meter_provider.provider(),
+        logs: instance.logger_provider.provider(),
+    }
+}
+
+/// Flushes `instance`'s providers within `timeout`, for what holds the instance without a handle (the signal
+/// watcher).
+#[cfg(all(feature = "signals", unix))]
+pub(crate) fn flush_instance(instance: &Instance, timeout: Duration) -> Result<(), LifecycleError> {
+    current_providers(instance).force_flush(timeout)
 }
 
 /// How long a shutdown gives each provider by default (the SDK's own default).

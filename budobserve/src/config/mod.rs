@@ -106,6 +106,8 @@ pub struct ConfigBuilder {
     exception_callback: Option<ExceptionCallback>,
     baggage_to_attributes: bool,
     panic_hook: bool,
+    #[cfg(all(feature = "signals", unix))]
+    flush_on_signals: bool,
     sample_rate: Option<f64>,
     span_processors: Vec<SpanStage>,
     batch_options: Option<BatchOptions>,
@@ -228,6 +230,23 @@ impl ConfigBuilder {
     /// ```
     pub fn panic_hook(mut self, enabled: bool) -> Self {
         self.panic_hook = enabled;
+        self
+    }
+
+    /// Flushes the instance's spans, metrics and logs when the process receives `SIGTERM` or `SIGINT` (at most
+    /// [`SIGNAL_FLUSH_TIMEOUT`](crate::signals::SIGNAL_FLUSH_TIMEOUT)), then lets the signal end the process as it
+    /// would have — for a service that has no graceful shutdown of its own, whose telemetry (a counter not yet
+    /// collected, the last spans of a batch) would otherwise die with it. A service that shuts down gracefully
+    /// passes [`shutdown_signal`](crate::shutdown_signal) to its server instead and lets the [`ShutdownGuard`](crate::ShutdownGuard)
+    /// flush; with both, the flush runs first and the future completes after it. Off by default; Unix only.
+    ///
+    /// ```no_run
+    /// let _guard = budobserve::configure().service_name("budsim-worker").flush_on_signals(true).install()?;
+    /// # Ok::<(), budobserve::ConfigError>(())
+    /// ```
+    #[cfg(all(feature = "signals", unix))]
+    pub fn flush_on_signals(mut self, enabled: bool) -> Self {
+        self.flush_on_signals = enabled;
         self
     }
 
@@ -510,6 +529,8 @@ impl ConfigBuilder {
             exception_callback: self.exception_callback,
             baggage_to_attributes: self.baggage_to_attributes,
             panic_hook: self.panic_hook,
+            #[cfg(all(feature = "signals", unix))]
+            flush_on_signals: self.flush_on_signals,
             sample_rate: settings::SAMPLE_RATE.resolve_checked(
                 self.sample_rate,
                 env,

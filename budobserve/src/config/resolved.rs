@@ -52,6 +52,8 @@ pub struct BudObserveConfig {
     pub(crate) exception_callback: Option<ExceptionCallback>,
     pub(crate) baggage_to_attributes: bool,
     pub(crate) panic_hook: bool,
+    #[cfg(all(feature = "signals", unix))]
+    pub(crate) flush_on_signals: bool,
     pub(crate) sample_rate: Option<f64>,
     pub(crate) span_processors: Vec<SpanStage>,
     pub(crate) batch_options: BatchOptions,
