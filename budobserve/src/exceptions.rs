@@ -154,6 +154,8 @@ pub(crate) struct Decision {
     pub(crate) error_status: bool,
     /// Attributes the callback added.
     pub(crate) attributes: Vec<KeyValue>,
+    /// Capture a backtrace into `exception.stacktrace` (`ConfigBuilder::error_backtraces`).
+    pub(crate) backtrace: bool,
 }
 
 /// What a span knows of an error it records.
@@ -182,11 +184,34 @@ pub(crate) fn set_callback(instance: u32, callback: Option<ExceptionCallback>, c
     COUNT.store(callbacks.len(), Ordering::Release);
 }
 
+/// The instances that capture a backtrace with each error (`ConfigBuilder::error_backtraces`).
+static BACKTRACES: RwLock<Vec<u32>> = RwLock::new(Vec::new());
+
+/// How many instances capture backtraces: 0 spares the lock.
+static BACKTRACE_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets whether instance `instance` captures a backtrace with each error it records.
+pub(crate) fn set_backtraces(instance: u32, enabled: bool) {
+    let mut instances = BACKTRACES.write().unwrap_or_else(PoisonError::into_inner);
+    instances.retain(|owner| *owner != instance);
+    if enabled {
+        instances.push(instance);
+    }
+    BACKTRACE_COUNT.store(instances.len(), Ordering::Release);
+}
+
+fn wants_backtraces(instance: u32) -> bool {
+    BACKTRACE_COUNT.load(Ordering::Acquire) != 0
+        && BACKTRACES.read().unwrap_or_else(PoisonError::into_inner).contains(&instance)
+}
+
 /// What instance `instance`'s span does with `recorded`: the callback's word, or the default (record it, level at
 /// least error, status error).
 pub(crate) fn decide(instance: u32, recorded: Recorded<'_>) -> Decision {
     let default_level = recorded.span_level.max(Level::Error);
-    let default = || Decision { record: true, level: default_level, error_status: true, attributes: Vec::new() };
+    let backtrace = wants_backtraces(instance);
+    let default =
+        || Decision { record: true, level: default_level, error_status: true, attributes: Vec::new(), backtrace };
     if COUNT.load(Ordering::Acquire) == 0 {
         return default();
     }
@@ -215,6 +240,7 @@ pub(crate) fn decide(instance: u32, recorded: Recorded<'_>) -> Decision {
             level: if shown.record || shown.level != default_level { shown.level } else { recorded.span_level },
             error_status: shown.record && shown.level >= Level::Error,
             attributes: shown.attributes,
+            backtrace,
         },
         Err(_) => {
             counters.callback_failed("the exception callback", 0);

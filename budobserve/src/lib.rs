@@ -113,6 +113,7 @@ mod tail;
 pub mod template;
 pub mod testing;
 mod text;
+mod type_name;
 mod unique;
 
 use std::borrow::Cow;
@@ -219,14 +220,14 @@ pub use instrumented::{Completion, Instrument, Instrumented, InstrumentedFn, NoC
 pub use launch::SpanOptions;
 pub use level::{Level, ParseLevelError, SpanType};
 pub use lifecycle::ShutdownGuard;
-pub use metrics::{Counter, Gauge, Histogram, UpDownCounter};
 pub use limits::SpanLimits;
+pub use metrics::{Counter, Gauge, Histogram, UpDownCounter};
 pub use observe::{BudObserve, Settings};
 pub use providers::{ProxyLoggerProvider, ProxyMeterProvider, ProxyTracer, ProxyTracerProvider};
-pub use span::{BudSpan, Entered, EnteredSpan};
-pub use tail::TailSampling;
 #[cfg(all(feature = "signals", unix))]
 pub use signals::{ShutdownSignal, shutdown_signal};
+pub use span::{BudSpan, Entered, EnteredSpan};
+pub use tail::TailSampling;
 
 pub use opentelemetry;
 pub use opentelemetry::KeyValue;

@@ -137,6 +137,7 @@ impl BudObserve {
         instance.levels.set(config.min_level, config.level_directives.clone());
         exceptions::set_callback(instance.number, config.exception_callback.clone(), &instance.export_counters);
         instance.report_panics.store(config.panic_hook, Ordering::Relaxed);
+        exceptions::set_backtraces(instance.number, config.error_backtraces);
         #[cfg(all(feature = "signals", unix))]
         if config.flush_on_signals {
             crate::signals::flush_on_signals(instance);

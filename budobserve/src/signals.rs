@@ -61,7 +61,9 @@ fn watcher() -> Option<&'static Watcher> {
             match started {
                 Ok(_) => Some(Watcher { state: Mutex::new(State::default()) }),
                 Err(error) => {
-                    eprintln!("budobserve: SIGTERM and SIGINT cannot be watched ({error}): telemetry is not flushed on them");
+                    eprintln!(
+                        "budobserve: SIGTERM and SIGINT cannot be watched ({error}): telemetry is not flushed on them"
+                    );
                     None
                 }
             }

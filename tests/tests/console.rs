@@ -125,6 +125,64 @@ fn show_parents_prints_the_context_of_interleaved_traces_again() {
 }
 
 #[test]
+fn show_parents_prints_a_spans_line_again_before_its_exceptions() {
+    let (capture, buffer) = console_capture(plain(ConsoleOptions::new()));
+    let obs = capture.observe();
+    let mut a = obs.span("job a", []);
+    let b = obs.span("job b", []);
+    a.in_scope(|| obs.info("a working", []));
+    b.in_scope(|| obs.info("b working", []));
+    a.record_exception(&std::io::Error::other("a failed"));
+    drop(a);
+    b.in_scope(|| obs.info("b still working", []));
+    drop(b);
+    assert_eq!(
+        text(&buffer),
+        "job a\n\
+         job b\n\
+         job a\n\
+         \x20 a working\n\
+         job b\n\
+         \x20 b working\n\
+         job a\n\
+         \x20 std::io::Error: a failed\n\
+         job b\n\
+         \x20 b still working\n"
+    );
+}
+
+#[test]
+fn server_and_client_spans_end_with_status_and_duration() {
+    use budobserve::opentelemetry::trace::{SpanKind, Status};
+
+    let (capture, buffer) = console_capture(plain(ConsoleOptions::new()));
+    let obs = capture.observe();
+    {
+        let mut server = obs.span_builder("POST /chat").kind(SpanKind::Server).start();
+        let _entered = server.enter();
+        {
+            let mut call = obs.span_builder("POST").kind(SpanKind::Client).start();
+            call.set_attribute(KeyValue::new("url.full", "https://api.example.com/v1/chat"));
+            call.set_attribute(KeyValue::new("http.response.status_code", 503));
+            call.set_status(Status::error("upstream overloaded"));
+        }
+        let mut query = obs.span_builder("SELECT users").kind(SpanKind::Client).start();
+        query.end();
+        drop(_entered);
+        server.set_attribute(KeyValue::new("http.response.status_code", 500));
+        server.record_exception(&std::io::Error::other("no upstream"));
+    }
+    assert_eq!(
+        text(&buffer),
+        "POST /chat\n\
+         \x20 POST https://api.example.com/v1/chat → 503 in 1.00 s: upstream overloaded\n\
+         \x20 SELECT users → ok in 1.00 s\n\
+         POST /chat → 500 in 6.00 s: no upstream\n\
+         \x20 std::io::Error: no upstream\n"
+    );
+}
+
+#[test]
 fn show_parents_dims_the_lines_printed_again() {
     let (capture, buffer) = console_capture(
         ConsoleOptions::new().colors(ColorChoice::Always).include_timestamps(false).style(ConsoleStyle::ShowParents),
@@ -176,7 +234,7 @@ impl std::error::Error for Outer {
 }
 
 #[test]
-fn exceptions_print_under_their_log_and_span() {
+fn exceptions_print_under_their_log_and_span_without_backtraces() {
     let (capture, buffer) = console_capture(plain(ConsoleOptions::new()));
     let obs = capture.observe();
     {
@@ -184,30 +242,43 @@ fn exceptions_print_under_their_log_and_span() {
         let err = Outer(std::io::Error::other("connection reset"));
         span.in_scope(|| obs.exception(&err, "upstream failed", []));
         span.record_exception(&std::io::Error::other("gave up"));
+        let boxed: Box<dyn std::error::Error + Send + Sync> = "no quota left".into();
+        span.record_exception(&*boxed);
     }
-    // Backtrace frames (present when the environment enables them) start outside BudObserve; without them the
-    // lines are these.
-    let printed = text(&buffer);
-    let frame = |line: &str| {
-        let line = line.trim_start();
-        line.starts_with("at ")
-            || line.starts_with("… ")
-            || line.split_once(": ").is_some_and(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()))
-    };
-    let frames: Vec<&str> = printed.lines().filter(|l| frame(l)).collect();
-    if std::backtrace::Backtrace::capture().status() == std::backtrace::BacktraceStatus::Captured {
-        assert!(frames[0].contains("console::exceptions_print_under_their_log_and_span"), "{printed}");
-        assert!(frames.iter().any(|f| f.trim_start().starts_with("… ") && f.ends_with(" more frames")), "{printed}");
-    } else {
-        assert!(frames.is_empty(), "{printed}");
-    }
-    let lines: Vec<&str> = printed.lines().filter(|l| !frame(l)).collect();
+    // Whatever RUST_BACKTRACE says: errors carry no backtrace unless the configuration asks.
     assert_eq!(
-        lines.join("\n") + "\n",
+        text(&buffer),
         "request\n\
          \x20 upstream failed\n\
          \x20   console::Outer: request failed\n\
          \x20   caused by: connection reset\n\
-         \x20 std::io::error::Error: gave up\n"
+         \x20 std::io::Error: gave up\n\
+         \x20 dyn Error + Send + Sync: no quota left\n"
     );
+    for span in capture.spans() {
+        for event in span.events.iter() {
+            assert!(event.attributes.iter().all(|kv| kv.key.as_str() != "exception.stacktrace"), "{event:?}");
+        }
+    }
+}
+
+#[test]
+fn backtraces_print_when_asked_with_the_services_frames_first() {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let capture = testing::capture_with(|b| {
+        b.console(true).error_backtraces(true).console_options(
+            plain(ConsoleOptions::new()).backtraces(true).writer(ConsoleWriter::Shared(buffer.clone())),
+        )
+    });
+    capture.observe().span("request", []).record_exception(&std::io::Error::other("gave up"));
+    let printed = text(&buffer);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines[..2], ["request", "  std::io::Error: gave up"], "{printed}");
+    // The first frame is this test's: BudObserve's and the standard library's frames are left out.
+    assert!(lines[2].split_once(": ").is_some_and(|(_, f)| f.contains("backtraces_print_when_asked")), "{printed}");
+    assert!(lines.iter().all(|l| !l.contains("budobserve::span::")), "{printed}");
+    let span = capture.span("request");
+    let stacktrace = span.events[0].attributes.iter().find(|kv| kv.key.as_str() == "exception.stacktrace");
+    let stacktrace = stacktrace.map(|kv| kv.value.as_str().into_owned());
+    assert!(stacktrace.is_some_and(|s| s.contains("budobserve::span::")), "the exporters get the whole backtrace");
 }

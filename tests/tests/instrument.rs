@@ -189,7 +189,7 @@ async fn async_fn_nests_across_await_and_records_boxed_errors() {
         .filter_map(|e| e.attributes.iter().find(|kv| kv.key.as_str() == "exception.type"))
         .map(|kv| kv.value.to_string())
         .collect();
-    assert_eq!(types, [std::any::type_name::<Box<dyn Error + Send + Sync>>()]);
+    assert_eq!(types, ["Box<dyn Error + Send + Sync>"], "by its public path, as written");
     let messages: Vec<String> = span
         .events
         .iter()

@@ -137,7 +137,7 @@ fn spans_metrics_and_logs_arrive_complete() {
     let event = &failure.events[0];
     assert_eq!(event.name, "exception");
     assert_eq!(attr(&event.attributes, "exception.message"), Some(&string("boom")));
-    assert_eq!(attr(&event.attributes, "exception.type"), Some(&string("std::io::error::Error")));
+    assert_eq!(attr(&event.attributes, "exception.type"), Some(&string("std::io::Error")));
 
     // Headers: the token as a bearer, the extra header, protobuf.
     let request = receiver.requests().into_iter().find(|r| r.path == "/v1/traces").unwrap();

@@ -206,7 +206,7 @@ fn check_table(spans: &[budobserve::opentelemetry_sdk::trace::SpanData]) {
     let failed = span("call failed");
     let event = &failed.events.events[0];
     assert_eq!(attribute_of(&event.attributes, "exception.message"), Some(Value::from("[Scrubbed due to 'api key']")));
-    assert_eq!(attribute_of(&event.attributes, "exception.type"), Some(Value::from("std::io::error::Error")));
+    assert_eq!(attribute_of(&event.attributes, "exception.type"), Some(Value::from("std::io::Error")));
     let schema = span("schema error");
     assert_eq!(
         attribute_of(&schema.events.events[0].attributes, "exception.message"),

@@ -106,6 +106,7 @@ pub struct ConfigBuilder {
     exception_callback: Option<ExceptionCallback>,
     baggage_to_attributes: bool,
     panic_hook: bool,
+    error_backtraces: bool,
     #[cfg(all(feature = "signals", unix))]
     flush_on_signals: bool,
     sample_rate: Option<f64>,
@@ -230,6 +231,17 @@ impl ConfigBuilder {
     /// ```
     pub fn panic_hook(mut self, enabled: bool) -> Self {
         self.panic_hook = enabled;
+        self
+    }
+
+    /// Captures a backtrace where each error is recorded (`record_exception`, `bud_exception!`, an `Err` of an
+    /// `#[instrument]` function) into its `exception.stacktrace`. Off by default, whatever `RUST_BACKTRACE` says:
+    /// resolving a backtrace's symbols costs milliseconds on the recording thread (the first one in a process, a
+    /// fifth of a second), and an error's backtrace shows where it was recorded, not where it arose. Panics carry
+    /// theirs when `RUST_BACKTRACE` asks, as std's hook does. The console prints them only with
+    /// [`ConsoleOptions::backtraces`](crate::ConsoleOptions::backtraces).
+    pub fn error_backtraces(mut self, enabled: bool) -> Self {
+        self.error_backtraces = enabled;
         self
     }
 
@@ -529,6 +541,7 @@ impl ConfigBuilder {
             exception_callback: self.exception_callback,
             baggage_to_attributes: self.baggage_to_attributes,
             panic_hook: self.panic_hook,
+            error_backtraces: self.error_backtraces,
             #[cfg(all(feature = "signals", unix))]
             flush_on_signals: self.flush_on_signals,
             sample_rate: settings::SAMPLE_RATE.resolve_checked(

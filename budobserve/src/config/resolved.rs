@@ -52,6 +52,7 @@ pub struct BudObserveConfig {
     pub(crate) exception_callback: Option<ExceptionCallback>,
     pub(crate) baggage_to_attributes: bool,
     pub(crate) panic_hook: bool,
+    pub(crate) error_backtraces: bool,
     #[cfg(all(feature = "signals", unix))]
     pub(crate) flush_on_signals: bool,
     pub(crate) sample_rate: Option<f64>,

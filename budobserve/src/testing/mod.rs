@@ -404,10 +404,10 @@ impl TestExporter {
     }
 
     /// Asserts that the span named `name` recorded an error of type `E` (an `exception` event whose
-    /// `exception.type` is `E`'s type name) and ended with an error status; returns the span.
+    /// `exception.type` is `E`'s type name, by its public path: `std::io::Error`) and ended with an error status; returns the span.
     pub fn assert_span_exception<E: ?Sized>(&self, name: &str) -> SpanData {
         let span = self.assert_span_status_error(name);
-        let expected = type_name::<E>();
+        let expected = crate::type_name::readable(type_name::<E>());
         let found = span.events.iter().any(|event| {
             event.name == constants::EXCEPTION_EVENT
                 && event

@@ -44,9 +44,8 @@ pub(super) fn pretty_value(value: &Value) -> String {
     value.to_string()
 }
 
-/// The frames of a backtrace the console prints: none of BudObserve's own (those that recorded the error, and the
-/// wrappers of instrumented functions, are noise), and at most [`CONSOLE_FRAMES`]; the whole backtrace stays in
-/// `exception.stacktrace` for the exporters. A text that is not a backtrace is printed as it is.
+/// The frames of a backtrace the console prints: the service's (see [`is_noise`]), at most [`CONSOLE_FRAMES`]; the
+/// whole backtrace stays in `exception.stacktrace` for the exporters. A text that is not a backtrace is printed as it is.
 pub(super) fn backtrace_lines(trace: &str) -> Vec<Cow<'_, str>> {
     let lines: Vec<&str> = trace.lines().filter(|l| !l.trim().is_empty()).collect();
     if !lines.iter().any(|line| frame_symbol(line).is_some()) {
@@ -63,16 +62,33 @@ pub(super) fn backtrace_lines(trace: &str) -> Vec<Cow<'_, str>> {
             },
         }
     }
-    let ours = |frame: &Vec<&str>| {
-        frame.first().and_then(|line| frame_symbol(line)).is_some_and(|symbol| symbol.contains("budobserve::"))
-    };
-    let kept: Vec<&Vec<&str>> = frames.iter().filter(|frame| !ours(frame)).collect();
+    let noise = |frame: &Vec<&str>| frame.first().and_then(|line| frame_symbol(line)).is_some_and(is_noise);
+    let kept: Vec<&Vec<&str>> = frames.iter().filter(|frame| !noise(frame)).collect();
     let mut out: Vec<Cow<'_, str>> =
         kept.iter().take(CONSOLE_FRAMES).flat_map(|frame| frame.iter().map(|line| Cow::Borrowed(*line))).collect();
     if kept.len() > CONSOLE_FRAMES {
         out.push(Cow::Owned(format!("      … {} more frames", kept.len() - CONSOLE_FRAMES)));
     }
     out
+}
+
+/// Frames that say nothing of the service: BudObserve's own (those that recorded the error, the wrappers of
+/// instrumented functions), the standard library's and the async runtime's and HTTP stack's machinery.
+fn is_noise(symbol: &str) -> bool {
+    const NOISE: [&str; 10] = [
+        "budobserve::",
+        "std::",
+        "core::",
+        "alloc::",
+        "tokio::",
+        "futures_util::",
+        "futures_core::",
+        "hyper::",
+        "hyper_util::",
+        "tower::",
+    ];
+    let symbol = symbol.trim_start_matches('<');
+    symbol.contains("budobserve::") || NOISE.iter().any(|prefix| symbol.starts_with(prefix))
 }
 
 /// The symbol of a backtrace's frame line (`  3: service::handler`), `None` for other lines.
@@ -108,6 +124,20 @@ pub(super) fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Valu
 }
 
 /// `HH:MM:SS.mmm` in UTC.
+/// A span's duration as the console shows it: `0.42 ms`, `12.3 ms`, `1.25 s`, `2 min 5 s`.
+pub(super) fn format_duration(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else if duration.as_secs() < 60 {
+        format!("{:.2} s", duration.as_secs_f64())
+    } else {
+        format!("{} min {} s", duration.as_secs() / 60, duration.as_secs() % 60)
+    }
+}
+
 pub(super) fn format_time(time: SystemTime) -> String {
     let since_epoch = time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
     let seconds = since_epoch.as_secs() % 86_400;
@@ -119,11 +149,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backtraces_start_at_the_first_frame_outside_budobserve() {
-        let trace = "   0: budobserve::span::BudSpan::record_error_chain\n             at ./budobserve/src/span.rs:176:25\n   1: <budobserve::private::X as Y>::record\n             at ./x.rs:1:1\n   2: service::handler\n             at ./src/main.rs:9:5\n   3: <C as budobserve::span::Completion<T>>::complete\n             at ./budobserve/src/span.rs:409:9\n   4: service::main\n";
+    fn backtraces_keep_the_services_frames() {
+        let trace = "   0: budobserve::span::BudSpan::record_error_chain\n             at ./budobserve/src/span.rs:176:25\n   1: <budobserve::private::X as Y>::record\n             at ./x.rs:1:1\n   2: service::handler\n             at ./src/main.rs:9:5\n   3: <C as budobserve::span::Completion<T>>::complete\n             at ./budobserve/src/span.rs:409:9\n   4: <core::pin::Pin<P> as core::future::future::Future>::poll\n   5: tokio::runtime::task::raw::poll\n   6: service::main\n";
         assert_eq!(
             backtrace_lines(trace),
-            ["   2: service::handler", "             at ./src/main.rs:9:5", "   4: service::main"]
+            ["   2: service::handler", "             at ./src/main.rs:9:5", "   6: service::main"]
         );
         assert_eq!(backtrace_lines("disabled backtrace"), ["disabled backtrace"]);
     }
@@ -142,6 +172,10 @@ mod tests {
     #[test]
     fn formats_utc_time_of_day() {
         let time = SystemTime::UNIX_EPOCH + Duration::from_millis(86_400_000 * 3 + 3_723_045);
+        assert_eq!(format_duration(Duration::from_micros(420)), "0.42 ms");
+        assert_eq!(format_duration(Duration::from_micros(12_345)), "12.3 ms");
+        assert_eq!(format_duration(Duration::from_millis(1_250)), "1.25 s");
+        assert_eq!(format_duration(Duration::from_secs(125)), "2 min 5 s");
         assert_eq!(format_time(time), "01:02:03.045");
     }
 }

@@ -150,6 +150,7 @@ pub struct ConsoleOptions {
     pub(super) min_level: Level,
     pub(super) include_timestamps: bool,
     pub(super) verbose: bool,
+    pub(super) backtraces: bool,
     pub(super) writer: ConsoleWriter,
 }
 
@@ -161,6 +162,7 @@ impl Default for ConsoleOptions {
             min_level: Level::Info,
             include_timestamps: true,
             verbose: false,
+            backtraces: false,
             writer: ConsoleWriter::Stderr,
         }
     }
@@ -200,6 +202,15 @@ impl ConsoleOptions {
     /// Whether each line is followed by where it was written, its level and its attributes.
     pub fn verbose(mut self, verbose: bool) -> Self {
         self.verbose = verbose;
+        self
+    }
+
+    /// Whether an exception's backtrace (`exception.stacktrace`, of a panic or of an error with
+    /// [`error_backtraces`](crate::ConfigBuilder::error_backtraces)) is printed under it, its own frames first.
+    /// Off by default: the exception's type and message say what failed, and the exporters still get the
+    /// backtrace.
+    pub fn backtraces(mut self, backtraces: bool) -> Self {
+        self.backtraces = backtraces;
         self
     }
 

@@ -5,12 +5,14 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use opentelemetry::trace::SpanId;
+use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{Array, Context, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
-use super::format::{backtrace_lines, find, format_time, is_log, level_color, level_of, pretty_value, strip_colors};
+use super::format::{
+    backtrace_lines, find, format_duration, format_time, is_log, level_color, level_of, pretty_value, strip_colors,
+};
 use super::options::{ColorChoice, ConsoleOptions, ConsoleStyle};
 use crate::constants;
 use crate::exporters::prepare::Preparation;
@@ -82,7 +84,9 @@ impl ConsoleProcessor {
         self
     }
 
-    /// Prints a span's line (at its start) or a log's (at its end, with its exceptions).
+    /// Prints a span's line (at its start, or at its end for a client span) or a log's (at its end, with its
+    /// exceptions). The lock is held until the text is written, so concurrent requests' lines come out in the order
+    /// their context was worked out in.
     fn print(&self, data: &SpanData, is_log: bool) {
         let attributes = &data.attributes;
         let level = level_of(attributes);
@@ -93,10 +97,11 @@ impl ConsoleProcessor {
             ConsoleStyle::Simple => 0,
             _ => state.open.get(&parent).map_or(0, |open| open.depth + 1),
         };
+        let deferred = !is_log && prints_at_end(data);
         if !is_log {
             let id = data.span_context.span_id();
             if printed {
-                let line = (self.style == ConsoleStyle::ShowParents).then(|| self.body(data, level, depth));
+                let line = (self.style == ConsoleStyle::ShowParents || deferred).then(|| self.body(data, level, depth));
                 state.open.insert(id, Open { parent, depth, line });
             } else if let Some(open) = state.open.get(&parent) {
                 // A span that is not printed does not indent its children: they hang where it would have, under
@@ -105,18 +110,16 @@ impl ConsoleProcessor {
                 state.open.insert(id, hidden);
             }
         }
-        if !printed {
+        if !printed || deferred {
             return;
         }
         let mut out = String::with_capacity(128);
         if self.style == ConsoleStyle::ShowParents {
             self.print_parents(&mut out, &mut state, parent);
-            state.context = chain(&state.open, parent);
             if !is_log {
                 state.context.push(data.span_context.span_id());
             }
         }
-        drop(state);
         self.line(&mut out, data.start_time, &self.body(data, level, depth), false);
         if self.options.verbose {
             self.details(&mut out, data, level, depth);
@@ -125,11 +128,13 @@ impl ConsoleProcessor {
             self.exceptions(&mut out, data, depth);
         }
         self.options.writer.write_line(&out);
+        drop(state);
     }
 
-    /// The parents of a line that the last printed line was not in, dimmed.
-    fn print_parents(&self, out: &mut String, state: &mut ConsoleState, parent: SpanId) {
-        let wanted = chain(&state.open, parent);
+    /// The printed lines `target` sits in that the last printed line was not in (dimmed), after which they are the
+    /// context ([`ConsoleStyle::ShowParents`]). `target` is included when it is a printed span.
+    fn print_parents(&self, out: &mut String, state: &mut ConsoleState, target: SpanId) {
+        let wanted = chain(&state.open, target);
         let common = wanted.iter().zip(&state.context).take_while(|(a, b)| a == b).count();
         for id in &wanted[common..] {
             if let Some(line) = state.open.get(id).and_then(|open| open.line.as_deref()) {
@@ -137,6 +142,41 @@ impl ConsoleProcessor {
                 self.line(out, SystemTime::now(), &line, true);
             }
         }
+        state.context = wanted;
+    }
+
+    /// How a server or client span ended, after its message: ` → 200 in 3.10 ms`, ` → error in 1.20 s: reason`.
+    fn outcome(&self, data: &SpanData) -> String {
+        let code = match find(&data.attributes, constants::http::RESPONSE_STATUS_CODE) {
+            Some(Value::I64(code)) => Some(*code),
+            _ => None,
+        };
+        let error = match &data.status {
+            Status::Error { description } => Some(description.as_ref()),
+            _ => None,
+        };
+        let result = match (code, error) {
+            (Some(code), _) => code.to_string(),
+            (None, Some(_)) => "error".to_owned(),
+            (None, None) => "ok".to_owned(),
+        };
+        let duration = data.end_time.duration_since(data.start_time).unwrap_or_default();
+        let mut text = format!("→ {result} in {}", format_duration(duration));
+        if let Some(description) = error.filter(|d| !d.is_empty()) {
+            let _ = write!(text, ": {description}");
+        }
+        let color = match code {
+            _ if error.is_some() => Some("31"),
+            Some(500..) => Some("31"),
+            Some(400..) => Some("33"),
+            _ => None,
+        };
+        let mut out = String::from(" ");
+        match color {
+            Some(color) => self.paint(&mut out, color, &text),
+            None => out.push_str(&text),
+        }
+        out
     }
 
     /// The indented message and tags of a line, without its time.
@@ -146,7 +186,14 @@ impl ConsoleProcessor {
         for _ in 0..depth {
             body.push_str("  ");
         }
-        let message = find(attributes, constants::MSG).map_or_else(|| data.name.clone(), Value::as_str);
+        let mut message = find(attributes, constants::MSG).map_or_else(|| data.name.clone(), Value::as_str);
+        // A client request named by its method alone (`GET`, as the conventions name it) says where it went.
+        if data.span_kind == SpanKind::Client
+            && let Some(url) = find(attributes, constants::http::URL_FULL)
+            && !message.contains(' ')
+        {
+            message = format!("{message} {}", url.as_str()).into();
+        }
         match level_color(level) {
             Some(color) => self.paint(&mut body, color, &message),
             None => body.push_str(&message),
@@ -221,10 +268,15 @@ impl ConsoleProcessor {
             self.paint(&mut line, "31", &text);
             out.push_str(&line);
             out.push('\n');
-            if let Some(trace) = find(&event.attributes, constants::EXCEPTION_STACKTRACE) {
-                for frame in backtrace_lines(&trace.as_str()) {
+            let Some(trace) = find(&event.attributes, constants::EXCEPTION_STACKTRACE) else { continue };
+            let trace = trace.as_str();
+            if self.options.backtraces {
+                for frame in backtrace_lines(&trace) {
                     self.detail(out, &indent, &frame);
                 }
+            } else if let Some(location) = trace.lines().next().filter(|line| line.starts_with("panicked at ")) {
+                // Where a panic happened is one line; its frames are asked for.
+                self.detail(out, &indent, location);
             }
         }
     }
@@ -255,31 +307,55 @@ impl ConsoleProcessor {
             if let Some(prepared) = self.preparation.applied(data) {
                 self.print(&prepared, true);
             }
-        } else if data.events.events.is_empty() {
+        } else if data.events.events.is_empty() && data.span_kind != SpanKind::Server && !prints_at_end(data) {
+            // Nothing of it is printed at its end but where it was: its text need not be prepared.
             self.end(data);
         } else if let Some(prepared) = self.preparation.applied(data) {
             self.end(&prepared);
         }
     }
 
-    /// At a span's end: its exceptions, under where its line was.
+    /// At a span's end: a server or client span's outcome line, and its exceptions — under its line.
     fn end(&self, data: &SpanData) {
         let id = data.span_context.span_id();
-        let open = {
-            let mut state = lock(&self.state);
-            state.context.retain(|c| *c != id);
-            state.open.remove(&id)
-        };
-        let Some(open) = open else { return };
-        if level_of(&data.attributes) < self.options.min_level {
-            return;
-        }
+        let mut state = lock(&self.state);
+        let Some(open) = state.open.get(&id) else { return };
+        let (parent, depth) = (open.parent, open.depth);
+        let level = level_of(&data.attributes);
+        let with_outcome = prints_at_end(data) || data.span_kind == SpanKind::Server;
+        let has_exceptions = data.events.iter().any(|event| event.name == constants::EXCEPTION_EVENT);
         let mut out = String::new();
-        self.exceptions(&mut out, data, open.depth);
+        if level >= self.options.min_level && (with_outcome || has_exceptions) {
+            if self.style == ConsoleStyle::ShowParents {
+                // The outcome line stands for the span; exceptions alone sit under its line, printed again if
+                // other lines came since.
+                self.print_parents(&mut out, &mut state, if with_outcome { parent } else { id });
+            }
+            if with_outcome {
+                let body = self.body(data, level, depth) + &self.outcome(data);
+                self.line(&mut out, data.end_time, &body, false);
+                if self.options.verbose && prints_at_end(data) {
+                    self.details(&mut out, data, level, depth);
+                }
+            }
+            self.exceptions(&mut out, data, depth);
+        }
+        state.open.remove(&id);
+        if self.style == ConsoleStyle::ShowParents && state.context.contains(&id) {
+            // The span is over: what comes next sits in its parent.
+            state.context = chain(&state.open, parent);
+        }
         if !out.is_empty() {
             self.options.writer.write_line(&out);
         }
+        drop(state);
     }
+}
+
+/// Whether a span's line waits for its end, to carry its outcome: a client call (a query, a request to another
+/// service) is one line.
+fn prints_at_end(data: &SpanData) -> bool {
+    data.span_kind == SpanKind::Client
 }
 
 impl SpanProcessor for ConsoleProcessor {
