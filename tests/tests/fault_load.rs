@@ -58,8 +58,8 @@ fn load(fault: &'static str, endpoint: &str, spans: u64, value_bytes: usize) -> 
     // Each cause of loss that occurred has its own warning, whatever came first.
     for (count, warning) in [
         ("dropped", "the span export queue is full"),
-        ("rejected", "the OTLP receiver answered HTTP "),
-        ("timed_out", "the OTLP receiver did not answer in time"),
+        ("rejected", " answered HTTP "),
+        ("timed_out", " did not answer in time"),
         ("lost_at_shutdown", "the shutdown's deadline"),
     ] {
         if run.get(count) > 0 {
@@ -98,7 +98,10 @@ fn under_every_fault_the_host_stays_fast_and_flat_and_every_span_is_accounted_fo
     let run = load("black hole", &black_hole.endpoint(), SPANS, VALUE);
     assert_eq!(run.get("exported"), 0);
     assert!(run.get("timed_out") > 0);
-    printed(&run, &["the span export queue is full", "the OTLP receiver did not answer in time"]);
+    printed(
+        &run,
+        &["the span export queue is full", "the OTLP receiver at http://127.0.0.1:", " did not answer in time"],
+    );
     runs.push(run);
 
     let slow = Receiver::start();
@@ -114,7 +117,13 @@ fn under_every_fault_the_host_stays_fast_and_flat_and_every_span_is_accounted_fo
     assert_eq!(run.get("exported"), 0);
     assert_eq!(run.get("rejected"), run.get("failed"));
     assert!(run.get("rejected") > 0);
-    printed(&run, &["the OTLP receiver answered HTTP 500 Internal Server Error: disk full on ingester-2"]);
+    printed(
+        &run,
+        &[
+            "the OTLP receiver at http://127.0.0.1:",
+            " answered HTTP 500 Internal Server Error: disk full on ingester-2",
+        ],
+    );
     runs.push(run);
 
     let throttling = Receiver::start();
@@ -131,7 +140,7 @@ fn under_every_fault_the_host_stays_fast_and_flat_and_every_span_is_accounted_fo
     let run = load("reset mid-answer", &resetting.endpoint(), SPANS, VALUE);
     assert_eq!(run.get("exported"), 0);
     assert!(run.get("unreachable") > 0);
-    printed(&run, &["the OTLP receiver broke off its answer"]);
+    printed(&run, &["the OTLP receiver at http://127.0.0.1:", " broke off its answer"]);
     runs.push(run);
 
     let address = Receiver::free_address();
@@ -144,7 +153,7 @@ fn under_every_fault_the_host_stays_fast_and_flat_and_every_span_is_accounted_fo
     assert!(run.get("unreachable") > 0, "{:?}", run.values);
     assert!(run.get("exported") > 0, "recovers: {:?}", run.values);
     assert_eq!(receiver.spans().len() as u64, run.get("exported"));
-    printed(&run, &["the OTLP receiver is unreachable", "Connection refused"]);
+    printed(&run, &["the OTLP receiver at http://127.0.0.1:", " is unreachable", "Connection refused"]);
     runs.push(run);
 
     let huge = load("huge values (1 MiB each)", &healthy_receiver.endpoint(), SPANS / 10, 1 << 20);

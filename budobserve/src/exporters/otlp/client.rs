@@ -9,8 +9,22 @@ use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response, Respon
 
 use crate::exporters::failure::{self, Failure};
 
-/// Who the failures' texts name.
-const WHO: &str = "the OTLP receiver";
+/// Who the failures' texts name: the receiver and its address (scheme, host and port — never credentials, a path
+/// or a query, which may carry secrets).
+fn who(uri: &http::Uri) -> String {
+    let mut who = String::from("the OTLP receiver");
+    if let Some(host) = uri.host() {
+        who.push_str(" at ");
+        who.push_str(uri.scheme_str().unwrap_or("http"));
+        who.push_str("://");
+        who.push_str(host);
+        if let Some(port) = uri.port_u16() {
+            who.push(':');
+            who.push_str(&port.to_string());
+        }
+    }
+    who
+}
 
 /// See the [module docs](self).
 #[derive(Debug)]
@@ -34,9 +48,10 @@ impl ReportingClient {
 #[async_trait]
 impl HttpClient for ReportingClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let who = who(request.uri());
         match self.0.send_bytes(request).await {
             Ok(response) => {
-                failure::report(rejection(&response));
+                failure::report(rejection(&who, &response));
                 Ok(response)
             }
             Err(err) => {
@@ -46,15 +61,15 @@ impl HttpClient for ReportingClient {
                     return Err(err);
                 }
                 let failure = match err.downcast::<reqwest::Error>() {
-                    Ok(err) => failure::from_reqwest(WHO, *err),
+                    Ok(err) => failure::from_reqwest(&who, *err),
                     // Reading the body failed: the connection broke mid-answer, or the answer was too slow.
                     Err(err) => {
                         let text = failure::with_causes(err.as_ref());
                         match err.downcast_ref::<std::io::Error>() {
                             Some(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-                                Failure::TimedOut(format!("{WHO} did not finish its answer in time: {text}"))
+                                Failure::TimedOut(format!("{who} did not finish its answer in time: {text}"))
                             }
-                            _ => Failure::Unreachable(format!("{WHO} broke off its answer: {text}")),
+                            _ => Failure::Unreachable(format!("{who} broke off its answer: {text}")),
                         }
                     }
                 };
@@ -66,14 +81,14 @@ impl HttpClient for ReportingClient {
 }
 
 /// The failure an error response stands for (`None` for a success).
-fn rejection(response: &Response<Bytes>) -> Option<Failure> {
+fn rejection(who: &str, response: &Response<Bytes>) -> Option<Failure> {
     let status = response.status();
     if status.is_success() {
         return None;
     }
     let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok());
     Some(Failure::Rejected {
-        status: format!("{WHO} answered HTTP {status}"),
+        status: format!("{who} answered HTTP {status}"),
         message: failure::body_message(content_type, response.body()),
     })
 }
@@ -89,13 +104,18 @@ mod tests {
             .header("content-type", "text/plain")
             .body(Bytes::from_static(b"collector overloaded\n"))
             .unwrap_or_default();
+        let who = who(&"http://user:secret@collector:4318/v1/traces?token=t".parse().unwrap_or_default());
         assert_eq!(
-            rejection(&response),
+            rejection(&who, &response),
             Some(Failure::Rejected {
-                status: "the OTLP receiver answered HTTP 503 Service Unavailable".into(),
+                status: "the OTLP receiver at http://collector:4318 answered HTTP 503 Service Unavailable".into(),
                 message: "collector overloaded".into()
             })
         );
-        assert_eq!(rejection(&Response::new(Bytes::new())), None);
+        assert_eq!(rejection(&who, &Response::new(Bytes::new())), None);
+        assert_eq!(
+            super::who(&"https://[::1]/v1/logs".parse().unwrap_or_default()),
+            "the OTLP receiver at https://[::1]"
+        );
     }
 }
