@@ -235,12 +235,15 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     ::budobserve::BudAttributes::record_attributes(&self.#ident, #nested_prefix, #list);
                 )
             }
-            Mode::Value => quote_spanned!(span=> {
-                #[allow(clippy::needless_borrow)]
-                let #value = &self.#ident;
-                #[allow(clippy::needless_borrow)]
-                (&&&&::budobserve::__private::Wrap(#value)).__bud_attr_kind().record(#list, #key, #value);
-            }),
+            Mode::Value => {
+                let at_field = crate::capture::located(&value, span);
+                quote_spanned!(span=> {
+                    #[allow(clippy::needless_borrow)]
+                    let #value = &self.#ident;
+                    #[allow(clippy::needless_borrow)]
+                    (&&&&::budobserve::__private::Wrap(#value)).__bud_attr_kind().record(#list, #key, #at_field);
+                })
+            }
         });
     }
 

@@ -50,6 +50,11 @@ pub(crate) fn internal(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
+/// `ident` (one of the macro's own) where the user wrote `span`: an error about the value it holds points there.
+pub(crate) fn located(ident: &Ident, span: Span) -> Ident {
+    Ident::new(&ident.to_string(), Span::mixed_site().located_at(span))
+}
+
 /// The statements that bind `message` to an `Option<Cow<'static, str>>` (`None` when deferred) and `list` to an
 /// attribute list sized for `count` recorded attributes, BudObserve's own and the message, for the instance `obs`.
 pub(crate) fn message_and_list(
@@ -139,7 +144,8 @@ pub(crate) fn capture(
                     #[allow(clippy::needless_borrow)]
                     let #kind = (&&&&::budobserve::__private::Wrap(#binding)).__bud_show_kind();
                 ));
-                quote_spanned!(hole.span=> #kind.show(#binding))
+                let value = located(&binding, hole.span);
+                quote_spanned!(hole.span=> #kind.show(#value))
             }
             FmtTrait::Debug | FmtTrait::Other => quote!(#binding),
         };
@@ -174,7 +180,9 @@ pub(crate) fn capture(
             attributes.extend(match (hole.trait_kind, literal) {
                 (FmtTrait::Debug, _) => quote_spanned!(hole.span=> #list.push_debug(#key, #binding);),
                 (_, Some(literal)) => quote!(#list.push_static(#key, #literal);),
-                (FmtTrait::Display | FmtTrait::Other, None) => record_strict(&binding, &key, list, hole.span),
+                // A shown value has an attribute form whenever it can be shown: the show check is its one error.
+                (FmtTrait::Display, None) => record_lenient(&binding, &key, list, hole.span),
+                (FmtTrait::Other, None) => record_strict(&binding, &key, list, hole.span),
             });
         }
     }
@@ -248,7 +256,16 @@ pub(crate) fn capture(
     Captured { bindings, defer, formatted, attributes, count }
 }
 
+/// Records a value whose lack of an attribute form another check reports.
+fn record_lenient(binding: &Ident, key: &str, list: &Ident, span: Span) -> TokenStream {
+    quote_spanned!(span=>
+        #[allow(clippy::needless_borrow)]
+        (&&&&::budobserve::__private::Wrap(#binding)).__bud_arg_kind().record(&mut #list, #key, #binding);
+    )
+}
+
 fn record_strict(binding: &Ident, key: &str, list: &Ident, span: Span) -> TokenStream {
+    let binding = located(binding, span);
     quote_spanned!(span=>
         #[allow(clippy::needless_borrow)]
         (&&&&::budobserve::__private::Wrap(#binding)).__bud_attr_kind().record(&mut #list, #key, #binding);

@@ -91,7 +91,8 @@ pub(crate) struct InstrumentArgs {
     tags: Vec<LitStr>,
     level: Option<(Level, Span)>,
     extract_args: ExtractArgs,
-    record_return: bool,
+    /// `record_return`, where it was written.
+    record_return: Option<proc_macro2::Span>,
     new_trace: bool,
     allow_generator: bool,
 }
@@ -110,7 +111,7 @@ impl Parse for InstrumentArgs {
                     parsed.extract_args = if all { ExtractArgs::All } else { ExtractArgs::None };
                 }
                 ("extract_args", ArgValue::Names(names)) => parsed.extract_args = ExtractArgs::Only(names),
-                ("record_return", _) => parsed.record_return = true,
+                ("record_return", _) => parsed.record_return = Some(arg.name.span()),
                 ("new_trace", _) => parsed.new_trace = true,
                 ("allow_generator", _) => parsed.allow_generator = true,
                 _ => {}
@@ -431,7 +432,8 @@ fn on_complete(args: &InstrumentArgs, span: &Ident, out: &Ident) -> TokenStream 
     let err = internal("__bud_err");
     let ok = internal("__bud_ok");
     let list = internal("__bud_return");
-    let record_return = args.record_return.then(|| {
+    let record_return = args.record_return.map(|written| {
+        let ok = crate::capture::located(&ok, written);
         quote! {
             #[allow(clippy::needless_borrow)]
             if let ::core::option::Option::Some(#ok) =

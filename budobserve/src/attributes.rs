@@ -22,6 +22,32 @@ use serde_json::{Map, Value as Json};
 
 use crate::constants;
 
+/// No type is recordable this way: the name the compiler's error gives when a value has no attribute form (none
+/// of the conversions [above](self) applies), with what to do about it. It cannot be implemented.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded as a BudObserve attribute",
+    label = "this value has no attribute form",
+    note = "derive or implement `serde::Serialize` to record it as JSON, or implement `Display` to record its text",
+    note = "derive `budobserve::BudAttributes` to record its fields as attributes",
+    note = "or write the placeholder as `{{name:?}}` to record its `Debug` text"
+)]
+pub trait Recordable: sealed::Sealed {}
+
+/// No type is shown this way: the name the compiler's error gives when a placeholder's value can be neither shown
+/// nor recorded, with what to do about it. It cannot be implemented.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be shown in a BudObserve message",
+    label = "this value has no `Display` and no attribute form",
+    note = "implement `Display`, derive `serde::Serialize` or `budobserve::BudAttributes`",
+    note = "or write the placeholder as `{{name:?}}` to show its `Debug` text"
+)]
+pub trait Showable: sealed::Sealed {}
+
+mod sealed {
+    /// Keeps [`Recordable`](super::Recordable) and [`Showable`](super::Showable) unimplemented.
+    pub trait Sealed {}
+}
+
 /// A type that records its fields as attributes. Derive it with `#[derive(BudAttributes)]`.
 ///
 /// Passed to a log, a span or an instrumented function under the name `req`, a value records each field as

@@ -14,7 +14,7 @@ use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, Value};
 use serde::Serialize;
 
-pub use crate::attributes::{AttributeList, BudAttributes, NativeValue, field_key, fmt_fields};
+pub use crate::attributes::{AttributeList, BudAttributes, NativeValue, Recordable, Showable, field_key, fmt_fields};
 pub use crate::callsite::{Callsite, CallsiteId, Interest};
 pub use crate::instrumented::{InstrumentedFn, instrument_fn};
 use crate::launch::{self, Launch, Parent, SpanOptions, Tags, Text};
@@ -325,23 +325,15 @@ impl JsonTag {
     }
 }
 
-/// Implemented by no type: the bound that fails, with a message, when a value has no attribute form.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be recorded as a BudObserve attribute",
-    label = "this value has no attribute form",
-    note = "derive or implement `serde::Serialize` to record it as JSON, or implement `Display` to record its text",
-    note = "derive `budobserve::BudAttributes` to record its fields as attributes",
-    note = "or write the placeholder as `{{name:?}}` to record its `Debug` text"
-)]
-pub trait Recordable {}
-
 impl UnsupportedTag {
     #[inline]
     pub fn defers<T: ?Sized>(self, _value: &T) -> bool {
         false
     }
 
-    pub fn record<T: Recordable + ?Sized>(self, _list: &mut AttributeList, _key: &'static str, _value: &T) {}
+    /// The cast to `&dyn Recordable` is what fails for a value of no attribute form: the compiler's error then
+    /// names the value's type and the trait's advice, and nothing of this module.
+    pub fn record(self, _list: &mut AttributeList, _key: &'static str, _value: &dyn Recordable) {}
 }
 
 impl SkipTag {
@@ -449,15 +441,6 @@ impl<T: Serialize + ?Sized> fmt::Display for ShowJson<'_, T> {
     }
 }
 
-/// Implemented by no type: the bound that fails, with a message, when a placeholder's value cannot be shown.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be shown in a BudObserve message",
-    label = "this value has no `Display` and no attribute form",
-    note = "implement `Display`, derive `serde::Serialize` or `budobserve::BudAttributes`",
-    note = "or write the placeholder as `{{name:?}}` to show its `Debug` text"
-)]
-pub trait Showable {}
-
 // Copy: a message may be formatted twice (the second time with its values bounded).
 #[derive(Clone, Copy)]
 pub struct DisplayTag;
@@ -499,8 +482,8 @@ impl JsonShowTag {
 }
 
 impl UnsupportedShowTag {
-    pub fn show<T: Showable + ?Sized>(self, value: &T) -> &'static str {
-        let _ = value;
+    /// As `UnsupportedTag::record`: the cast to `&dyn Showable` is the error.
+    pub fn show(self, _value: &dyn Showable) -> &'static str {
         ""
     }
 }
