@@ -186,3 +186,51 @@ pub(crate) fn parse_list(input: ParseStream<'_>, specs: &[ArgSpec], wording: &Wo
     }
     Ok(args)
 }
+
+/// The candidate `name` is most likely a typo of (at most a third of its characters off, and at least one), for a
+/// "did you mean" in an error.
+pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(name, candidate), candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Edit distance by characters, a swap of neighbours counting as one edit (optimal string alignment).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod closest_tests {
+    use super::closest;
+
+    #[test]
+    fn typos_find_their_name() {
+        assert_eq!(closest("usr_id", ["user_id", "model"]), Some("user_id"));
+        assert_eq!(closest("modle", ["user_id", "model"]), Some("model"));
+        assert_eq!(closest("prompt", ["user_id", "model"]), None);
+        assert_eq!(closest("x", ["y"]), Some("y"));
+    }
+}

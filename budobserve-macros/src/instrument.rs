@@ -171,11 +171,14 @@ impl Instrumentation {
                     if !known {
                         let names: Vec<String> = arguments.iter().map(|(name, _)| format!("`{name}`")).collect();
                         let listed = if names.is_empty() { "it has none".to_owned() } else { names.join(", ") };
+                        let guess = crate::args::closest(root, arguments.iter().map(|(name, _)| name.as_str()))
+                            .map(|name| format!("; did you mean `{{{}}}`?", hole.key().replacen(root, name, 1)))
+                            .unwrap_or_default();
                         return Err(syn::Error::new(
                             hole.span,
                             format!(
                                 "`{{{}}}` is not an argument of `{fn_name}`: a template of `#[instrument]` can use the \
-                                 function's arguments ({listed})",
+                                 function's arguments ({listed}){guess}",
                                 hole.key()
                             ),
                         ));
@@ -214,9 +217,15 @@ impl Instrumentation {
                     }
                     if !arguments.iter().any(|(arg, _)| *arg == key) {
                         let names: Vec<String> = arguments.iter().map(|(name, _)| format!("`{name}`")).collect();
+                        let guess = crate::args::closest(&key, arguments.iter().map(|(name, _)| name.as_str()))
+                            .map(|name| format!("; did you mean `{name}`?"))
+                            .unwrap_or_default();
                         return Err(syn::Error::new(
                             name.span(),
-                            format!("`{key}` is not an argument of `{fn_name}` (its arguments: {})", names.join(", ")),
+                            format!(
+                                "`{key}` is not an argument of `{fn_name}` (its arguments: {}){guess}",
+                                names.join(", ")
+                            ),
                         ));
                     }
                     extras.push(ExtraValue { key, expr: quote!(#name), span: name.span(), strict: true });

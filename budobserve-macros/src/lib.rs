@@ -90,7 +90,8 @@ pub fn bud_exception(input: TokenStream) -> TokenStream {
     expand_log(input, Kind::Exception)
 }
 
-/// Records a span around a function: `#[budobserve::instrument]` or `#[budobserve::instrument(options)]`.
+// The examples need `budobserve`, which depends on this crate: they run as doctests of `budobserve`.
+#[cfg_attr(not(doctest), doc = include_str!("../docs/instrument.md"))]
 #[proc_macro_attribute]
 pub fn instrument(args: TokenStream, item: TokenStream) -> TokenStream {
     let item2: proc_macro2::TokenStream = item.clone().into();

@@ -95,6 +95,8 @@ pub mod http {
     pub const SERVER_PORT: &str = semconv::SERVER_PORT;
     /// `client.address`.
     pub const CLIENT_ADDRESS: &str = semconv::CLIENT_ADDRESS;
+    /// `client.port`: the port the request came from (server spans, when no proxy forwarded it).
+    pub const CLIENT_PORT: &str = semconv::CLIENT_PORT;
     /// `user_agent.original`.
     pub const USER_AGENT_ORIGINAL: &str = semconv::USER_AGENT_ORIGINAL;
     /// `network.protocol.version`: `1.1`, `2`, …
@@ -107,6 +109,40 @@ pub mod http {
     pub const RESPONSE_BODY_TEXT: &str = "http.response.body.text";
     /// The request id header, read (or generated) and echoed back; recorded as `bud.request_id`.
     pub const REQUEST_ID_HEADER: &str = "x-request-id";
+}
+
+/// The HTTP keys of the conventions before the stable ones, written besides them with
+/// `OTEL_SEMCONV_STABILITY_OPT_IN=http/dup` or `ConfigBuilder::http_conventions` (see `HttpConventions`).
+#[allow(deprecated, reason = "the old keys are the point: services that still write them are grouped with ours")]
+pub mod http_old {
+    use opentelemetry_semantic_conventions::attribute as semconv;
+
+    /// `http.method`: from `http.request.method` (`http.request.method_original` when it is `_OTHER`).
+    pub const HTTP_METHOD: &str = semconv::HTTP_METHOD;
+    /// `http.status_code`: from `http.response.status_code`.
+    pub const HTTP_STATUS_CODE: &str = semconv::HTTP_STATUS_CODE;
+    /// `http.scheme`: from `url.scheme`.
+    pub const HTTP_SCHEME: &str = semconv::HTTP_SCHEME;
+    /// `http.target`: `url.path` and `url.query` (server spans).
+    pub const HTTP_TARGET: &str = semconv::HTTP_TARGET;
+    /// `http.host`: `server.address:server.port` (server spans).
+    pub const HTTP_HOST: &str = semconv::HTTP_HOST;
+    /// `http.url`: from `url.full` (client spans).
+    pub const HTTP_URL: &str = semconv::HTTP_URL;
+    /// `http.user_agent`: from `user_agent.original`.
+    pub const HTTP_USER_AGENT: &str = semconv::HTTP_USER_AGENT;
+    /// `http.flavor`: from `network.protocol.version`.
+    pub const HTTP_FLAVOR: &str = semconv::HTTP_FLAVOR;
+    /// `net.host.name`: from `server.address` (server spans).
+    pub const NET_HOST_NAME: &str = semconv::NET_HOST_NAME;
+    /// `net.host.port`: from `server.port` (server spans).
+    pub const NET_HOST_PORT: &str = semconv::NET_HOST_PORT;
+    /// `net.peer.ip`: from `client.address` (server spans).
+    pub const NET_PEER_IP: &str = semconv::NET_PEER_IP;
+    /// `net.peer.name`: from `server.address` (client spans).
+    pub const NET_PEER_NAME: &str = semconv::NET_PEER_NAME;
+    /// `net.peer.port`: from `client.port` (server spans) or `server.port` (client spans).
+    pub const NET_PEER_PORT: &str = semconv::NET_PEER_PORT;
 }
 
 /// Generative-AI keys of the semantic conventions, as the LLM integration writes them.
@@ -371,6 +407,8 @@ pub mod env {
     pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
     /// The standard OpenTelemetry service name, a fallback for [`SERVICE_NAME`].
     pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    /// `http/dup` in its list: HTTP spans carry the old keys besides the stable ones (`HttpConventions`).
+    pub const OTEL_SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
     /// The standard OpenTelemetry resource attributes, a fallback for [`RESOURCE_ATTRIBUTES`].
     pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
     /// Whether the resource is completed with what BudObserve detects (host, process, container, Kubernetes).

@@ -65,6 +65,8 @@ mod docs {
     mod budmetrics {}
     #[doc = include_str!("../../docs/integrations/otlp.md")]
     mod otlp {}
+    #[doc = include_str!("../../budobserve-macros/docs/instrument.md")]
+    mod instrument {}
 }
 
 // The macros name `::budobserve`; this lets the crate's own tests use them.
@@ -81,6 +83,7 @@ mod clock;
 pub mod config;
 pub mod constants;
 mod contained;
+mod conventions;
 mod direct;
 mod directives;
 mod error;
@@ -199,18 +202,10 @@ pub use budobserve_macros::bud_trace;
 /// budobserve::bud_warn!("quota at {pct:.1}%");
 /// ```
 pub use budobserve_macros::bud_warn;
-///
-/// ```
-/// #[budobserve::instrument(msg_template = "load user {id}", level = "debug", record_return)]
-/// fn load(id: u64) -> Result<String, std::io::Error> {
-///     Ok(format!("user {id}"))
-/// }
-///
-/// let _ = load(7);                                       // a span `load user 7`, `return = "user 7"`
-/// ```
 pub use budobserve_macros::instrument;
 pub use clock::{Clock, SteppingClock};
 pub use config::{BudObserveConfig, ConfigBuilder, EnvSource, configure};
+pub use conventions::HttpConventions;
 pub use directives::{LevelDirectives, ParseDirectivesError};
 pub use error::{ConfigError, LifecycleError};
 pub use exceptions::RecordedError;

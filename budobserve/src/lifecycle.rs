@@ -85,7 +85,8 @@ impl BudObserve {
         let scrubber = config.scrubber;
         instance.scrubber.store(scrubber.clone());
         let span_limits = config.span_limits;
-        let preparation = Preparation::new(scrubber.clone(), span_limits, Arc::clone(&instance.export_counters));
+        let preparation = Preparation::new(scrubber.clone(), span_limits, Arc::clone(&instance.export_counters))
+            .http_conventions(config.http_conventions);
         let console = config.console.map(|options| ConsoleProcessor::new(options).preparation(preparation.clone()));
         let counters = &instance.export_counters;
         let ids = config

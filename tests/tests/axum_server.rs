@@ -103,6 +103,8 @@ fn a_request_is_one_server_span_named_by_its_route() {
         assert_eq!(text(&server, key).as_deref(), Some(value), "{key}");
     }
     assert_eq!(int(&server, keys::SERVER_PORT), Some(i64::from(address.port())));
+    // The client is who the proxy says: its port is not known.
+    assert_eq!(int(&server, keys::CLIENT_PORT), None);
     assert_eq!(int(&server, keys::RESPONSE_STATUS_CODE), Some(200));
     let query = text(&server, keys::URL_QUERY).unwrap();
     assert!(query.starts_with("[Scrubbed due to "), "the query's API key never leaves: {query}");

@@ -43,6 +43,7 @@ pub use self::setting::EnvSource;
 use crate::clock::Clock;
 use crate::constants;
 use crate::contained::ContainedLogProcessor;
+use crate::conventions::HttpConventions;
 use crate::directives::LevelDirectives;
 /// Also at the crate's root; here as well, where configuration errors come from.
 pub use crate::error::ConfigError;
@@ -107,6 +108,7 @@ pub struct ConfigBuilder {
     baggage_to_attributes: bool,
     panic_hook: bool,
     error_backtraces: bool,
+    http_conventions: Option<HttpConventions>,
     #[cfg(all(feature = "signals", unix))]
     flush_on_signals: bool,
     sample_rate: Option<f64>,
@@ -231,6 +233,22 @@ impl ConfigBuilder {
     /// ```
     pub fn panic_hook(mut self, enabled: bool) -> Self {
         self.panic_hook = enabled;
+        self
+    }
+
+    /// Which HTTP keys server and client spans carry (default `OTEL_SEMCONV_STABILITY_OPT_IN`, else the stable
+    /// ones only): [`HttpConventions::StableAndOld`] adds the keys of the conventions before them (`http.method`,
+    /// `http.status_code`, `http.target`, `net.peer.ip`, …), as services instrumented with OpenTelemetry's Python
+    /// instrumentations write by default, so one dashboard can group both.
+    ///
+    /// ```
+    /// use budobserve::HttpConventions;
+    ///
+    /// let _config = budobserve::configure().console(false).http_conventions(HttpConventions::StableAndOld).build()?;
+    /// # Ok::<(), budobserve::ConfigError>(())
+    /// ```
+    pub fn http_conventions(mut self, conventions: HttpConventions) -> Self {
+        self.http_conventions = Some(conventions);
         self
     }
 
@@ -542,6 +560,7 @@ impl ConfigBuilder {
             baggage_to_attributes: self.baggage_to_attributes,
             panic_hook: self.panic_hook,
             error_backtraces: self.error_backtraces,
+            http_conventions: settings::HTTP_CONVENTIONS.resolve(self.http_conventions, env)?.unwrap_or_default(),
             #[cfg(all(feature = "signals", unix))]
             flush_on_signals: self.flush_on_signals,
             sample_rate: settings::SAMPLE_RATE.resolve_checked(

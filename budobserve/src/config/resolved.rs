@@ -12,6 +12,7 @@ use opentelemetry_sdk::trace::{IdGenerator, ShouldSample};
 
 use crate::clock::Clock;
 use crate::constants;
+use crate::conventions::HttpConventions;
 use crate::directives::LevelDirectives;
 use crate::exceptions::ExceptionCallback;
 use crate::exporters::batch::BatchOptions;
@@ -53,6 +54,7 @@ pub struct BudObserveConfig {
     pub(crate) baggage_to_attributes: bool,
     pub(crate) panic_hook: bool,
     pub(crate) error_backtraces: bool,
+    pub(crate) http_conventions: HttpConventions,
     #[cfg(all(feature = "signals", unix))]
     pub(crate) flush_on_signals: bool,
     pub(crate) sample_rate: Option<f64>,

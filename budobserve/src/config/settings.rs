@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use super::setting::{Setting, boolean, key_values, text};
 use crate::constants::env;
+use crate::conventions::HttpConventions;
 use crate::directives::{ACCEPTED, LevelDirectives};
 use crate::exporters::console::{ColorChoice, ConsoleStyle};
 use crate::level::Level;
@@ -41,6 +42,9 @@ pub(crate) const MIN_LEVEL: Setting<Level> =
 pub(crate) const LEVELS: Setting<LevelDirectives> =
     Setting { option: "levels", variables: &[env::LEVELS], parse: directives };
 
+pub(crate) const HTTP_CONVENTIONS: Setting<HttpConventions> =
+    Setting { option: "http_conventions", variables: &[env::OTEL_SEMCONV_STABILITY_OPT_IN], parse: http_conventions };
+
 pub(crate) const SAMPLE_RATE: Setting<f64> =
     Setting { option: "sample_rate", variables: &[env::SAMPLE_RATE], parse: sample_rate };
 
@@ -54,6 +58,11 @@ pub(crate) fn valid_sample_rate(rate: &f64) -> bool {
 
 fn sample_rate(value: &str) -> Result<f64, Cow<'static, str>> {
     value.trim().parse::<f64>().ok().filter(valid_sample_rate).ok_or(Cow::Borrowed(SAMPLE_RATE_EXPECTED))
+}
+
+/// A list without an HTTP entry leaves the default: its entries are other domains'.
+fn http_conventions(value: &str) -> Result<HttpConventions, Cow<'static, str>> {
+    Ok(HttpConventions::from_opt_in(value).unwrap_or_default())
 }
 
 fn level(value: &str) -> Result<Level, Cow<'static, str>> {

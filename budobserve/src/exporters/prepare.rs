@@ -1,6 +1,6 @@
 //! The one step every exit takes before it shows an ended span: its keys made unique (`unique`), then scrubbed, so
 //! that a message rendered on completion shows the redactions, then completed from its callsite (code location,
-//! template, message; see `callsite`), then held to the span limits (`limits`), which never drop BudObserve's own
+//! template, message; see `callsite`), given the old HTTP keys when asked (`conventions`), then held to the span limits (`limits`), which never drop BudObserve's own
 //! keys, and its JSON schema kept to the JSON values that are left. The export worker, the pipeline (for processors given as such) and the console all call
 //! [`Preparation::apply`]; none scrubs or renders on its own, so each shows exactly what the others do.
 
@@ -12,6 +12,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::callsite;
 use crate::constants;
+use crate::conventions::{self, HttpConventions};
 use crate::exporters::failure::Failure;
 use crate::exporters::loss::ExportCounters;
 use crate::limits::{self, SpanLimits};
@@ -25,6 +26,8 @@ pub(crate) struct Preparation {
     scrubber: Option<Arc<Scrubber>>,
     limits: SpanLimits,
     counters: Arc<ExportCounters>,
+    /// Whether HTTP spans also get the old conventions' keys.
+    old_http_keys: bool,
 }
 
 impl Preparation {
@@ -33,7 +36,13 @@ impl Preparation {
         limits: SpanLimits,
         counters: Arc<ExportCounters>,
     ) -> Preparation {
-        Preparation { scrubber, limits, counters }
+        Preparation { scrubber, limits, counters, old_http_keys: false }
+    }
+
+    /// Prepares HTTP spans with the keys of `conventions`.
+    pub(crate) fn http_conventions(mut self, conventions: HttpConventions) -> Preparation {
+        self.old_http_keys = conventions == HttpConventions::StableAndOld;
+        self
     }
 
     /// Whether spans are scrubbed (and so may gain `budobserve_scrubbed`).
@@ -63,6 +72,10 @@ impl Preparation {
             scrubber.scrub_span(span);
         }
         callsite::complete(&mut span.attributes);
+        // Before the limits: the old keys count as the span's own.
+        if self.old_http_keys {
+            conventions::add_old_http_keys(span);
+        }
         let dropped = span.dropped_attributes_count;
         limits::apply(span, &self.limits);
         changed |= span.dropped_attributes_count != dropped;

@@ -276,9 +276,9 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
     if let Some(authority) = &authority {
         let (host, port) = shared::host_and_port(authority);
         attributes.push(KeyValue::new(keys::SERVER_ADDRESS, host.into_owned()));
-        if let Some(port) = port {
-            attributes.push(KeyValue::new(keys::SERVER_PORT, i64::from(port)));
-        }
+        // A host without a port is at its scheme's.
+        let port = port.unwrap_or(if scheme == "https" { 443 } else { 80 });
+        attributes.push(KeyValue::new(keys::SERVER_PORT, i64::from(port)));
     }
     let forwarded = parts
         .headers
@@ -287,11 +287,15 @@ fn start<B>(config: &Arc<ServerConfig>, request: Request<B>) -> (RequestState, C
         .and_then(|value| value.split(',').next())
         .map(|client| client.trim().to_owned())
         .filter(|client| !client.is_empty());
-    let client = forwarded.or_else(|| {
-        parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip().to_string())
-    });
-    if let Some(client) = client {
-        attributes.push(KeyValue::new(keys::CLIENT_ADDRESS, client));
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| *address);
+    match (forwarded, peer) {
+        // The client is who the proxy says; its port is not known.
+        (Some(client), _) => attributes.push(KeyValue::new(keys::CLIENT_ADDRESS, client)),
+        (None, Some(peer)) => {
+            attributes.push(KeyValue::new(keys::CLIENT_ADDRESS, peer.ip().to_string()));
+            attributes.push(KeyValue::new(keys::CLIENT_PORT, i64::from(peer.port())));
+        }
+        (None, None) => {}
     }
     if let Some(agent) = parts.headers.get(http::header::USER_AGENT).and_then(|value| value.to_str().ok()) {
         attributes.push(KeyValue::new(keys::USER_AGENT_ORIGINAL, agent.to_owned()));
