@@ -119,12 +119,12 @@ output=$(DATABASE_URL="$BUD_OBSERVE_TEST_POSTGRES_URL" REDIS_URL="$BUD_OBSERVE_T
   cargo run --quiet --locked --example full_stack -- demo 2>&1)
 printf '%s\n' "$output"
 grep -q "^[0-9:.]* GET /users/1$" <<<"$output"
-grep -q "^[0-9:.]*   SELECT full_stack_users$" <<<"$output"
-grep -q "^[0-9:.]*   SETEX$" <<<"$output"
+grep -qE "^[0-9:.]*   SELECT full_stack_users → [0-9a-z]+ in [0-9.]+ (ms|s)$" <<<"$output"  # a client call is one line, with its outcome
+grep -qE "^[0-9:.]*   SETEX → [0-9a-z]+ in [0-9.]+ (ms|s)$" <<<"$output"
 grep -q "^[0-9:.]*   cache hit for user 1$" <<<"$output"
 grep -q "^/users/2 -> 404 Not Found" <<<"$output"
 grep -q "^[0-9:.]* GET /users/1/greeting$" <<<"$output"
-grep -q "^[0-9:.]*   Chat Completion with gpt-4o-mini \[LLM\]$" <<<"$output"
+grep -qE "^[0-9:.]*   Chat Completion with gpt-4o-mini \[LLM\]( → [0-9a-z]+ in [0-9.]+ (ms|s))?$" <<<"$output"
 grep -q "^/users/1/greeting -> 200 OK Hello from the LiteLLM proxy!$" <<<"$output"
 
 step "the OTLP example against a real collector (rotel-agent on loopback)"
@@ -163,7 +163,7 @@ step "the LLM example through the LiteLLM proxy, its spans on the console and in
 output=$(OPENAI_BASE_URL="$litellm_url" OPENAI_API_KEY="$litellm_key" LLM_MODEL=gpt-4o-mini LLM_PROVIDER=litellm \
   BUD_OBSERVE_CLICKHOUSE_URL="$clickhouse_url" BUD_OBSERVE_CONSOLE=true cargo run --quiet --locked --example llm 2>&1)
 printf '%s\n' "$output"
-grep -q "^[0-9:.]*   Chat Completion with gpt-4o-mini \[LLM\]$" <<<"$output"
+grep -qE "^[0-9:.]*   Chat Completion with gpt-4o-mini \[LLM\]( → [0-9a-z]+ in [0-9.]+ (ms|s))?$" <<<"$output"
 grep -q "^streamed: Hello from the LiteLLM proxy!$" <<<"$output"
 found=$(curl -fsS "$clickhouse_url/" --data-binary @- <<'SQL'
 SELECT SpanName, SpanAttributes['gen_ai.provider.name'], SpanAttributes['gen_ai.usage.input_tokens'],
@@ -202,7 +202,7 @@ for _ in $(seq 1 50); do grep -q "order 7 placed" "$example_log" && break; sleep
 kill "$example_pid" 2>/dev/null || true
 cat "$example_log"
 grep -q "^[0-9:.]* POST /checkout/7$" "$example_log"
-grep -q "^[0-9:.]*   SAVE statestore$" "$example_log"
+grep -qE "^[0-9:.]*   SAVE statestore → [0-9a-z]+ in [0-9.]+ (ms|s)$" "$example_log"
 grep -q "^[0-9:.]*   publish orders$" "$example_log"
 grep -q "^[0-9:.]*   billing/charge$" "$example_log"
 grep -q "^[0-9:.]*     POST /charge$" "$example_log"
@@ -212,6 +212,9 @@ grep -q "^[0-9:.]* POST /events/orders$" "$example_log"
 grep -q "^[0-9:.]*   process orders$" "$example_log"
 grep -q "^[0-9:.]*     order 7 placed$" "$example_log"
 [[ $(grep -c "order 7 placed$" "$example_log") -eq 1 ]]
+
+step "the README's service: a new crate outside the workspace, from the README's cargo add lines and main.rs"
+./scripts/readme_service.sh
 
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
      END { printf "\ntests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"
