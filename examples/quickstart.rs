@@ -5,13 +5,16 @@
 //! ```
 //!
 //! Needs nothing but this repository. Set `BUD_OBSERVE_CONSOLE=false` to silence the console, or
-//! `BUD_OBSERVE_MIN_LEVEL=info` to drop the debug log.
+//! `BUD_OBSERVE_MIN_LEVEL=info` to drop the debug log. With `BUD_OBSERVE_ENDPOINT=http://localhost:4318` (a
+//! collector's base address: `/v1/traces`, `/v1/metrics` and `/v1/logs` are added) the same spans, logs and the
+//! counter go over OTLP; the guard returned by `install` exports what is still queued when `main` returns. A
+//! long-running service keeps that true when it is stopped: see the README's "A traced service".
 
 use std::time::Duration;
 
-use budobserve::exporters::ConsoleOptions;
 use budobserve::{
-    BudAttributes, Instrument, Level, bud_debug, bud_exception, bud_info, bud_notice, bud_span, bud_warn,
+    BudAttributes, ConsoleOptions, Counter, Instrument, KeyValue, Level, bud_debug, bud_exception, bud_info,
+    bud_notice, bud_span, bud_warn,
 };
 
 #[derive(BudAttributes)]
@@ -45,7 +48,7 @@ async fn main() -> Result<(), budobserve::ConfigError> {
         .console_options(ConsoleOptions::new().min_level(Level::Debug))
         .install()?;
 
-    let requests = budobserve::meter().u64_counter("quickstart.requests").with_unit("{request}").build();
+    let requests: Counter<u64> = budobserve::meter().u64_counter("quickstart.requests").with_unit("{request}").build();
     let service = "quickstart";
     bud_info!("service {service} started");
 
@@ -55,7 +58,7 @@ async fn main() -> Result<(), budobserve::ConfigError> {
         if let Err(err) = handle(user_id, &request).instrument(span).await {
             bud_warn!("user {user_id} was refused: {err}");
         }
-        requests.add(1, &[budobserve::KeyValue::new("route", "/chat")]);
+        requests.add(1, &[KeyValue::new("route", "/chat")]);
     }
     bud_debug!("debug details are shown because the console level is debug");
     bud_notice!("shutting down");
