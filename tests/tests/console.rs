@@ -166,7 +166,7 @@ fn server_and_client_spans_end_with_status_and_duration() {
             call.set_attribute(KeyValue::new("http.response.status_code", 503));
             call.set_status(Status::error("upstream overloaded"));
         }
-        let mut query = obs.span_builder("SELECT users").kind(SpanKind::Client).start();
+        let query = obs.span_builder("SELECT users").kind(SpanKind::Client).start();
         query.end();
         drop(_entered);
         server.set_attribute(KeyValue::new("http.response.status_code", 500));

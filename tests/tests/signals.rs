@@ -42,16 +42,15 @@ fn exported(receiver: &Receiver) -> (Vec<String>, Option<i64>) {
     for span in &spans {
         assert_eq!(attr(&span.attributes, "id"), Some(&int(7)));
     }
-    let total = receiver.metrics().into_iter().filter(|m| m.name == "jobs.done").find_map(|m| match m.data {
-        Some(metric::Data::Sum(sum)) => Some(
-            sum.data_points
-                .iter()
-                .map(|p| match p.value {
-                    Some(number_data_point::Value::AsInt(v)) => v,
-                    other => panic!("value {other:?}"),
-                })
-                .sum(),
-        ),
+    let total = receiver.metrics().into_iter().find(|m| m.name == "jobs.done").map(|m| match m.data {
+        Some(metric::Data::Sum(sum)) => sum
+            .data_points
+            .iter()
+            .map(|p| match p.value {
+                Some(number_data_point::Value::AsInt(v)) => v,
+                other => panic!("value {other:?}"),
+            })
+            .sum::<i64>(),
         other => panic!("jobs.done as {other:?}"),
     });
     (spans.into_iter().map(|s| s.name).collect(), total)
