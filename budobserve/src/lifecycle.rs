@@ -141,7 +141,7 @@ impl BudObserve {
         exceptions::set_backtraces(instance.number, config.error_backtraces);
         #[cfg(all(feature = "signals", unix))]
         if config.flush_on_signals {
-            crate::signals::flush_on_signals(instance);
+            crate::signals::flush_on_signals(instance, flush_instance);
         }
         instance.attribute_limit.store(span_limits.attribute_count_limit(), Ordering::Relaxed);
         // Set before the provider: a span started in between gets room it does not need, never too little.
@@ -209,10 +209,10 @@ fn current_providers(instance: &Instance) -> Providers {
 }
 
 /// Flushes `instance`'s providers within `timeout`, for what holds the instance without a handle (the signal
-/// watcher).
+/// watcher). Errors are the exporters' to report; the process is stopping either way.
 #[cfg(all(feature = "signals", unix))]
-pub(crate) fn flush_instance(instance: &Instance, timeout: Duration) -> Result<(), LifecycleError> {
-    current_providers(instance).force_flush(timeout)
+fn flush_instance(instance: &Instance, timeout: Duration) {
+    let _ = current_providers(instance).force_flush(timeout);
 }
 
 /// How long a shutdown gives each provider by default (the SDK's own default).

@@ -33,8 +33,9 @@ struct Watcher {
 
 #[derive(Default)]
 struct State {
-    /// Instances configured with `flush_on_signals(true)`.
+    /// Instances configured with `flush_on_signals(true)`, and how to flush them (the lifecycle's, given with them).
     flushed: Vec<Weak<Instance>>,
+    flush: Option<Flush>,
     /// Whether a [`shutdown_signal`] future was created: the application then ends the process itself.
     listened: bool,
     /// The first signal received.
@@ -71,10 +72,14 @@ fn watcher() -> Option<&'static Watcher> {
         .as_ref()
 }
 
-/// Flushes `instance` on the first `SIGTERM` or `SIGINT` (`ConfigBuilder::flush_on_signals`).
-pub(crate) fn flush_on_signals(instance: &Arc<Instance>) {
+/// Flushes an instance's providers within a timeout.
+pub(crate) type Flush = fn(&Instance, Duration);
+
+/// Flushes `instance` with `flush` on the first `SIGTERM` or `SIGINT` (`ConfigBuilder::flush_on_signals`).
+pub(crate) fn flush_on_signals(instance: &Arc<Instance>, flush: Flush) {
     let Some(watcher) = watcher() else { return };
     let mut state = watcher.state();
+    state.flush = Some(flush);
     state.flushed.retain(|known| known.strong_count() > 0 && !std::ptr::eq(known.as_ptr(), Arc::as_ptr(instance)));
     state.flushed.push(Arc::downgrade(instance));
 }
@@ -96,11 +101,12 @@ fn handle(watcher: &Watcher, signal: i32) {
             return;
         }
         state.received = Some(signal);
-        state.flushed.iter().filter_map(Weak::upgrade).collect::<Vec<_>>()
+        (state.flush, state.flushed.iter().filter_map(Weak::upgrade).collect::<Vec<_>>())
     };
-    for instance in instances {
-        // Errors are the exporters' to report; the process is stopping either way.
-        let _ = crate::lifecycle::flush_instance(&instance, SIGNAL_FLUSH_TIMEOUT);
+    if let (Some(flush), instances) = instances {
+        for instance in instances {
+            flush(&instance, SIGNAL_FLUSH_TIMEOUT);
+        }
     }
     let listened = {
         let mut state = watcher.state();
