@@ -162,6 +162,7 @@ fn server_and_client_spans_end_with_status_and_duration() {
         let _entered = server.enter();
         {
             let mut call = obs.span_builder("POST").kind(SpanKind::Client).start();
+            call.set_attribute(KeyValue::new("http.request.method", "POST"));
             call.set_attribute(KeyValue::new("url.full", "https://api.example.com/v1/chat"));
             call.set_attribute(KeyValue::new("http.response.status_code", 503));
             call.set_status(Status::error("upstream overloaded"));

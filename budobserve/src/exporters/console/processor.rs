@@ -190,7 +190,7 @@ impl ConsoleProcessor {
         // A client request named by its method alone (`GET`, as the conventions name it) says where it went.
         if data.span_kind == SpanKind::Client
             && let Some(url) = find(attributes, constants::http::URL_FULL)
-            && !message.contains(' ')
+            && find(attributes, constants::http::REQUEST_METHOD).is_some_and(|method| method.as_str() == message)
         {
             message = format!("{message} {}", url.as_str()).into();
         }
