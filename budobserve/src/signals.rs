@@ -1,5 +1,6 @@
-//! Telemetry kept when the process is told to stop: [`ConfigBuilder::flush_on_signals`](crate::ConfigBuilder::flush_on_signals)
-//! flushes on `SIGTERM` and `SIGINT`, and [`shutdown_signal`] is the future a graceful shutdown waits on.
+//! Telemetry kept when the process is told to stop:
+//! [`ConfigBuilder::flush_on_signals`](crate::ConfigBuilder::flush_on_signals) flushes on `SIGTERM` and `SIGINT`, and
+//! [`shutdown_signal`] is the future a graceful shutdown waits on.
 //!
 //! One thread (`budobserve-signals`) waits for the signals once either is asked for. On the first signal it flushes
 //! every instance that asked (each within [`SIGNAL_FLUSH_TIMEOUT`]), then wakes the [`shutdown_signal`] futures. When

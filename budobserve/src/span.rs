@@ -208,8 +208,8 @@ impl BudSpan {
 
     /// Records an error: an `exception` event with `exception.type` (the Rust type name of `E` by its public path:
     /// `std::io::Error`, `Box<dyn Error + Send + Sync>`), `exception.message` and, with
-    /// [`error_backtraces`](crate::ConfigBuilder::error_backtraces), `exception.stacktrace`; then one `exception` event per error of its `source()` chain, with
-    /// `exception.message` and `budobserve_exception_cause_index`. Sets the status to error with the error's
+    /// [`error_backtraces`](crate::ConfigBuilder::error_backtraces), `exception.stacktrace`; then one `exception`
+    /// event per error of its `source()` chain, with `exception.message` and `budobserve_exception_cause_index`. Sets the status to error with the error's
     /// message and raises the level to error — unless the instance's
     /// [exception callback](crate::ConfigBuilder::exception_callback) decides otherwise.
     pub fn record_exception<E: Error + ?Sized>(&mut self, error: &E) {

@@ -267,8 +267,9 @@ impl ConfigBuilder {
     /// [`SIGNAL_FLUSH_TIMEOUT`](crate::signals::SIGNAL_FLUSH_TIMEOUT)), then lets the signal end the process as it
     /// would have — for a service that has no graceful shutdown of its own, whose telemetry (a counter not yet
     /// collected, the last spans of a batch) would otherwise die with it. A service that shuts down gracefully
-    /// passes [`shutdown_signal`](crate::shutdown_signal) to its server instead and lets the [`ShutdownGuard`](crate::ShutdownGuard)
-    /// flush; with both, the flush runs first and the future completes after it. Off by default; Unix only.
+    /// passes [`shutdown_signal`](crate::shutdown_signal) to its server instead and lets the
+    /// [`ShutdownGuard`](crate::ShutdownGuard) flush; with both, the flush runs first and the future completes after
+    /// it. Off by default; Unix only.
     ///
     /// ```no_run
     /// let _guard = budobserve::configure().service_name("budsim-worker").flush_on_signals(true).install()?;
