@@ -264,6 +264,19 @@ fn exceptions_print_under_their_log_and_span_without_backtraces() {
 }
 
 #[test]
+fn a_panic_shows_where_it_happened_and_no_frames() {
+    let (capture, buffer) = console_capture(plain(ConsoleOptions::new()));
+    let obs = capture.observe().clone();
+    let line = line!() + 3;
+    let unwound = std::panic::catch_unwind(move || {
+        let _job = obs.span("job", []).entered();
+        panic!("out of slots");
+    });
+    assert!(unwound.is_err());
+    assert_eq!(text(&buffer), format!("job\n  panic: out of slots\n  panicked at tests/tests/console.rs:{line}:9\n"));
+}
+
+#[test]
 fn backtraces_print_when_asked_with_the_services_frames_first() {
     let buffer = Arc::new(Mutex::new(Vec::new()));
     let capture = testing::capture_with(|b| {
