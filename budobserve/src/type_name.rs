@@ -94,6 +94,13 @@ mod tests {
                 "my_service::Wrapper<Vec<u8>, sqlx_core::Error>",
             ),
             ("[u8; 4]", "[u8; 4]"),
+            // What else `type_name` writes: closures, qualified paths, lifetimes, non-ASCII names.
+            ("my_service::main::{{closure}}", "my_service::main::{{closure}}"),
+            ("<my_service::Db as core::ops::Deref>::Target", "<my_service::Db as std::ops::Deref>::Target"),
+            ("&'static dyn core::error::Error", "&'static dyn Error"),
+            ("ünïcode::error::FehlerError", "ünïcode::FehlerError"),
+            ("", ""),
+            ("::", "::"),
         ];
         for (raw, expected) in cases {
             assert_eq!(readable(raw), expected, "{raw}");

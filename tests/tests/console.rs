@@ -184,6 +184,23 @@ fn server_and_client_spans_end_with_status_and_duration() {
 }
 
 #[test]
+fn an_outcome_line_stays_one_line_and_shows_no_secret_of_the_status() {
+    use budobserve::opentelemetry::trace::{SpanKind, Status};
+
+    let (capture, buffer) = console_capture(plain(ConsoleOptions::new()));
+    let obs = capture.observe();
+    let mut call = obs.span_builder("charge").kind(SpanKind::Client).start();
+    call.set_status(Status::error(
+        "\n  rejected: Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0LTEifQ.c2lnbmF0dXJlMTIz \x1b[2J\nsecond line",
+    ));
+    drop(call);
+    let printed = text(&buffer);
+    assert_eq!(printed.lines().count(), 1, "{printed:?}");
+    assert!(printed.starts_with("charge → error in 1.00 s: rejected: "), "{printed:?}");
+    assert!(!printed.contains("eyJzdWIiOiJ0LTEifQ") && !printed.contains('\x1b'), "{printed:?}");
+}
+
+#[test]
 fn show_parents_dims_the_lines_printed_again() {
     let (capture, buffer) = console_capture(
         ConsoleOptions::new().colors(ColorChoice::Always).include_timestamps(false).style(ConsoleStyle::ShowParents),

@@ -155,6 +155,15 @@ pub(crate) fn from_reqwest(who: &str, err: reqwest::Error) -> Failure {
     }
 }
 
+/// A backend's address as failure texts name it: scheme, host and port — never credentials (`user:password@`), a
+/// path or a query, which may carry secrets.
+pub(crate) fn address(url: &str) -> String {
+    let (scheme, rest) = url.trim().split_once("://").unwrap_or(("http", url.trim()));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}")
+}
+
 /// An error's text followed by its causes' (a cause the text already ends with is not repeated), on one line.
 pub(crate) fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
     use std::fmt::Write as _;
@@ -179,6 +188,19 @@ mod tests {
         let mut body = vec![0x08, code, 0x12, u8::try_from(message.len()).unwrap_or(0)];
         body.extend_from_slice(message.as_bytes());
         body
+    }
+
+    #[test]
+    fn addresses_keep_scheme_host_and_port_only() {
+        for (url, expected) in [
+            ("http://collector:4318/v1/traces", "http://collector:4318"),
+            ("http://user:s3cret@clickhouse:8123", "http://clickhouse:8123"),
+            ("https://k:p@q@[::1]:8443/db?password=x#f", "https://[::1]:8443"),
+            ("http://gateway?token=abc", "http://gateway"),
+            (" ch:8123 ", "http://ch:8123"),
+        ] {
+            assert_eq!(address(url), expected, "{url}");
+        }
     }
 
     #[test]

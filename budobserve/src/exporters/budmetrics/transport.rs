@@ -181,7 +181,8 @@ impl Transport {
 
     /// Who a failure's text names: the server and the table.
     fn who(&self) -> String {
-        format!("ClickHouse {} ({}.{})", self.target.url, self.target.database, self.target.table)
+        let address = failure::address(&self.target.url);
+        format!("ClickHouse {address} ({}.{})", self.target.database, self.target.table)
     }
 
     /// The error of a failed request, also reported to the export worker (see `exporters::failure`).

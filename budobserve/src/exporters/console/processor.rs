@@ -162,8 +162,10 @@ impl ConsoleProcessor {
         };
         let duration = data.end_time.duration_since(data.start_time).unwrap_or_default();
         let mut text = format!("→ {result} in {}", format_duration(duration));
-        if let Some(description) = error.filter(|d| !d.is_empty()) {
-            let _ = write!(text, ": {description}");
+        // The outcome stays one line: a description's first line, control characters (escapes) shown as spaces.
+        if let Some(line) = error.and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty())) {
+            text.push_str(": ");
+            text.extend(line.chars().map(|c| if c.is_control() { ' ' } else { c }));
         }
         let color = match code {
             _ if error.is_some() => Some("31"),

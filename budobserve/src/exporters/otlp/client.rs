@@ -9,21 +9,9 @@ use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response, Respon
 
 use crate::exporters::failure::{self, Failure};
 
-/// Who the failures' texts name: the receiver and its address (scheme, host and port — never credentials, a path
-/// or a query, which may carry secrets).
+/// Who the failures' texts name: the receiver and its address (see `failure::address`).
 fn who(uri: &http::Uri) -> String {
-    let mut who = String::from("the OTLP receiver");
-    if let Some(host) = uri.host() {
-        who.push_str(" at ");
-        who.push_str(uri.scheme_str().unwrap_or("http"));
-        who.push_str("://");
-        who.push_str(host);
-        if let Some(port) = uri.port_u16() {
-            who.push(':');
-            who.push_str(&port.to_string());
-        }
-    }
-    who
+    format!("the OTLP receiver at {}", failure::address(&uri.to_string()))
 }
 
 /// See the [module docs](self).
